@@ -1,0 +1,13 @@
+"""Kernels: the arithmetic of convolution and max pooling, twice.
+
+``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one; both export
+
+- ``conv2d_forward(x, w, b, strides, pads, relu=False) -> y``
+- ``conv2d_backward_input(dy, w, x_shape, strides, pads) -> dx``
+- ``conv2d_backward_weights(dy, x, w_shape, strides, pads) -> dw``
+- ``maxpool2d_forward(x, pool_size, strides, pads) -> (y, argmax)``
+- ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
+
+with identical semantics (documented in ``numpy_kernels``). Layers reach them through
+:func:`scratchconv.backend.kernels`, so the backend can be switched at run time.
+"""

@@ -1,0 +1,142 @@
+"""The readable backend: convolution and max pooling in plain NumPy.
+
+Every function here follows its equation term by term, so a student can read it beside
+``docs/convolution.md``. The only loop is over the kernel (or pooling window) offsets
+``(p, q)``; for one offset the work is a single strided view of the input and, for the
+convolution, one matrix product over channels. :mod:`scratchconv.kernels.numba_kernels`
+computes the same results faster and the tests hold the two equal.
+
+Shapes (NHWC throughout):
+
+- ``x``  : (N, H, W, C_in)            input
+- ``w``  : (KH, KW, C_in, C_out)      kernel, Keras's layout
+- ``b``  : (C_out,) or None           bias
+- ``y``  : (N, H_out, W_out, C_out)   output; ``dy`` has the same shape
+- ``pads``: ((top, bottom), (left, right)), from :mod:`scratchconv.kernels.padding`
+"""
+import numpy as np
+
+
+def _pad(x, pads, value=0.0):
+    """Pad the two spatial axes of an NHWC array."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _window(x_pad, p, q, out_hw, strides):
+    """The strided view x_pad[:, p + s_h*i, q + s_w*j, :] for i < H_out, j < W_out."""
+    (h_out, w_out), (sh, sw) = out_hw, strides
+    return x_pad[:, p:p + sh * (h_out - 1) + 1:sh, q:q + sw * (w_out - 1) + 1:sw, :]
+
+
+def conv2d_forward(x, w, b, strides, pads, relu=False):
+    """Cross-correlation, as in every deep-learning library:
+
+        y[n, i, j, o] = b[o] + sum_{p, q, c} x_pad[n, s_h*i + p, s_w*j + q, c] * w[p, q, c, o]
+
+    With ``relu=True`` the result is ``max(y, 0)`` (the fused Conv2D + ReLU).
+    """
+    kh, kw, _, c_out = w.shape
+    x_pad = _pad(x, pads)
+    h_out = (x_pad.shape[1] - kh) // strides[0] + 1
+    w_out = (x_pad.shape[2] - kw) // strides[1] + 1
+    y = np.zeros((x.shape[0], h_out, w_out, c_out), dtype=x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            # (N, H_out, W_out, C_in) @ (C_in, C_out): the sum over c for this offset.
+            y += _window(x_pad, p, q, (h_out, w_out), strides) @ w[p, q]
+    if b is not None:
+        y += b
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
+
+
+def conv2d_backward_input(dy, w, x_shape, strides, pads):
+    """Gradient of the loss with respect to the input.
+
+    Each x_pad[n, s_h*i + p, s_w*j + q, c] took part in y[n, i, j, :] through w[p, q, c, :],
+    so it collects
+
+        dx_pad[n, s_h*i + p, s_w*j + q, c] += sum_o dy[n, i, j, o] * w[p, q, c, o]
+
+    (for stride 1 this is a full correlation of dy with the flipped kernel); the padding
+    is then cut away.
+    """
+    kh, kw = w.shape[:2]
+    (top, bottom), (left, right) = pads
+    n, h, wd, c_in = x_shape
+    dx_pad = np.zeros((n, h + top + bottom, wd + left + right, c_in), dtype=dy.dtype)
+    out_hw = dy.shape[1:3]
+    for p in range(kh):
+        for q in range(kw):
+            _window(dx_pad, p, q, out_hw, strides)[...] += dy @ w[p, q].T
+    return dx_pad[:, top:top + h, left:left + wd, :]
+
+
+def conv2d_backward_weights(dy, x, w_shape, strides, pads):
+    """Gradient of the loss with respect to the kernel:
+
+        dw[p, q, c, o] = sum_{n, i, j} x_pad[n, s_h*i + p, s_w*j + q, c] * dy[n, i, j, o]
+
+    The bias gradient is simply ``db[o] = sum_{n, i, j} dy[n, i, j, o]``.
+    """
+    kh, kw, c_in, c_out = w_shape
+    x_pad = _pad(x, pads)
+    out_hw = dy.shape[1:3]
+    dw = np.empty(w_shape, dtype=dy.dtype)
+    dy_rows = dy.reshape(-1, c_out)
+    for p in range(kh):
+        for q in range(kw):
+            x_rows = _window(x_pad, p, q, out_hw, strides).reshape(-1, c_in)
+            dw[p, q] = x_rows.T @ dy_rows
+    return dw
+
+
+def maxpool2d_forward(x, pool_size, strides, pads):
+    """Max pooling, returning the output and where each maximum came from.
+
+        y[n, i, j, c] = max_{p, q} x_pad[n, s_h*i + p, s_w*j + q, c]
+
+    Padding cells hold -inf, so they are never chosen. ``argmax[n, i, j, c]`` is the flat
+    index ``h * W + w`` of the winning pixel in the *unpadded* input plane.
+
+    Ties: the window is scanned row by row, left to right, and the first maximum wins
+    (a later equal value does not replace it). The whole gradient of ``y[n, i, j, c]``
+    goes to that one pixel.
+    """
+    (ph, pw), (sh, sw) = pool_size, strides
+    (top, _), (left, _) = pads
+    n, h, wd, c = x.shape
+    x_pad = _pad(x, pads, value=-np.inf)
+    h_out = (x_pad.shape[1] - ph) // sh + 1
+    w_out = (x_pad.shape[2] - pw) // sw + 1
+    y = np.full((n, h_out, w_out, c), -np.inf, dtype=x.dtype)
+    argmax = np.zeros((n, h_out, w_out, c), dtype=np.int64)
+    # Row and column (in the unpadded input) of the window's top-left corner.
+    rows = np.arange(h_out)[None, :, None, None] * sh - top
+    cols = np.arange(w_out)[None, None, :, None] * sw - left
+    for p in range(ph):
+        for q in range(pw):
+            v = _window(x_pad, p, q, (h_out, w_out), (sh, sw))
+            better = v > y  # strict: on a tie the earlier pixel stays
+            y = np.where(better, v, y)
+            argmax = np.where(better, (rows + p) * wd + (cols + q), argmax)
+    return y, argmax
+
+
+def maxpool2d_backward(dy, argmax, x_shape):
+    """Route each output gradient to the input pixel that won its window:
+
+        dx[n, h, w, c] = sum of dy[n, i, j, c] over the windows (i, j) whose max was x[n, h, w, c]
+
+    Overlapping windows (stride < pool size) can pick the same pixel; their gradients add.
+    """
+    n, h, wd, c = x_shape
+    dx = np.zeros((n, h * wd, c), dtype=dy.dtype)
+    nn = np.arange(n)[:, None, None, None]
+    cc = np.arange(c)[None, None, None, :]
+    np.add.at(dx, (np.broadcast_to(nn, dy.shape), argmax, np.broadcast_to(cc, dy.shape)), dy)
+    return dx.reshape(x_shape)
