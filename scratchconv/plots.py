@@ -1,0 +1,188 @@
+"""Pictures for the command line: the confusion matrix, the training curves, and a model's filters
+and feature maps.
+
+Figures are drawn with matplotlib's object-oriented API (``matplotlib.figure.Figure``), so no
+window is opened and the caller's pyplot state is left alone. Every PNG is written to a temporary
+file beside its target and then renamed, so an existing picture is never left half-overwritten.
+"""
+import functools
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from matplotlib import font_manager, ft2font
+from matplotlib.figure import Figure
+
+RUNIC_BLOCK = range(0x16A0, 0x1700)
+
+
+@functools.lru_cache(maxsize=1)
+def runic_font():
+    """A font known to matplotlib that draws the Runic block (U+16A0-16FF), or None.
+
+    Few systems have one (Noto Sans Runic, Junicode, Segoe UI Historic); without it the rune
+    characters would be drawn as empty boxes, so the pictures use the rune names instead.
+    matplotlib's own "Last Resort" font maps every character to a placeholder box, so it does
+    not count.
+    """
+    for entry in font_manager.fontManager.ttflist:
+        if "last resort" in entry.name.lower():
+            continue
+        try:
+            charmap = ft2font.FT2Font(entry.fname).get_charmap()
+        except (OSError, RuntimeError, ValueError):
+            continue
+        if all(ord(ch) in charmap for ch in "ᚠᚢᚦᚫᚱᛟ"):
+            return font_manager.FontProperties(fname=entry.fname)
+    return None
+
+
+def axis_labels(glyphs, names):
+    """The labels to draw: the rune characters when a runic font exists, else their names."""
+    return list(glyphs) if runic_font() is not None else list(names)
+
+
+def save_figure(fig, path, dpi=100):
+    """Write ``fig`` as a PNG at ``path`` (temporary file, then rename) and return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fig.savefig(tmp, format="png", dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def confusion_matrix_figure(cm, labels, title="Confusion matrix"):
+    """A heat map of ``cm`` (int array of shape (k, k), true classes down, predictions across)
+    with every count written in its cell; ``labels`` (k str) go on both axes."""
+    cm = np.asarray(cm)
+    k = len(labels)
+    size = max(5.0, 0.32 * k + 2.5)
+    fig = Figure(figsize=(size + 1.0, size))
+    ax = fig.add_subplot()
+    image = ax.imshow(cm, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    font = runic_font()
+    ax.set_xticks(range(k), labels, rotation=90, fontproperties=font)
+    ax.set_yticks(range(k), labels, fontproperties=font)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    threshold = cm.max() / 2 if cm.size else 0
+    for (t, p), count in np.ndenumerate(cm):
+        if count:
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
+                    color="white" if count > threshold else "black")
+    fig.tight_layout()
+    return fig
+
+
+def history_figure(history):
+    """Loss and accuracy per epoch, training and validation side by side.
+
+    ``history`` maps metric names (Keras's: ``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``) to one value per epoch; a name that is missing is simply not drawn.
+    """
+    fig = Figure(figsize=(10, 4))
+    for i, metric in enumerate(("loss", "accuracy")):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for key, label in ((metric, "train"), ("val_" + metric, "test")):
+            values = history.get(key)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _normalise(a):
+    """Scale ``a`` to [0, 1] by its own minimum and maximum (a constant array becomes 0)."""
+    a = np.asarray(a, dtype=np.float64)
+    span = a.max() - a.min()
+    return (a - a.min()) / span if span > 0 else np.zeros_like(a)
+
+
+def mosaic(tiles, gap_value=np.nan):
+    """Lay ``tiles`` (array of shape (k, h, w) or (k, h, w, 3)) out on a near-square grid, one
+    pixel apart; the gaps hold ``gap_value`` (NaN draws as the background colour)."""
+    k, h, w = tiles.shape[:3]
+    cols = math.ceil(math.sqrt(k))
+    rows = math.ceil(k / cols)
+    out = np.full((rows * (h + 1) - 1, cols * (w + 1) - 1, *tiles.shape[3:]), gap_value)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = tile
+    return out
+
+
+def _vector_as_image(v):
+    """A 1-D activation of length L as a strip about twice as wide as high, NaN-padded."""
+    cols = math.ceil(math.sqrt(2 * v.size))
+    out = np.full(math.ceil(v.size / cols) * cols, np.nan)
+    out[:v.size] = v
+    return out.reshape(-1, cols)
+
+
+def network_figure(image, kernel, activations, class_labels):
+    """The first layer's filters and every layer's feature maps for one image, in one figure.
+
+    Parameters
+    ----------
+    image : array of shape (h, w, c), values in [0, 1]
+        The input as the model sees it.
+    kernel : array of shape (kh, kw, c_in, c_out)
+        The first convolution's kernel; each of the ``c_out`` filters is drawn as a small RGB
+        picture when ``c_in == 3`` (else the mean over its input channels), scaled by its own
+        range so its pattern is visible.
+    activations : list of (layer name, array)
+        Each layer's output for the image, without the batch axis: (h, w, c) maps are drawn as a
+        mosaic of the c channels on one shared scale (a dark tile is a channel that did not fire);
+        1-D outputs as a strip of values; an output with one value per class as a bar chart.
+    class_labels : list of str
+        The class names for the bar chart.
+    """
+    panels = [("input", image), (f"first-layer filters ({kernel.shape[-1]})", kernel)]
+    panels += activations
+    cols = 3
+    rows = math.ceil(len(panels) / cols)
+    fig = Figure(figsize=(5 * cols, 4.6 * rows))
+    cmap = "viridis"
+    for i, (title, a) in enumerate(panels):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        a = np.asarray(a)
+        if i == 0:
+            ax.imshow(a if a.shape[-1] == 3 else a[..., 0], cmap="gray", vmin=0, vmax=1)
+        elif i == 1:
+            filters = a if a.shape[2] == 3 else a.mean(axis=2, keepdims=True)
+            tiles = np.stack([_normalise(filters[..., o]) for o in range(a.shape[-1])])
+            if tiles.shape[-1] == 1:
+                ax.imshow(mosaic(tiles[..., 0]), cmap="gray")
+            else:
+                ax.imshow(mosaic(tiles, gap_value=1.0))
+        elif a.ndim == 3:
+            title = f"{title} {a.shape[0]}x{a.shape[1]}, {a.shape[2]} maps"
+            ax.imshow(mosaic(np.moveaxis(_normalise(a), -1, 0)), cmap=cmap)
+        elif a.size == len(class_labels):
+            ax.bar(range(a.size), a, color="tab:blue")
+            ax.set_xticks(range(a.size), class_labels, rotation=90, fontproperties=runic_font(),
+                          fontsize=7)
+            ax.set_ylim(0, 1)
+            ax.set_title(f"{title}: class probabilities")
+            continue
+        else:
+            title = f"{title} ({a.size} values)"
+            ax.imshow(_vector_as_image(_normalise(a.ravel())), cmap=cmap)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
