@@ -1,0 +1,18 @@
+"""Keras-style layers, NHWC. See docs/architecture.md for the contract they share."""
+from .activations import ReLU, Softmax
+from .base import Layer
+from .conv import Conv2D
+from .core import Dense, Flatten
+from .pooling import MaxPooling2D
+
+LAYER_CLASSES = {cls.__name__: cls for cls in (Conv2D, MaxPooling2D, Flatten, Dense, ReLU, Softmax)}
+
+
+def get(class_name):
+    """The layer class called ``class_name`` ("Conv2D", "Dense", ...), or a ValueError listing them."""
+    if class_name not in LAYER_CLASSES:
+        raise ValueError(f"unknown layer class {class_name!r}: choose one of {', '.join(LAYER_CLASSES)}")
+    return LAYER_CLASSES[class_name]
+
+
+__all__ = ["Layer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "ReLU", "Softmax", "LAYER_CLASSES", "get"]

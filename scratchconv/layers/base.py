@@ -1,0 +1,151 @@
+"""The contract every layer keeps (see docs/architecture.md, "Layers").
+
+A layer holds three things side by side: ``params`` (name -> array, Keras's names
+``"kernel"`` and ``"bias"``), ``grads`` (same names, same shapes, filled by ``backward``) and a
+cache of exactly what ``backward`` needs. Parameters are made in :meth:`Layer.build` on first
+use, so only the first layer of a model needs ``input_shape=``. Parameters are updated in place
+and never replaced, so an optimizer's state stays attached to them.
+"""
+import itertools
+
+import numpy as np
+
+DTYPES = ("float32", "float64")
+
+# Keras numbers automatic names per kind: dense, dense_1, dense_2, ...
+_name_counters = {}
+
+
+def unique_name(base):
+    """``base``, then ``base_1``, ``base_2``, ... on later calls (Keras's automatic names)."""
+    count = _name_counters.setdefault(base, itertools.count())
+    n = next(count)
+    return base if n == 0 else f"{base}_{n}"
+
+
+def check_dtype(dtype):
+    """Return the canonical name of a float dtype we support, or raise a ValueError."""
+    name = np.dtype(dtype).name if dtype is not None else None
+    if name not in DTYPES:
+        raise ValueError(f'dtype must be "float32" or "float64", got {dtype!r}')
+    return name
+
+
+def shape_str(shape):
+    """A shape with the batch axis written as None, as Keras prints it: (None, 50, 50, 3)."""
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+def to_pair(value, what, owner):
+    """An int or a pair of positive ints as a tuple (a, b), or a ValueError naming ``what``."""
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) if isinstance(value, (tuple, list)) else None
+    if (pair is None or len(pair) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair)):
+        raise ValueError(f"{owner}: {what} must be a positive int or a pair of positive ints, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+class Layer:
+    """Base class: the shared bookkeeping of every layer.
+
+    Subclasses set ``_default_name`` and implement ``build`` (calling ``super().build``),
+    ``compute_output_shape``, ``forward``, ``backward`` and ``get_config``.
+
+    Parameters
+    ----------
+    name : str or None
+        Keras-style automatic name (``conv2d``, ``conv2d_1``, ...) when None.
+    dtype : "float32", "float64" or None
+        None takes the model's dtype (float32 for a layer used on its own).
+    input_shape : tuple of int or None
+        Shape of one sample (no batch axis); only the first layer of a model needs it.
+    """
+
+    _default_name = "layer"
+
+    def __init__(self, name=None, dtype=None, input_shape=None):
+        self.name = unique_name(self._default_name) if name is None else str(name)
+        self._given_dtype = None if dtype is None else check_dtype(dtype)
+        self.dtype = self._given_dtype or "float32"
+        self._given_input_shape = None
+        if input_shape is not None:
+            shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
+            if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape):
+                raise ValueError(f"{self._describe()}: input_shape must be a tuple of positive ints "
+                                 f"(one sample, without the batch axis), got {input_shape!r}")
+            self._given_input_shape = tuple(int(d) for d in shape)
+        self.params = {}
+        self.grads = {}
+        self.input_shape = None
+        self.built = False
+
+    def _describe(self):
+        return f"{type(self).__name__} layer {self.name!r}"
+
+    def build(self, input_shape):
+        """Check ``input_shape`` (one sample, no batch axis) and make the parameters."""
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self.built = True
+
+    def _add_param(self, name, shape, initializer, rng):
+        """Create parameter ``name`` and its zero gradient."""
+        from ..initializers import get
+        self.params[name] = get(initializer)(shape, self.dtype, rng)
+        self.grads[name] = np.zeros(shape, dtype=self.dtype)
+
+    def _check_input(self, x):
+        """Build on first use, cast to the layer's dtype and check the sample shape."""
+        x = np.asarray(x)
+        if not self.built:
+            self.build(x.shape[1:])
+        if x.shape[1:] != self.input_shape:
+            raise ValueError(f"{self._describe()} expected input of shape "
+                             f"{shape_str((None,) + self.input_shape)}, got {shape_str(x.shape)}")
+        return x.astype(self.dtype, copy=False)
+
+    def compute_output_shape(self, input_shape):
+        """Output shape of one sample (no batch axis) for ``input_shape``."""
+        raise NotImplementedError
+
+    def forward(self, x, training=False):
+        """y = f(x); caches what ``backward`` needs."""
+        raise NotImplementedError
+
+    def backward(self, dy, need_dx=True):
+        """dx = dL/dx from dy = dL/dy; fills ``grads``. Returns None when ``need_dx`` is False."""
+        raise NotImplementedError
+
+    def get_config(self):
+        """The constructor arguments, JSON-serialisable."""
+        config = {"name": self.name, "dtype": self._given_dtype}
+        if self._given_input_shape is not None:
+            config["input_shape"] = list(self._given_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        """A new, unbuilt layer from :meth:`get_config`'s output."""
+        return cls(**config)
+
+    def get_weights(self):
+        """Copies of the parameters in Keras's order (kernel, then bias)."""
+        return [p.copy() for p in self.params.values()]
+
+    def set_weights(self, weights):
+        """Copy ``weights`` (Keras's order and shapes) into the parameters, in place."""
+        weights = list(weights)
+        if len(weights) != len(self.params):
+            raise ValueError(f"{self._describe()} has {len(self.params)} weight arrays, "
+                             f"set_weights got {len(weights)}")
+        for (name, p), w in zip(self.params.items(), weights):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(f"{self._describe()}: weight {name!r} has shape {p.shape}, "
+                                 f"set_weights got shape {w.shape}")
+            p[...] = w
+
+    def count_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r}>"

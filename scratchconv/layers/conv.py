@@ -1,0 +1,117 @@
+"""Conv2D: 2-D convolution (cross-correlation) over NHWC images."""
+import numpy as np
+
+from .. import backend
+from ..kernels.padding import check_padding, output_size_2d, pads_2d
+from ..initializers import check as check_initializer
+from ..random import generator
+from .activations import apply, check_activation, gradient
+from .base import Layer, shape_str, to_pair
+
+
+class Conv2D(Layer):
+    """2-D convolution, Keras's ``Conv2D`` with ``data_format="channels_last"``.
+
+    Parameters
+    ----------
+    filters : int
+        Number of output channels ``c_out``.
+    kernel_size : int or (int, int)
+        ``(kh, kw)``.
+    strides : int or (int, int)
+        ``(s_h, s_w)``.
+    padding : "valid" or "same"
+        Keras's rule (see :mod:`scratchconv.kernels.padding`).
+    activation : "relu", "softmax", "linear" or None
+        "relu" is fused into the convolution kernel.
+    use_bias : bool
+    kernel_initializer, bias_initializer : str
+        Names from :mod:`scratchconv.initializers`.
+
+    Shapes
+    ------
+    x : ndarray of shape (n, h, w, c_in)
+    kernel : ndarray of shape (kh, kw, c_in, c_out); bias : ndarray of shape (c_out,)
+    y : ndarray of shape (n, h_out, w_out, c_out)
+
+    Notes
+    -----
+    Forward: ``z[n, i, j, o] = b[o] + sum_{p, q, c} x_pad[n, s_h i + p, s_w j + q, c] kernel[p, q, c, o]``,
+    ``y = activation(z)``. ``"valid"``: ``h_out = floor((h - kh) / s_h) + 1``; ``"same"``:
+    ``h_out = ceil(h / s_h)`` (likewise for w).
+
+    Backward, with ``dz = dy * activation'(z)`` (for relu ``dy * (y > 0)``):
+    ``dkernel[p, q, c, o] = sum_{n, i, j} x_pad[n, s_h i + p, s_w j + q, c] dz[n, i, j, o]``,
+    ``dbias[o] = sum_{n, i, j} dz[n, i, j, o]``, and ``dx`` scatters ``dz[n, i, j, :] kernel[p, q]^T``
+    back to every input pixel that entered ``z[n, i, j]`` (padding cut away).
+    """
+
+    _default_name = "conv2d"
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", activation=None,
+                 use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 input_shape=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype, input_shape=input_shape)
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"{self._describe()}: filters must be a positive int, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = to_pair(kernel_size, "kernel_size", self._describe())
+        self.strides = to_pair(strides, "strides", self._describe())
+        self.padding = check_padding(padding)
+        self.activation = check_activation(activation, self._describe())
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = check_initializer(kernel_initializer)
+        self.bias_initializer = check_initializer(bias_initializer)
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"{self._describe()} takes images of shape (None, height, width, channels), "
+                             f"got input of shape {shape_str((None,) + tuple(input_shape))}")
+        h_out, w_out = output_size_2d(input_shape[:2], self.kernel_size, self.strides, self.padding)
+        if h_out <= 0 or w_out <= 0:
+            raise ValueError(f"{self._describe()}: a {self.kernel_size} kernel does not fit an input "
+                             f"of shape {shape_str((None,) + tuple(input_shape))} with padding "
+                             f"{self.padding!r}")
+        return (h_out, w_out, self.filters)
+
+    def build(self, input_shape):
+        self.compute_output_shape(input_shape)
+        super().build(input_shape)
+        self._pads = pads_2d(self.input_shape[:2], self.kernel_size, self.strides, self.padding)
+        rng = generator()
+        self._add_param("kernel", self.kernel_size + (self.input_shape[2], self.filters),
+                        self.kernel_initializer, rng)
+        if self.use_bias:
+            self._add_param("bias", (self.filters,), self.bias_initializer, rng)
+
+    def forward(self, x, training=False):
+        x = self._check_input(x)
+        fused_relu = self.activation == "relu"
+        z = backend.kernels().conv2d_forward(x, self.params["kernel"], self.params.get("bias"),
+                                             self.strides, self._pads, relu=fused_relu)
+        if self.activation == "softmax":
+            self.logits = z
+        self._x = x
+        self._y = z if fused_relu else apply(self.activation, z)
+        return self._y
+
+    def backward(self, dy, need_dx=True):
+        dy = np.asarray(dy, dtype=self.dtype)
+        return self.backward_from_logits(gradient(self.activation, dy, self._y), need_dx)
+
+    def backward_from_logits(self, dz, need_dx=True):
+        """Backward from dz = dL/dz, the gradient before the activation."""
+        k = backend.kernels()
+        kernel = self.params["kernel"]
+        self.grads["kernel"] = k.conv2d_backward_weights(dz, self._x, kernel.shape, self.strides, self._pads)
+        if self.use_bias:
+            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+        if not need_dx:
+            return None
+        return k.conv2d_backward_input(dz, kernel, self._x.shape, self.strides, self._pads)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding, "activation": self.activation,
+                "use_bias": self.use_bias, "kernel_initializer": self.kernel_initializer,
+                "bias_initializer": self.bias_initializer}

@@ -1,0 +1,145 @@
+"""SGD and Adam with Keras 3's update rules, defaults and arithmetic order.
+
+Both update parameters in place. The state (momentum, Adam's moments) is kept per parameter
+array; since layers never replace their parameter arrays (``set_weights`` and loading copy
+into them), the state stays attached across ``set_weights``. The arithmetic happens in the
+parameter's dtype, in Keras's order, so float32 runs match TensorFlow closely.
+"""
+import numpy as np
+
+
+def _check_rate(value, what, cls, upper=None):
+    """A non-negative float (and below ``upper`` when given), or a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(value) or value < 0 or (upper is not None and value >= upper):
+        bound = f"in [0, {upper})" if upper is not None else "a non-negative number"
+        raise ValueError(f"{cls}: {what} must be {bound}, got {value!r}")
+    return float(value)
+
+
+class Optimizer:
+    """Shared bookkeeping: per-parameter state and the step counter ``iterations``."""
+
+    def __init__(self):
+        self.iterations = 0
+        self._state = {}
+
+    def _slots(self, param, count):
+        """``count`` zero arrays shaped like ``param``, made on first use and kept with it."""
+        key = id(param)
+        if key not in self._state:
+            # Holding the parameter itself keeps its id from being reused by another array.
+            self._state[key] = (param, [np.zeros_like(param) for _ in range(count)])
+        return self._state[key][1]
+
+    def apply_gradients(self, grads_and_params):
+        """One step: update every parameter in place from its gradient.
+
+        grads_and_params : iterable of (grad, param) pairs of equal shapes (Keras's order).
+        """
+        self.iterations += 1
+        for grad, param in grads_and_params:
+            self._update(grad, param)
+
+    def get_config(self):
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, Keras 3's ``SGD``.
+
+    Without momentum ``w -= lr g``. With momentum, ``m = momentum m - lr g``, then
+    ``w += momentum m - lr g`` (Nesterov) or ``w += m``.
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+        super().__init__()
+        self.learning_rate = _check_rate(learning_rate, "learning_rate", "SGD")
+        self.momentum = _check_rate(momentum, "momentum", "SGD", upper=1)
+        self.nesterov = bool(nesterov)
+
+    def _update(self, grad, param):
+        dt = param.dtype.type
+        lr_g = grad * dt(self.learning_rate)
+        if self.momentum == 0:
+            param -= lr_g
+            return
+        (m,) = self._slots(param, 1)
+        momentum = dt(self.momentum)
+        m *= momentum
+        m -= lr_g
+        if self.nesterov:
+            step = m * momentum
+            step -= lr_g
+            param += step
+        else:
+            param += m
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adam(Optimizer):
+    """Adam, Keras 3's rule (no epsilon-hat correction inside the square root):
+
+        t += 1
+        alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        m += (g - m) * (1 - beta_1)
+        v += (g^2 - v) * (1 - beta_2)
+        w -= (m * alpha) / (sqrt(v) + epsilon)
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+        super().__init__()
+        self.learning_rate = _check_rate(learning_rate, "learning_rate", "Adam")
+        self.beta_1 = _check_rate(beta_1, "beta_1", "Adam", upper=1)
+        self.beta_2 = _check_rate(beta_2, "beta_2", "Adam", upper=1)
+        self.epsilon = _check_rate(epsilon, "epsilon", "Adam")
+
+    def _update(self, grad, param):
+        dt = param.dtype.type
+        m, v, tmp = self._slots(param, 3)
+        t = dt(self.iterations)
+        alpha = dt(self.learning_rate) * np.sqrt(dt(1) - np.power(dt(self.beta_2), t)) \
+            / (dt(1) - np.power(dt(self.beta_1), t))
+        np.subtract(grad, m, out=tmp)
+        tmp *= dt(1 - self.beta_1)
+        m += tmp
+        np.square(grad, out=tmp)
+        tmp -= v
+        tmp *= dt(1 - self.beta_2)
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += dt(self.epsilon)
+        np.divide(np.multiply(m, alpha), tmp, out=tmp)
+        param -= tmp
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+_BY_CLASS_NAME = {cls.__name__: cls for cls in OPTIMIZERS.values()}
+
+
+def get(optimizer):
+    """An optimizer from a name ("sgd", "adam"), an Optimizer object (returned as is), or a
+    ``{"class_name", "config"}`` dict as in a saved model's compile config."""
+    if isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str) and optimizer.lower() in OPTIMIZERS:
+        return OPTIMIZERS[optimizer.lower()]()
+    if isinstance(optimizer, dict) and optimizer.get("class_name") in _BY_CLASS_NAME:
+        return _BY_CLASS_NAME[optimizer["class_name"]].from_config(optimizer.get("config", {}))
+    raise ValueError(f'optimizer must be "sgd", "adam", an SGD or Adam object, or a '
+                     f'{{"class_name", "config"}} dict, got {optimizer!r}')
+
+
+def serialize(optimizer):
+    """``{"class_name", "config"}`` for an optimizer, the inverse of :func:`get`."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
