@@ -102,19 +102,24 @@ class Loss:
             return g.astype(p.dtype, copy=False) / n
         return (g * _clip_mask(p)).astype(p.dtype, copy=False) / n
 
+    def loss_from_logits(self, y_true, logits):
+        """Mean loss of ``softmax(logits)``, computed as ``logsumexp(z) - sum_k y_k z_k``.
+
+        logits : ndarray of shape (n, k)  ->  float
+        """
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        t = self._targets(y_true, logits.shape[1], logits.dtype)
+        return -(t * log_probs).sum(axis=-1).mean(dtype=logits.dtype)
+
     def from_logits(self, y_true, logits, probs):
-        """Mean loss and its gradient to the logits, for an output ``probs = softmax(logits)``.
+        """Mean loss and its gradient to the logits, ``(p - y) / n``, for ``probs = softmax(logits)``.
 
         logits, probs : ndarray of shape (n, k)  ->  (float, ndarray of shape (n, k))
         """
-        n, k = logits.shape
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-        t = self._targets(y_true, k, logits.dtype)
-        loss = -(t * log_probs).sum(axis=-1).mean(dtype=logits.dtype)
-        dz = probs - t
-        dz /= n
-        return loss, dz
+        dz = probs - self._targets(y_true, logits.shape[1], logits.dtype)
+        dz /= logits.shape[0]
+        return self.loss_from_logits(y_true, logits), dz
 
 
 def get(loss):

@@ -9,6 +9,9 @@ The low-level API (used by the tests, the tf.keras twin and the benchmarks):
 When the last layer ends in a softmax and the loss is a cross-entropy, the loss and its
 gradient come from the softmax's logits (see :mod:`scratchconv.losses`), as tf.keras does.
 """
+import math
+import sys
+
 import numpy as np
 
 from . import losses as losses_module
@@ -17,6 +20,8 @@ from . import optimizers as optimizers_module
 from .layers import Layer, Softmax
 from .layers import get as get_layer_class
 from .layers.base import check_dtype, shape_str, unique_name
+from .progress import ProgressBar
+from .random import generator
 
 
 class History:
@@ -196,6 +201,12 @@ class Sequential:
             dx = self._backward(self.loss.gradient(y, y_pred), need_dx, from_logits=False)
         return float(loss), y_pred, dx
 
+    def _loss_of(self, y, y_pred):
+        """Mean loss of a batch whose forward just ran (from the logits when the model ends in a softmax)."""
+        if self._from_logits():
+            return float(self.loss.loss_from_logits(y, self.layers[-1].logits))
+        return float(self.loss(y, y_pred))
+
     def _params_and_grads(self):
         """(param, grad) pairs in get_weights() order."""
         return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params]
@@ -238,6 +249,211 @@ class Sequential:
             return None
         return {"optimizer": optimizers_module.serialize(self.optimizer), "loss": self.loss.name,
                 "metrics": list(self.metrics)}
+
+    # ----- fit, evaluate, predict -----------------------------------------------------------
+
+    def _check_x(self, x, where):
+        """x cast to the model's dtype, non-empty, finite, and of the shape the first layer takes."""
+        x = self._cast(x, f"{where}: x")
+        first = self.layers[0]
+        if x.ndim == 0 or x.shape[1:] != first.input_shape:
+            raise ValueError(f"{where}: {first._describe()} expected input of shape "
+                             f"{shape_str((None,) + first.input_shape)}, got x of shape {shape_str(x.shape)}")
+        if len(x) == 0:
+            raise ValueError(f"{where}: x holds no samples")
+        return x
+
+    @staticmethod
+    def _check_finite(a, name, where):
+        finite = np.isfinite(a.reshape(len(a), -1)).all(axis=1)
+        if not finite.all():
+            raise ValueError(f"{where}: {name} contains non-finite values (nan or inf), first in sample "
+                             f"{int(np.argmin(finite))}")
+
+    def _check_y(self, y, n, where):
+        """y as the loss expects it: one-hot rows (n, k) in the model's dtype, or int64 labels (n,)."""
+        try:
+            y = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{where}: y must be an array of numbers, got {type(y).__name__}: {err}") from None
+        if len(y) != n:
+            raise ValueError(f"{where}: x has {n} samples but y has {len(y)}; they must match")
+        k = self.output_shape[-1]
+        if self.loss.sparse:
+            if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+                raise ValueError(f"{where}: sparse_categorical_crossentropy needs integer labels of shape "
+                                 f"(n,) or (n, 1), got y of shape {y.shape}")
+            labels = y.reshape(n)
+            self._check_finite(labels, "y", where)
+            bad = (labels != np.round(labels)) | (labels < 0) | (labels >= k)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"{where}: label {labels[i]:g} at index {i} is out of range: the model has "
+                                 f"{k} outputs, so labels must be integers from 0 to {k - 1}")
+            return labels.astype(np.int64)
+        if y.shape != (n, k):
+            raise ValueError(f"{where}: categorical_crossentropy needs one-hot y of shape ({n}, {k}), got y of "
+                             f"shape {y.shape} (for integer labels use sparse_categorical_crossentropy)")
+        self._check_finite(y, "y", where)
+        bad = ((y < 0) | (y > 1)).any(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{where}: y must hold one-hot rows with values in [0, 1]; row {i} has values "
+                             f"from {y[i].min():g} to {y[i].max():g}")
+        return y.astype(self.dtype)
+
+    def _check_data(self, x, y, where):
+        x = self._check_x(x, where)
+        self._check_finite(x, "x", where)
+        return x, self._check_y(y, len(x), where)
+
+    def _batch_metrics(self, y, y_pred):
+        """Per-batch sums of each metric's per-sample values."""
+        return {m: float(metrics_module.accuracy(y, y_pred, self.loss.sparse).sum()) for m in self.metrics}
+
+    def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
+            validation_data=None, verbose=1):
+        """Train for ``epochs`` passes over (x, y); returns a :class:`History`.
+
+        x : ndarray of shape (n,) + input_shape
+        y : one-hot ndarray of shape (n, k), or integer labels (n,) with the sparse loss
+        validation_split : float in [0, 1)
+            Hold out the *last* fraction of x, y (before shuffling), as Keras does.
+        validation_data : (x_val, y_val) or None
+            Overrides ``validation_split``.
+        verbose : 0 (silent), 1 (progress bar) or 2 (one line per epoch)
+
+        Each epoch visits the samples in a fresh permutation from the seeded generator (when
+        ``shuffle``); the last batch may be smaller. The epoch's loss and metrics are means over
+        its samples. A non-finite loss stops training with a FloatingPointError naming the epoch
+        and step; the weights are then those after the last finite step.
+        """
+        self._require_compiled("fit")
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = _positive_int(batch_size, "batch_size")
+        verbose = _verbosity(verbose)
+        x, y = self._check_data(x, y, "fit")
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
+            x_val, y_val = self._check_data(*validation_data, "fit: validation_data")
+        elif validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")
+            split_at = math.floor(len(x) * (1 - validation_split))
+            if split_at in (0, len(x)):
+                raise ValueError(f"fit: {len(x)} samples are too few to hold out validation_split="
+                                 f"{validation_split} of them and keep some for training")
+            x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
+        else:
+            x_val = y_val = None
+        n = len(x)
+        steps = math.ceil(n / batch_size)
+        history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        for epoch in range(epochs):
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            order = generator().permutation(n) if shuffle else np.arange(n)
+            bar = ProgressBar(steps, verbose)
+            sums, seen = dict.fromkeys(self.metrics + ["loss"], 0.0), 0
+            for step in range(steps):
+                batch = order[step * batch_size:(step + 1) * batch_size]
+                x_batch, y_batch = x[batch], y[batch]
+                loss, y_pred, _ = self._forward_backward(x_batch, y_batch, need_dx=False)
+                pairs = self._params_and_grads()
+                if not np.isfinite(loss) or not all(np.isfinite(g).all() for _, g in pairs):
+                    what = f"loss became {loss}" if not np.isfinite(loss) else "the gradients became non-finite"
+                    raise FloatingPointError(f"{what} at epoch {epoch + 1}, step {step + 1}; training stopped "
+                                             f"and the weights are those after the last finite step")
+                self.optimizer.apply_gradients((g, p) for p, g in pairs)
+                seen += len(batch)
+                sums["loss"] += loss * len(batch)
+                for m, total in self._batch_metrics(y_batch, y_pred).items():
+                    sums[m] += total
+                bar.update(step + 1, {k: v / seen for k, v in sums.items()})
+            logs = {k: v / seen for k, v in sums.items()}
+            if x_val is not None:
+                val = self._evaluate_arrays(x_val, y_val, batch_size, verbose=0)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            bar.finish(logs)
+            history.append(epoch, logs)
+        return history
+
+    def _evaluate_arrays(self, x, y, batch_size, verbose):
+        """Sample-weighted mean loss and metrics over checked arrays: {"accuracy": ..., "loss": ...}."""
+        steps = math.ceil(len(x) / batch_size)
+        bar = ProgressBar(steps, verbose)
+        sums = dict.fromkeys(self.metrics + ["loss"], 0.0)
+        for step in range(steps):
+            x_batch, y_batch = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
+            y_pred = self.forward(x_batch)
+            sums["loss"] += self._loss_of(y_batch, y_pred) * len(x_batch)
+            for m, total in self._batch_metrics(y_batch, y_pred).items():
+                sums[m] += total
+            bar.update(step + 1, {k: v / ((step * batch_size) + len(x_batch)) for k, v in sums.items()})
+        logs = {k: v / len(x) for k, v in sums.items()}
+        bar.finish(logs)
+        return logs
+
+    def evaluate(self, x, y, batch_size=32, verbose=1):
+        """Mean loss over (x, y) — and the metrics: returns ``loss`` without metrics, else
+        ``[loss, accuracy]`` (Keras's order)."""
+        self._require_compiled("evaluate")
+        x, y = self._check_data(x, y, "evaluate")
+        logs = self._evaluate_arrays(x, y, _positive_int(batch_size, "batch_size"), _verbosity(verbose))
+        return logs["loss"] if not self.metrics else [logs["loss"]] + [logs[m] for m in self.metrics]
+
+    def predict(self, x, batch_size=32, verbose=1):
+        """The model's outputs for x, computed ``batch_size`` samples at a time.
+
+        x : ndarray of shape (n,) + input_shape  ->  ndarray of shape (n,) + output_shape
+        """
+        x = self._check_x(x, "predict")
+        batch_size = _positive_int(batch_size, "batch_size")
+        steps = math.ceil(len(x) / batch_size)
+        bar = ProgressBar(steps, _verbosity(verbose))
+        out = np.empty((len(x),) + self.output_shape, dtype=self.dtype)
+        for step in range(steps):
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            out[rows] = self.forward(x[rows])
+            bar.update(step + 1, {})
+        bar.finish({})
+        return out
+
+    # ----- summary ---------------------------------------------------------------------------
+
+    def summary(self, print_fn=None):
+        """Print a Keras-style table of layers, output shapes and parameter counts."""
+        print_fn = print_fn or (lambda line: print(line, file=sys.stdout))
+        widths = (33, 24, 15)
+        rows = []
+        for layer in self.layers:
+            shape = (shape_str((None,) + layer.compute_output_shape(layer.input_shape))
+                     if layer.built else "?")
+            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+
+        def rule(left, fill, mid, right):
+            return left + mid.join(fill * w for w in widths) + right
+
+        def row(cells, sep):
+            (a, b, c), (wa, wb, wc) = cells, widths
+            return f"{sep} {a:<{wa - 2}} {sep} {b:<{wb - 2}} {sep} {c:>{wc - 2}} {sep}"
+
+        print_fn(f'Model: "{self.name}"')
+        print_fn(rule("┏", "━", "┳", "┓"))
+        print_fn(row(("Layer (type)", "Output Shape", "Param #"), "┃"))
+        print_fn(rule("┡", "━", "╇", "┩"))
+        for i, cells in enumerate(rows):
+            print_fn(row(cells, "│"))
+            if i < len(rows) - 1:
+                print_fn(rule("├", "─", "┼", "┤"))
+        print_fn(rule("└", "─", "┴", "┘"))
+        total = self.count_params()
+        size = _readable_size(total * np.dtype(self.dtype).itemsize)
+        print_fn(f" Total params: {total:,} ({size})")
+        print_fn(f" Trainable params: {total:,} ({size})")
+        print_fn(f" Non-trainable params: 0 ({_readable_size(0)})")
 
     # ----- weights and config ----------------------------------------------------------------
 
@@ -286,3 +502,23 @@ class Sequential:
         :mod:`scratchconv.saving` for the format."""
         from .saving import save_model
         save_model(self, path)
+
+
+def _positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _verbosity(verbose):
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+        raise ValueError(f"verbose must be 0 (silent), 1 (progress bar) or 2 (one line per epoch), got {verbose!r}")
+    return int(verbose)
+
+
+def _readable_size(n_bytes):
+    """Bytes as Keras prints them: "1.98 MB", "0.00 B" (powers of 1024)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n_bytes < 1024 or unit == "GB":
+            return f"{n_bytes:.2f} {unit}"
+        n_bytes /= 1024
