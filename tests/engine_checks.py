@@ -1,0 +1,72 @@
+"""Helpers shared by the engine's tests: the backends to run on, and central differences."""
+import importlib
+
+import numpy as np
+import pytest
+
+from scratchconv import backend
+
+
+def available_backends():
+    """Each backend as a pytest param; the numba one is skipped only while its module does not exist."""
+    params = []
+    for name in backend.BACKENDS:
+        try:
+            backend.kernels(name)
+            marks = ()
+        except ModuleNotFoundError as err:
+            if err.name != backend._MODULES[name]:
+                raise
+            marks = pytest.mark.skip(reason=f"{backend._MODULES[name]} is not written yet")
+        params.append(pytest.param(name, marks=marks))
+    return params
+
+
+@pytest.fixture(params=available_backends())
+def on_backend(request):
+    """Run the test with the given backend switched on, and restore the previous one after."""
+    previous = backend.get_backend()
+    backend.set_backend(request.param)
+    yield request.param
+    backend.set_backend(previous)
+
+
+def numeric_gradient(f, a, h=1e-6):
+    """Central differences of the scalar f() with respect to every entry of ``a`` (changed in place
+    and restored): (f(a + h e_i) - f(a - h e_i)) / 2h."""
+    grad = np.zeros_like(a, dtype=np.float64)
+    flat, out = a.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        keep = flat[i]
+        flat[i] = keep + h
+        up = f()
+        flat[i] = keep - h
+        down = f()
+        flat[i] = keep
+        out[i] = (up - down) / (2 * h)
+    return grad
+
+
+def relative_error(analytic, numeric):
+    """max |a - n| / max(max |a| + max |n|, 1e-30): one number per tensor, insensitive to the
+    entries that are (near) zero in both."""
+    analytic, numeric = np.asarray(analytic, np.float64), np.asarray(numeric, np.float64)
+    scale = max(np.abs(analytic).max() + np.abs(numeric).max(), 1e-30)
+    return float(np.abs(analytic - numeric).max() / scale)
+
+
+def layer_gradient_errors(layer, x, rng):
+    """Relative errors of a layer's backward (input and every parameter) against central
+    differences of L = sum(forward(x) * dy), with a random upstream gradient dy."""
+    y = layer.forward(x)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    analytic = {"x": dx, **{name: g.copy() for name, g in layer.grads.items()}}
+
+    def loss():
+        return float((layer.forward(x) * dy).sum())
+
+    numeric = {"x": numeric_gradient(loss, x)}
+    for name, p in layer.params.items():
+        numeric[name] = numeric_gradient(loss, p)
+    return {name: relative_error(analytic[name], numeric[name]) for name in analytic}
