@@ -1,0 +1,346 @@
+"""Handwritten runes, drawn the way a person draws them with a pen.
+
+A sample is made in three steps:
+
+1. **Writer.** A :class:`WriterStyle` holds what stays the same across one person's sheet: slant,
+   pen width, how large and where in the frame they write, the proportions of their runes (width,
+   branch slope and length), how much they round corners, how shaky and how soft their line is.
+2. **Gesture.** The rune's strokes (:mod:`scratchconv.data.glyphs`) are drawn once more with the
+   variation of a single act of writing: every vertex jitters, each stroke over- or undershoots
+   where it meets another, long strokes bow slightly, corners are rounded by the writer's habit,
+   the hand trembles along the stroke and the whole rune is scaled, turned and moved a little.
+3. **Ink.** The strokes are rasterised with antialiasing: a pixel's ink is the part of it the
+   pen covers, ``clip(r + 1/2 - d, 0, 1)`` for a pen of radius ``r`` at distance ``d`` from the
+   pixel centre, the strokes combined by maximum (ink on ink stays ink). White on black, 8 bits,
+   like the tutorial's images.
+
+Everything random comes from a seeded ``numpy.random.Generator``, so a seed gives the same
+images bit for bit.
+"""
+import dataclasses
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from .glyphs import GLYPHS
+from .runes import NUM_CLASSES, RUNES
+
+IMAGE_SIZE = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class WriterStyle:
+    """One writer's hand: what stays the same across all the runes of one sheet.
+
+    Attributes
+    ----------
+    slant : float
+        Lean of the staves in degrees, positive to the right.
+    pen : float
+        Stroke width in pixels of the 50x50 frame.
+    height : float
+        Height of a full rune (stave) as a fraction of the frame.
+    aspect : float
+        Width of the runes relative to the standard proportions.
+    slope : float
+        Rise per run of diagonal branches.
+    reach : float
+        Length of branches relative to the standard proportions.
+    roundness : float
+        0 draws corners sharp, 1 turns bows and arches round.
+    tremor : float
+        Amplitude in pixels of the hand's low-frequency shake along a stroke.
+    bend : float
+        Standard deviation of the bow of long strokes, as a fraction of their length.
+    softness : float
+        Gaussian blur of the line in pixels (the pen bleeding, a soft scan).
+    ink : float
+        Brightness of the ink, 1 is full white.
+    offset : tuple of float
+        Where the writer puts runes in the frame, ``(dx, dy)`` as fractions of its size from the
+        centre.
+    """
+
+    slant: float = 0.0
+    pen: float = 2.5
+    height: float = 0.72
+    aspect: float = 1.0
+    slope: float = 0.7
+    reach: float = 1.0
+    roundness: float = 0.3
+    tremor: float = 0.2
+    bend: float = 0.02
+    softness: float = 0.3
+    ink: float = 1.0
+    offset: tuple = (0.0, 0.0)
+
+    @classmethod
+    def random(cls, rng):
+        """A random writer, covering thin and thick pens, small and large, neat and loose hands.
+
+        rng : numpy.random.Generator or int seed
+        """
+        rng = np.random.default_rng(rng)
+        return cls(
+            slant=float(np.clip(rng.normal(0.0, 6.0), -15.0, 15.0)),
+            pen=float(np.exp(rng.uniform(np.log(1.3), np.log(4.5)))),
+            height=float(rng.uniform(0.5, 0.9)),
+            aspect=float(rng.uniform(0.75, 1.3)),
+            slope=float(rng.uniform(0.45, 1.0)),
+            reach=float(rng.uniform(0.75, 1.25)),
+            roundness=float(rng.uniform(0.0, 1.0)),
+            tremor=float(rng.uniform(0.0, 0.5)),
+            bend=float(rng.uniform(0.01, 0.05)),
+            softness=float(rng.uniform(0.0, 0.7)),
+            ink=float(rng.uniform(0.8, 1.0)),
+            offset=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1))),
+        )
+
+
+def draw_rune(index, rng, style=None, size=IMAGE_SIZE):
+    """Draw rune ``index`` once, by hand.
+
+    Parameters
+    ----------
+    index : int
+        Class index in ``RUNES`` order, 0..23.
+    rng : numpy.random.Generator or int seed
+        Source of the per-sample variation (and of the writer, if ``style`` is None).
+    style : WriterStyle, optional
+        The writer; a random one (:meth:`WriterStyle.random`) if None.
+    size : int
+        Side of the square image in pixels.
+
+    Returns
+    -------
+    ndarray of shape (size, size), uint8
+        White ink (255) on black (0).
+    """
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) \
+            or not 0 <= index < NUM_CLASSES:
+        raise ValueError(f"rune index must be an integer from 0 to {NUM_CLASSES - 1}, got {index!r}")
+    rng = np.random.default_rng(rng)
+    if style is None:
+        style = WriterStyle.random(rng)
+    strokes = _gesture(index, style, rng)
+    strokes, widths = _place(strokes, style, rng, size)
+    image = _rasterise(strokes, widths, size)
+    if style.softness > 0:
+        image = ndimage.gaussian_filter(image, style.softness)
+    return np.round(np.clip(image * style.ink, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _gesture(index, style, rng):
+    """The rune's strokes as drawn this time, in glyph units: a list of arrays of shape (n, 2)."""
+    w = 0.5 * style.aspect * rng.uniform(0.92, 1.08)
+    s = style.slope * rng.uniform(0.9, 1.1)
+    l = style.reach * rng.uniform(0.92, 1.08)
+    strokes = []
+    for stroke in GLYPHS[index](w, s, l, rng):
+        points = np.array(stroke, dtype=np.float64)
+        xy = points[:, :2] + rng.normal(0.0, 0.022, size=(len(points), 2))
+        xy = _overshoot(xy, rng.uniform(-0.04, 0.07, size=2))
+        xy = _round_corners(xy, style.roundness * points[:, 2])
+        strokes.append(_bend(xy, style.bend, rng))
+    return strokes
+
+
+def _overshoot(xy, amounts):
+    """Move both ends of the polyline ``xy`` (n, 2) along its end directions: > 0 past, < 0 short."""
+    xy = xy.copy()
+    for end, inner, amount in ((0, 1, amounts[0]), (-1, -2, amounts[1])):
+        direction = xy[end] - xy[inner]
+        length = np.hypot(*direction)
+        if length > 1e-9:
+            # Never shorten a segment by more than half of it.
+            xy[end] += direction / length * max(amount, -0.5 * length)
+    return xy
+
+
+def _round_corners(xy, roundness, steps=8):
+    """Replace each inner vertex of ``xy`` (n, 2) by a quadratic Bézier arc.
+
+    The arc starts and ends at distance ``d`` from the vertex along the two segments and has the
+    vertex as control point, so it is tangent to both: ``d = roundness * share * min(|a|, |b|)``
+    for adjacent segments ``a`` and ``b``, where share is 0.9 of a segment that ends the stroke and
+    0.5 of one shared with another corner, so neighbouring arcs never overlap.
+    """
+    out = [xy[0]]
+    last = len(xy) - 1
+    for i in range(1, last):
+        corner, before, after = xy[i], xy[i - 1], xy[i + 1]
+        share_before = 0.9 if i - 1 == 0 else 0.5
+        share_after = 0.9 if i + 1 == last else 0.5
+        len_before = np.hypot(*(before - corner))
+        len_after = np.hypot(*(after - corner))
+        d = roundness[i] * min(share_before * len_before, share_after * len_after)
+        if d < 1e-3:
+            out.append(corner)
+            continue
+        start = corner + (before - corner) * d / len_before
+        end = corner + (after - corner) * d / len_after
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        out.extend((1 - t) ** 2 * start + 2 * t * (1 - t) * corner + t ** 2 * end)
+    out.append(xy[-1])
+    return np.array(out)
+
+
+def _bend(xy, bend, rng, min_length=0.2, pieces=8):
+    """Bow every long segment of ``xy`` (n, 2) sideways by a sine arch of random height.
+
+    A segment of length L is displaced along its normal by ``h sin(pi t)``, ``h ~ N(0, bend L)``.
+    """
+    out = [xy[:1]]
+    for a, b in zip(xy[:-1], xy[1:]):
+        length = np.hypot(*(b - a))
+        if length < min_length:
+            out.append(b[None])
+            continue
+        t = np.linspace(0.0, 1.0, pieces + 1)[1:, None]
+        normal = np.array([-(b - a)[1], (b - a)[0]]) / length
+        height = rng.normal(0.0, bend * length)
+        out.append(a + t * (b - a) + height * np.sin(np.pi * t) * normal)
+    return np.concatenate(out)
+
+
+def _place(strokes, style, rng, size):
+    """Slant, turn, scale and move the strokes into the frame; add the tremor and the pen's width.
+
+    Returns the strokes in pixel coordinates ``(x, y)`` (pixel centres at ``i + 0.5``) and, for
+    each, the pen width at each of its points.
+    """
+    slant = math.tan(math.radians(style.slant + rng.normal(0.0, 2.0)))
+    angle = math.radians(rng.normal(0.0, 3.0))
+    rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    # Slant shears x by the height above the foot; then the small rotation about the middle.
+    placed = []
+    for xy in strokes:
+        sheared = np.column_stack([xy[:, 0] + (1.0 - xy[:, 1]) * slant, xy[:, 1]])
+        placed.append((sheared - 0.5) @ rotation.T)
+    pen = style.pen * rng.uniform(0.85, 1.15)
+    low = np.min([p.min(0) for p in placed], axis=0)
+    high = np.max([p.max(0) for p in placed], axis=0)
+    margin = pen / 2 + 1.0
+    scale = style.height * size * rng.uniform(0.9, 1.1)
+    scale = min(scale, (size - 2 * margin) / max(high - low).max())
+    centre = (low + high) / 2
+    half = (high - low) * scale / 2
+    target = size / 2 + (np.asarray(style.offset) + rng.normal(0.0, 0.04, size=2)) * size
+    target = np.clip(target, margin + half, size - margin - half)
+    pixels, widths = [], []
+    for xy in placed:
+        xy = _tremble(_densify((xy - centre) * scale + target), style.tremor, rng)
+        pixels.append(xy)
+        # Pressure: the width swells and thins slowly along the stroke.
+        phase = rng.uniform(0, 2 * np.pi)
+        widths.append(pen * (1 + 0.12 * np.sin(np.linspace(0, np.pi, len(xy)) + phase)))
+    return pixels, widths
+
+
+def _densify(xy, spacing=1.0):
+    """Resample the polyline ``xy`` (n, 2) with points at most ``spacing`` pixels apart."""
+    out = [xy[:1]]
+    for a, b in zip(xy[:-1], xy[1:]):
+        pieces = max(1, int(np.ceil(np.hypot(*(b - a)) / spacing)))
+        t = np.linspace(0.0, 1.0, pieces + 1)[1:, None]
+        out.append(a + t * (b - a))
+    return np.concatenate(out)
+
+
+def _tremble(xy, tremor, rng):
+    """Shake the polyline ``xy`` (n, 2) along its normal: two slow sines of random phase."""
+    if tremor <= 0 or len(xy) < 3:
+        return xy
+    step = np.diff(xy, axis=0)
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(step[:, 0], step[:, 1]))])
+    tangent = np.gradient(xy, axis=0)
+    tangent /= np.maximum(np.hypot(tangent[:, 0], tangent[:, 1]), 1e-9)[:, None]
+    normal = np.column_stack([-tangent[:, 1], tangent[:, 0]])
+    wave = sum(np.sin(2 * np.pi * arc / rng.uniform(12, 30) + rng.uniform(0, 2 * np.pi))
+               for _ in range(2)) / 2
+    return xy + tremor * wave[:, None] * normal
+
+
+def _rasterise(strokes, widths, size):
+    """Antialiased ink of the polylines: ndarray of shape (size, size), float in [0, 1].
+
+    For each pixel centre p and segment [a, b] the distance is ``|p - (a + t (b - a))|`` with
+    ``t = clip((p - a).(b - a) / |b - a|^2, 0, 1)``; the coverage is ``clip(r + 1/2 - d, 0, 1)``
+    with ``r`` half the pen width there, and a pixel takes the largest coverage of any segment.
+    """
+    a = np.concatenate([xy[:-1] for xy in strokes])
+    b = np.concatenate([xy[1:] for xy in strokes])
+    radius = np.concatenate([(w[:-1] + w[1:]) / 4 for w in widths])
+    centres = np.arange(size) + 0.5
+    p = np.stack(np.meshgrid(centres, centres, indexing="xy"), axis=-1).reshape(-1, 1, 2)
+    ab = b - a
+    t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
+    d = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
+    coverage = np.clip(radius + 0.5 - d, 0.0, 1.0).max(axis=1)
+    return coverage.reshape(size, size)
+
+
+def writer_style(seed, writer):
+    """The style of writer number ``writer`` of the data set made with ``seed``."""
+    return WriterStyle.random(np.random.default_rng((seed, 0, writer)))
+
+
+def make_dataset(out_dir, per_class, seed=0, overwrite=False):
+    """Write a data set of handwritten runes in the tutorial's layout.
+
+    Writer ``k`` (one "sheet") draws every rune once, as ``<rune>_<NN>.png`` with ``NN = k + 1``
+    zero-padded to two digits (more if ``per_class`` > 99). Each file is written to a temporary
+    name in ``out_dir`` and renamed, so an interrupted run never leaves a half-written image.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Folder to write into; created if missing. An existing folder must be empty unless
+        ``overwrite`` is True, which replaces files of the same names and keeps the others.
+    per_class : int
+        Images per rune (writers), at least 1.
+    seed : int
+        Seed of the whole set: the same seed writes the same files byte for byte.
+
+    Returns
+    -------
+    list of Path
+        The written files, rune by rune in label order, writer by writer.
+    """
+    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise ValueError(f"{out_dir} is not empty: choose an empty folder or pass overwrite=True")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    digits = max(2, len(str(per_class)))
+    styles = [writer_style(seed, k) for k in range(per_class)]
+    paths = []
+    for index, rune in enumerate(RUNES):
+        for k, style in enumerate(styles):
+            image = draw_rune(index, np.random.default_rng((seed, 1, k, index)), style)
+            path = out_dir / f"{rune}_{k + 1:0{digits}d}.png"
+            _save_png(image, path)
+            paths.append(path)
+    return paths
+
+
+def _save_png(image, path):
+    """Save ``image`` (h, w) uint8 as a grayscale PNG at ``path``, atomically (temp file + rename)."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            Image.fromarray(image).save(file, format="PNG", optimize=True)
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
