@@ -103,9 +103,8 @@ class Adam(Optimizer):
     def _update(self, grad, param):
         dt = param.dtype.type
         m, v, tmp = self._slots(param, 3)
-        t = dt(self.iterations)
-        alpha = dt(self.learning_rate) * np.sqrt(dt(1) - np.power(dt(self.beta_2), t)) \
-            / (dt(1) - np.power(dt(self.beta_1), t))
+        alpha = dt(self.learning_rate) * np.sqrt(dt(1) - self._power(self.beta_2, dt)) \
+            / (dt(1) - self._power(self.beta_1, dt))
         np.subtract(grad, m, out=tmp)
         tmp *= dt(1 - self.beta_1)
         m += tmp
@@ -117,6 +116,12 @@ class Adam(Optimizer):
         tmp += dt(self.epsilon)
         np.divide(np.multiply(m, alpha), tmp, out=tmp)
         param -= tmp
+
+    def _power(self, beta, dt):
+        """beta^t for the beta rounded to the parameter's dtype, computed in double and rounded
+        back: the correctly rounded power, which is what TensorFlow's pow gives in nearly all steps
+        (float32's own powf is further off)."""
+        return dt(np.float64(dt(beta)) ** self.iterations)
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -1,0 +1,129 @@
+"""SGD and Adam: Keras 3's update rules, defaults, construction from names, configs and errors."""
+import os
+
+import numpy as np
+import pytest
+
+from scratchconv import optimizers
+
+
+def adam_by_hand(w, grads, lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
+    """Keras 3's Adam, spelled out in float64."""
+    m, v = np.zeros_like(w), np.zeros_like(w)
+    for t, g in enumerate(grads, start=1):
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        m = m + (g - m) * (1 - b1)
+        v = v + (g * g - v) * (1 - b2)
+        w = w - m * alpha / (np.sqrt(v) + eps)
+    return w
+
+
+def run(optimizer, w, grads):
+    w = w.copy()
+    for g in grads:
+        optimizer.apply_gradients([(g, w)])
+    return w
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((3, 4)), [rng.standard_normal((3, 4)) for _ in range(5)]
+
+
+def test_adam_follows_the_keras_rule(problem):
+    w, grads = problem
+    np.testing.assert_allclose(run(optimizers.Adam(), w, grads), adam_by_hand(w, grads), rtol=1e-13)
+
+
+def test_adam_with_other_hyperparameters_follows_the_keras_rule(problem):
+    w, grads = problem
+    adam = optimizers.Adam(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-3)
+    np.testing.assert_allclose(run(adam, w, grads), adam_by_hand(w, grads, 0.01, 0.8, 0.99, 1e-3), rtol=1e-13)
+
+
+def test_adam_defaults_are_keras():
+    assert optimizers.Adam().get_config() == {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
+                                              "epsilon": 1e-7}
+
+
+def test_sgd_default_is_plain_gradient_descent_at_0_01(problem):
+    w, grads = problem
+    np.testing.assert_allclose(run(optimizers.SGD(), w, grads[:1]), w - 0.01 * grads[0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_follows_the_keras_rule(problem, nesterov):
+    w, grads = problem
+    expected, m = w.copy(), np.zeros_like(w)
+    for g in grads:
+        m = 0.9 * m - 0.1 * g
+        expected = expected + (0.9 * m - 0.1 * g if nesterov else m)
+    got = run(optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov), w, grads)
+    np.testing.assert_allclose(got, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("make", [optimizers.SGD, optimizers.Adam])
+def test_updates_stay_in_the_parameter_dtype(make):
+    w = np.ones(3, np.float32)
+    make().apply_gradients([(np.ones(3, np.float32), w)])
+    assert w.dtype == np.float32 and (w < 1).all()
+
+
+def test_state_stays_with_the_parameter_after_its_values_are_replaced_in_place(problem):
+    """set_weights copies into the parameter arrays; Adam's moments carry on from there."""
+    w, grads = problem
+    adam, param = optimizers.Adam(), w.copy()
+    adam.apply_gradients([(grads[0], param)])
+    param[...] = w
+    adam.apply_gradients([(grads[1], param)])
+    assert adam.iterations == 2 and len(adam._state) == 1
+
+
+@pytest.mark.parametrize("spec, cls", [("adam", optimizers.Adam), ("SGD", optimizers.SGD),
+                                       ({"class_name": "Adam", "config": {"learning_rate": 0.5}}, optimizers.Adam)])
+def test_get_accepts_names_and_configs(spec, cls):
+    assert type(optimizers.get(spec)) is cls
+
+
+def test_get_returns_an_optimizer_object_unchanged():
+    sgd = optimizers.SGD(0.2)
+    assert optimizers.get(sgd) is sgd
+
+
+def test_serialize_round_trips_through_get():
+    adam = optimizers.Adam(learning_rate=0.02, beta_1=0.5)
+    assert optimizers.get(optimizers.serialize(adam)).get_config() == adam.get_config()
+
+
+def test_an_unknown_optimizer_is_named():
+    with pytest.raises(ValueError, match="optimizer must be \"sgd\", \"adam\".*got 'rmsprop'"):
+        optimizers.get("rmsprop")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: optimizers.SGD(learning_rate=-1), "SGD: learning_rate must be a non-negative number, got -1"),
+    (lambda: optimizers.SGD(momentum=1.5), r"SGD: momentum must be in \[0, 1\), got 1.5"),
+    (lambda: optimizers.Adam(beta_2=1.0), r"Adam: beta_2 must be in \[0, 1\), got 1.0"),
+    (lambda: optimizers.Adam(learning_rate="fast"), "Adam: learning_rate must be a non-negative number"),
+])
+def test_bad_hyperparameters_are_named(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("name, kwargs", [("Adam", {}), ("SGD", {"learning_rate": 0.1, "momentum": 0.9,
+                                                                    "nesterov": True})])
+def test_float32_updates_match_keras_bit_for_bit(tf, name, kwargs):
+    """Same float32 arithmetic in the same order as tf.keras: identical weights after 20 steps."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    rng = np.random.default_rng(1)
+    w0 = rng.standard_normal(1000).astype(np.float32)
+    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(20)]
+    var = keras.Variable(w0)
+    theirs = getattr(keras.optimizers, name)(**kwargs)
+    for g in grads:
+        theirs.apply_gradients([(tf.constant(g), var)])
+    ours = run(getattr(optimizers, name)(**kwargs), w0, grads)
+    np.testing.assert_array_equal(ours, var.numpy())
