@@ -1,0 +1,518 @@
+"""The ``scratchconv`` command.
+
+    scratchconv train [--data DIR] [--epochs 5] [--batch-size 32] [--augment/--no-augment]
+                      [--test-size 0.33] [--seed 111] [--out DIR] [--backend numba|numpy]
+    scratchconv evaluate MODEL DIR [--out PNG]
+    scratchconv predict MODEL IMAGE...
+    scratchconv gradcheck
+    scratchconv visualize MODEL IMAGE [--out PNG]
+    scratchconv make-data --out DIR [--per-class N] [--seed S]
+    scratchconv summary MODEL
+    scratchconv compare-keras [ARGS...]
+
+A mistake in what the user asked for (a missing path, a file that is not a model or not an image,
+a folder without runes) is printed as one line, ``scratchconv: error: <what and where>``, with exit
+status 1; ``--debug`` shows the traceback instead. Usage errors exit with 2, as argparse does.
+"""
+import argparse
+import contextlib
+import datetime
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from scratchconv.backend import BACKENDS, get_backend, set_backend
+
+PROG = "scratchconv"
+MODEL_FILE = "model.npz"
+INTERRUPTED = 130  # the shell's exit status for a process stopped by Ctrl-C (128 + SIGINT)
+
+
+class UserError(Exception):
+    """A mistake in the user's request; reported as one line, without a traceback."""
+
+
+# Exceptions that mean "the input was wrong", not "scratchconv has a bug". The engine and the data
+# package raise ValueError (bad shapes, bad values) and OSError (missing or unreadable files, and
+# PIL's UnidentifiedImageError for a file that is not an image).
+USER_ERRORS = (UserError, ValueError, OSError)
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument types: each rejects a bad value with one sentence, which argparse turns into a usage
+# error (exit status 2).
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
+    return value
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths, files and the shipped data.
+
+def existing_file(path, what):
+    """``path`` as a Path, or a UserError saying that the ``what`` is missing."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{what} {path} does not exist")
+    if path.is_dir():
+        raise UserError(f"{what} {path} is a folder, not a file")
+    return path
+
+
+def existing_dir(path, what):
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{what} {path} is not a folder" if path.exists()
+                        else f"{what} {path} does not exist")
+    return path
+
+
+def shipped_data_dir():
+    """The folder of rune images that comes with scratchconv.
+
+    In a checkout (or an editable install) that is ``<repo>/data/runes``; a regular
+    ``pip install`` copies the images to ``<prefix>/share/scratchconv/runes`` (see
+    ``[tool.setuptools.data-files]`` in pyproject.toml), where ``<prefix>`` is the environment's
+    ``sys.prefix`` (or the user base for ``pip install --user``).
+    """
+    import site
+
+    from scratchconv import data
+
+    candidates = [Path(data.default_data_dir())]
+    candidates += [Path(base) / "share" / "scratchconv" / "runes"
+                   for base in (sys.prefix, site.getuserbase())]
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.png")):
+            return folder
+    raise UserError("the shipped rune images were not found (looked in "
+                    + ", ".join(str(c) for c in candidates) + "); pass --data DIR")
+
+
+def write_atomically(path, text):
+    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees
+    half a file and an existing file is never left half-overwritten."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def new_run_dir():
+    """``runs/<timestamp>/``; a second run in the same second gets a ``-2``, ``-3``... suffix."""
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path, n = Path("runs") / stamp, 1
+    while path.exists():
+        n += 1
+        path = Path("runs") / f"{stamp}-{n}"
+    return path
+
+
+def read_model(path):
+    """The model saved at ``path``. A damaged or foreign file raises the loader's
+    ModelFileError (a ValueError), which names the file and the fault."""
+    from scratchconv import load_model
+
+    return load_model(existing_file(path, "model file"))
+
+
+def one_line(err):
+    """An exception's message on one line."""
+    text = " ".join(str(err).split())
+    return text or type(err).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Data and results.
+
+def rune_labels():
+    """(characters, names) of the 24 runes, in class order."""
+    from scratchconv import data
+
+    return list(data.RUNES), list(data.RUNE_NAMES)
+
+
+def model_image_shape(model):
+    """(size, color_mode) of the images ``model`` expects, from its input shape (h, w, c)."""
+    h, w, c = model.input_shape
+    if h != w or c not in (1, 3):
+        raise UserError(f"the model expects {h}x{w}x{c} inputs; scratchconv's image loader makes "
+                        "square grayscale (1 channel) or RGB (3 channel) images")
+    return h, "grayscale" if c == 1 else "rgb"
+
+
+def load_runes(folder, image_size, color_mode):
+    """(x, y) of every rune image in ``folder``: x of shape (n, size, size, c) in [0, 1], y the
+    class indices. The loader's errors (no such folder, no rune images) name the folder."""
+    from scratchconv import data
+
+    x, y, _ = data.load_image_folder(existing_dir(folder, "data folder"), image_size=image_size,
+                                     color_mode=color_mode)
+    return x, y
+
+
+def load_one_image(path, model):
+    """One image file prepared exactly as the folder loader prepares training images (resized,
+    scaled to [0, 1], turned light-on-dark): an array of shape (1, h, w, c) for ``model``.
+
+    The loader reads labelled folders only, so the file is copied under a placeholder label into
+    a temporary folder of its own.
+    """
+    from scratchconv import data
+
+    path = existing_file(path, "image")
+    if path.suffix.lower() not in data.IMAGE_EXTENSIONS:
+        raise UserError(f"{path} is not an image file (expected one of "
+                        f"{' '.join(data.IMAGE_EXTENSIONS)})")
+    size, color_mode = model_image_shape(model)
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        # The placeholder folder holds one rune of 24; the loader would warn about the others.
+        warnings.simplefilter("ignore")
+        shutil.copyfile(path, Path(folder) / f"{data.RUNES[0]}_1{path.suffix}")
+        try:
+            x, _, _ = data.load_image_folder(folder, image_size=size, color_mode=color_mode,
+                                             strict=True)
+        except ValueError as err:
+            raise UserError(f"{path} is not a readable image") from err
+    return x
+
+
+def show_results(model, x, y, png_path, title):
+    """Print accuracy, the per-class report and the confusion table, and draw the matrix to
+    ``png_path``. ``y`` holds class indices. Returns the accuracy."""
+    from scratchconv import plots, report
+
+    glyphs, names = rune_labels()
+    predicted = model.predict(x, verbose=0).argmax(axis=1)
+    accuracy = float(np.mean(predicted == y))
+    cm = report.confusion_matrix(y, predicted, len(glyphs))
+    labels = report.printable_labels(glyphs, names, sys.stdout.encoding)
+    print(f"\n{title}: accuracy {accuracy:.4f} ({int(np.sum(predicted == y))} of {len(y)} "
+          "images right)\n")
+    print(report.classification_report(y, predicted, labels))
+    print("Confusion matrix (rows: true rune, columns: predicted rune)")
+    print(report.confusion_table(cm, labels))
+    plots.save_figure(plots.confusion_matrix_figure(
+        cm, plots.axis_labels(glyphs, names), title=f"{title}: accuracy {accuracy:.3f}"),
+        png_path)
+    print(f"\nconfusion matrix picture: {png_path}")
+    return accuracy
+
+
+# ---------------------------------------------------------------------------------------------
+# The commands. Each takes the parsed arguments and returns the exit status.
+
+class EpochHeader:
+    """Standard output for one-epoch ``fit`` calls: the "Epoch 1/1" header that such a call prints
+    is shown as "Epoch k/N", so the progress reads as one run of N epochs. Everything else
+    (the progress bar, including its terminal detection) passes through unchanged."""
+
+    def __init__(self, stream, epoch, epochs):
+        self._stream = stream
+        self._header = f"Epoch {epoch}/{epochs}"
+        self._pending = True
+
+    def write(self, text):
+        if self._pending and text.startswith("Epoch 1/1"):
+            self._pending = False
+            text = self._header + text[len("Epoch 1/1"):]
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def cmd_train(args):
+    import scratchconv
+    from scratchconv import data, plots
+
+    scratchconv.set_seed(args.seed)
+    folder = existing_dir(args.data, "data folder") if args.data else shipped_data_dir()
+    model = scratchconv.tutorial_model(input_shape=(args.image_size, args.image_size, 3))
+    x, y = load_runes(folder, *model_image_shape(model))
+    n_images = len(x)
+    if args.augment:
+        x, y = data.augment_rotations(x, y)
+    x_train, x_test, t_train, t_test = data.split(x, data.to_categorical(y, len(data.RUNES)),
+                                                  test_size=args.test_size,
+                                                  random_state=args.seed)
+    out = Path(args.out) if args.out else new_run_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"{n_images} images from {folder}"
+          + (f", {len(x)} with the rotations" if args.augment else "")
+          + f": {len(x_train)} to train on, {len(x_test)} to test on "
+          f"(backend {args.backend}, seed {args.seed})")
+
+    model_path, history_path = out / MODEL_FILE, out / "history.json"
+    history = {}
+    try:
+        # One epoch per fit call, so that after every completed epoch the model and the history
+        # are on disk: Ctrl-C then loses at most the epoch in progress. Shuffling draws from the
+        # one seeded generator, so N one-epoch calls train exactly as one N-epoch call would.
+        for epoch in range(1, args.epochs + 1):
+            with contextlib.redirect_stdout(EpochHeader(sys.stdout, epoch, args.epochs)):
+                result = model.fit(x_train, t_train, epochs=1, batch_size=args.batch_size,
+                                   validation_data=(x_test, t_test), verbose=1)
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(values)
+            model.save(model_path)
+            write_atomically(history_path, json.dumps(history, indent=2) + "\n")
+    except KeyboardInterrupt:
+        done = len(history.get("loss", []))
+        if done == 0:
+            print(f"\n{PROG}: interrupted before the first epoch finished; nothing was saved",
+                  file=sys.stderr)
+        else:
+            plots.save_figure(plots.history_figure(history), out / "training_curves.png")
+            print(f"\n{PROG}: interrupted; the model after epoch {done} of {args.epochs} is saved "
+                  f"in {model_path} (history in {history_path})", file=sys.stderr)
+        return INTERRUPTED
+
+    curves = plots.save_figure(plots.history_figure(history), out / "training_curves.png")
+    show_results(model, x_test, t_test.argmax(axis=1), out / "confusion_matrix.png", "Test set")
+    print(f"model: {model_path}\nhistory: {history_path}\ntraining curves: {curves}")
+    return 0
+
+
+def cmd_evaluate(args):
+    model = read_model(args.model)
+    x, y = load_runes(args.dir, *model_image_shape(model))
+    show_results(model, x, y, Path(args.out), str(args.dir))
+    return 0
+
+
+def cmd_predict(args):
+    from scratchconv import report
+
+    model = read_model(args.model)
+    glyphs, names = rune_labels()
+    images = np.concatenate([load_one_image(path, model) for path in args.images])
+    for path, probs in zip(args.images, model.predict(images, verbose=0)):
+        guesses = ", ".join(f"{glyphs[i]} {names[i]} {p:.1%}" for i, p in report.top_k(probs, 3))
+        print(f"{path}: {guesses}")
+    return 0
+
+
+def cmd_gradcheck(args):
+    import scratchconv
+
+    results = scratchconv.gradcheck()
+    print(results)
+    return 0
+
+
+def cmd_visualize(args):
+    from scratchconv import plots
+
+    model = read_model(args.model)
+    image = load_one_image(args.image, model)
+    first_conv = next((layer for layer in model.layers if "kernel" in layer.params
+                       and layer.params["kernel"].ndim == 4), None)
+    if first_conv is None:
+        raise UserError(f"the model {args.model} has no convolution layer to show filters of")
+    activations, a = [], image
+    for layer in model.layers:
+        a = layer.forward(a)
+        activations.append((layer.name, a[0]))
+    glyphs, names = rune_labels()
+    fig = plots.network_figure(image[0], first_conv.params["kernel"], activations,
+                               plots.axis_labels(glyphs, names))
+    print(f"filters and feature maps: {plots.save_figure(fig, args.out)}")
+    return 0
+
+
+def cmd_make_data(args):
+    from scratchconv import data
+
+    out = Path(args.out)
+    data.make_dataset(out, per_class=args.per_class, seed=args.seed, overwrite=args.overwrite)
+    print(f"wrote {args.per_class} images of each of the {len(data.RUNES)} runes to {out}")
+    return 0
+
+
+def cmd_summary(args):
+    read_model(args.model).summary()
+    return 0
+
+
+def repo_root():
+    """The checkout this module runs from, or None when scratchconv is installed from a wheel."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "reference" / "tutorial.py").is_file() else None
+
+
+def cmd_compare_keras(args):
+    if importlib.util.find_spec("tensorflow") is None:
+        raise UserError("compare-keras needs tensorflow: pip install -e '.[reference]'")
+    root = repo_root()
+    if root is None:
+        raise UserError("compare-keras runs reference/tutorial.py, which lives in the scratchconv "
+                        "repository, not in the installed package: run it from a checkout")
+    command = [sys.executable, "-m", "reference.tutorial", *args.args]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    return subprocess.call(command, cwd=root, env=env)
+
+
+# ---------------------------------------------------------------------------------------------
+# The parser.
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="A convolutional neural network engine written from scratch: "
+        "train, inspect and check the rune classifier of the tf.keras tutorial.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error instead of one line")
+    # The same flag after the subcommand; SUPPRESS keeps it from resetting the value given before.
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error instead of one line")
+    # Commands that run the model choose the kernels.
+    kernels = argparse.ArgumentParser(add_help=False)
+    kernels.add_argument("--backend", choices=BACKENDS, default=get_backend(),
+                         help="numba (fast) or numpy (readable) kernels (default: %(default)s; "
+                         "$SCRATCHCONV_BACKEND sets it)")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name, func, help_text, runs_model=False):
+        parents = [debug, kernels] if runs_model else [debug]
+        sub = commands.add_parser(name, parents=parents, help=help_text, description=help_text)
+        sub.set_defaults(func=func)
+        return sub
+
+    train = command("train", cmd_train, "Train the tutorial model on a folder of rune images and "
+                    "report its test accuracy, per-class precision and recall, and confusions.",
+                    runs_model=True)
+    train.add_argument("--data", metavar="DIR",
+                       help="folder of <rune>_<n>.png images (default: the runes shipped with "
+                       "scratchconv)")
+    train.add_argument("--image-size", type=positive_int, default=50, metavar="PIXELS",
+                       help="images are resized to PIXELS x PIXELS (default: %(default)s, the "
+                       "tutorial's; at least 10 for the tutorial model's layers)")
+    train.add_argument("--epochs", type=positive_int, default=5, help="default: %(default)s")
+    train.add_argument("--batch-size", type=positive_int, default=32, help="default: %(default)s")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                       help="add the tutorial's rotated copies (+-10 and +-20 degrees) of every "
+                       "image before splitting (default: on)")
+    train.add_argument("--test-size", type=fraction, default=0.33,
+                       help="fraction of the images held out for testing (default: %(default)s)")
+    train.add_argument("--seed", type=non_negative_int, default=111,
+                       help="seed of the weights, the shuffling and the split "
+                       "(default: %(default)s)")
+    train.add_argument("--out", metavar="DIR",
+                       help="where to write the model, history and pictures "
+                       "(default: runs/<timestamp>/)")
+
+    evaluate = command("evaluate", cmd_evaluate, "Accuracy, per-class report and confusion "
+                       "matrix of a saved model on a folder of rune images.", runs_model=True)
+    evaluate.add_argument("model", metavar="MODEL", help="a model file written by train")
+    evaluate.add_argument("dir", metavar="DIR", help="folder of <rune>_<n>.png images")
+    evaluate.add_argument("--out", metavar="PNG", default="confusion_matrix.png",
+                          help="where to draw the confusion matrix (default: %(default)s)")
+
+    predict = command("predict", cmd_predict, "The three most probable runes for each image.",
+                      runs_model=True)
+    predict.add_argument("model", metavar="MODEL", help="a model file written by train")
+    predict.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+
+    command("gradcheck", cmd_gradcheck, "Check every layer's gradients, and the tutorial "
+            "model's, against central finite differences in float64.")
+
+    visualize = command("visualize", cmd_visualize, "Draw the first layer's filters and every "
+                        "layer's feature maps for one image.", runs_model=True)
+    visualize.add_argument("model", metavar="MODEL", help="a model file written by train")
+    visualize.add_argument("image", metavar="IMAGE", help="an image file")
+    visualize.add_argument("--out", metavar="PNG", default="feature_maps.png",
+                           help="default: %(default)s")
+
+    make_data = command("make-data", cmd_make_data, "Draw a fresh set of handwritten-looking runes "
+                        "with the generator.")
+    make_data.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
+    make_data.add_argument("--per-class", type=positive_int, default=20, metavar="N",
+                           help="images per rune (default: %(default)s)")
+    make_data.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
+                           help="default: %(default)s")
+    make_data.add_argument("--overwrite", action="store_true",
+                           help="write into a folder that is not empty, replacing files of the "
+                           "same names")
+
+    summary = command("summary", cmd_summary, "Print a saved model's layers, output shapes and "
+                      "parameter counts.")
+    summary.add_argument("model", metavar="MODEL", help="a model file written by train")
+
+    compare = command("compare-keras", cmd_compare_keras, "Run the tutorial side by side in "
+                      "scratchconv and tf.keras (reference/tutorial.py; needs tensorflow and a "
+                      "checkout of the repository).")
+    compare.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
+                         help="passed on to python -m reference.tutorial")
+    return parser
+
+
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """Warnings (a skipped unreadable image, a rune with no images) as one line on stderr, like
+    errors, rather than Python's file-and-line format."""
+    print(f"{PROG}: warning: {one_line(message)}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    args = build_parser().parse_args(argv)
+    if "backend" in args:
+        set_backend(args.backend)
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (``scratchconv summary m.npz | head``): stop quietly, and point
+        # stdout at /dev/null so Python's final flush does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except USER_ERRORS as err:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {one_line(err)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
