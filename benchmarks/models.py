@@ -1,0 +1,202 @@
+"""The tutorial model in every framework the benchmark compares, behind one small interface.
+
+The model (DEVELOPERS.md, 519,096 parameters at 50x50x3)::
+
+    Conv2D(64, 3x3, relu) -> MaxPool(2x2) -> Conv2D(32, 3x3, relu) -> MaxPool(2x2)
+    -> Flatten -> Dense(128, relu) -> Dense(24, softmax)
+    Adam(lr=1e-3, beta_1=0.9, beta_2=0.999, eps=1e-7), categorical cross-entropy
+
+Each framework gets a *runner* with the same four methods, so the harness in
+:mod:`benchmarks.run` times them all the same way:
+
+- ``prepare(x, y, batch_size)``: convert the data once into the framework's own format and
+  cut it into batches (not timed: a user's input pipeline is not the engine's cost);
+- ``train_steps(n)``: ``n`` bare training steps (forward, backward, optimizer), cycling
+  through the batches;
+- ``fit_epoch()``: one whole epoch through the framework's ``fit`` (scratchconv and keras;
+  PyTorch has no ``fit``);
+- ``predict_all()``: predictions for every sample, in batches of ``batch_size``.
+
+``runner.apis`` names the timed calls a runner has: ``"step"``, ``"fit"``, ``"predict"``.
+Each method returns only when the work is finished (torch and TF are synchronous on the CPU;
+the last loss is read back as a number to make sure).
+
+The frameworks are imported inside the runners, never at module level: each runner lives in
+its own process, and the peak memory measured there must be that framework's alone.
+"""
+import numpy as np
+
+NUM_CLASSES = 24
+CHANNELS = 3
+SEED = 111
+
+
+def make_data(n, image_size, seed=SEED):
+    """The same float32 data for every framework: uniform images and random one-hot labels.
+
+    Returns
+    -------
+    x : ndarray of shape (n, image_size, image_size, 3), float32 in [0, 1)
+    y : ndarray of shape (n, 24), float32 one-hot
+    """
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, image_size, image_size, CHANNELS), dtype=np.float32)
+    y = np.eye(NUM_CLASSES, dtype=np.float32)[rng.integers(0, NUM_CLASSES, n)]
+    return x, y
+
+
+def _batches(x, y, batch_size):
+    """Consecutive (x, y) batches; the last one may be smaller, as in an epoch of ``fit``."""
+    return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+
+
+class ScratchconvRunner:
+    """scratchconv on one backend (``"numba"`` or ``"numpy"``)."""
+
+    def __init__(self, image_size, threads, backend="numba"):
+        import numba
+        import scratchconv
+
+        numba.set_num_threads(threads)
+        scratchconv.set_backend(backend)
+        self.model = scratchconv.tutorial_model(input_shape=(image_size, image_size, CHANNELS))
+        self.apis = ("step", "fit", "predict")
+
+    def prepare(self, x, y, batch_size):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.batches = _batches(x, y, batch_size)
+
+    def train_steps(self, n):
+        for i in range(n):
+            xb, yb = self.batches[i % len(self.batches)]
+            loss = self.model.train_on_batch(xb, yb)
+        return float(loss)
+
+    def fit_epoch(self):
+        self.model.fit(self.x, self.y, batch_size=self.batch_size, epochs=1, verbose=0)
+
+    def predict_all(self):
+        return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+
+
+class KerasRunner:
+    """tf.keras: ``model.fit`` / ``model.predict``, and a ``tf.function`` train step."""
+
+    def __init__(self, image_size, threads):
+        import tensorflow as tf
+
+        # Both pools at the core count, which is also TF's default on this machine; set
+        # explicitly so that the figure does not depend on it.
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        import keras
+
+        self.tf = tf
+        keras.utils.set_random_seed(SEED)
+        self.model = keras.Sequential([
+            keras.Input((image_size, image_size, CHANNELS)),
+            keras.layers.Conv2D(64, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Conv2D(32, (3, 3), activation="relu"),
+            keras.layers.MaxPooling2D((2, 2)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
+        ])
+        self.model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        self.apis = ("step", "fit", "predict")
+
+        # The bare step a user writes with GradientTape; its own model and optimizer so that
+        # it does not share state with the one that ``fit`` trains.
+        self.step_model = keras.models.clone_model(self.model)
+        loss_fn = keras.losses.CategoricalCrossentropy()
+        optimizer = keras.optimizers.Adam()
+        variables = self.step_model.trainable_variables
+
+        @tf.function
+        def step(x, y):
+            with tf.GradientTape() as tape:
+                loss = loss_fn(y, self.step_model(x, training=True))
+            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+            return loss
+
+        self.step = step
+
+    def prepare(self, x, y, batch_size):
+        self.x, self.y, self.batch_size = x, y, batch_size
+        self.batches = [(self.tf.constant(xb), self.tf.constant(yb))
+                        for xb, yb in _batches(x, y, batch_size)]
+
+    def train_steps(self, n):
+        for i in range(n):
+            loss = self.step(*self.batches[i % len(self.batches)])
+        return float(loss)
+
+    def fit_epoch(self):
+        self.model.fit(self.x, self.y, batch_size=self.batch_size, epochs=1, verbose=0)
+
+    def predict_all(self):
+        return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+
+
+class TorchRunner:
+    """PyTorch on the CPU, the same model in its native NCHW layout; bare loops (no ``fit``)."""
+
+    def __init__(self, image_size, threads):
+        import torch
+        from torch import nn
+
+        torch.set_num_threads(threads)
+        self.torch = torch
+        torch.manual_seed(SEED)
+        side = ((image_size - 2) // 2 - 2) // 2
+        self.model = nn.Sequential(
+            nn.Conv2d(CHANNELS, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(32 * side * side, 128), nn.ReLU(),
+            nn.Linear(128, NUM_CLASSES),
+        )
+        # Softmax + categorical cross-entropy is CrossEntropyLoss on the logits; Keras's Adam
+        # defaults (eps=1e-7, not torch's 1e-8).
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-7)
+        self.apis = ("step", "predict")
+
+    def prepare(self, x, y, batch_size):
+        torch = self.torch
+        self.batches = [(torch.from_numpy(np.ascontiguousarray(xb.transpose(0, 3, 1, 2))),
+                         torch.from_numpy(yb.argmax(1)))
+                        for xb, yb in _batches(x, y, batch_size)]
+
+    def train_steps(self, n):
+        self.model.train()
+        for i in range(n):
+            xb, yb = self.batches[i % len(self.batches)]
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.loss_fn(self.model(xb), yb)
+            loss.backward()
+            self.optimizer.step()
+        return loss.item()
+
+    def predict_all(self):
+        self.model.eval()
+        with self.torch.inference_mode():
+            outputs = [self.torch.softmax(self.model(xb), dim=1) for xb, _ in self.batches]
+        return self.torch.cat(outputs).numpy()
+
+
+def count_params(runner):
+    """The number of trainable parameters of a runner's model (a check that all build the same)."""
+    if isinstance(runner, TorchRunner):
+        return sum(p.numel() for p in runner.model.parameters())
+    return int(runner.model.count_params())
+
+
+# name -> runner factory(image_size, threads); the order is the benchmark's column order.
+FRAMEWORKS = {
+    "scratchconv": lambda image_size, threads: ScratchconvRunner(image_size, threads, "numba"),
+    "scratchconv-numpy": lambda image_size, threads: ScratchconvRunner(image_size, threads, "numpy"),
+    "keras": KerasRunner,
+    "torch": TorchRunner,
+}

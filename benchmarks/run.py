@@ -1,0 +1,766 @@
+"""Speed of scratchconv against tf.keras and PyTorch on the tutorial model: ``python -m benchmarks``.
+
+How it measures, and why:
+
+- **One process per framework and configuration.** Each (task, image size, batch size) gets a
+  fresh worker process per framework, so the peak resident memory read there
+  (``ru_maxrss``) is that framework's alone, for that configuration.
+- **Warm-up excluded, and reported.** The first call of each timed API (numba's JIT or cache
+  load, TF's tracing) is timed separately as "first call"; then a few untimed steps settle
+  the caches before any repeat is timed.
+- **Interleaved repeats.** Repeat r of every (framework, API) runs before repeat r + 1 of any
+  of them (A B C A B C ...), so a slow patch on this shared machine hits all alike. Figures
+  are medians with min-max over the repeats; a ratio to tf.keras is the ratio of the medians
+  of the same run, and its range comes from pairing repeat r with repeat r.
+- **Same work.** Same float32 data (random, fixed seed), same model, same batch sizes; whole
+  epochs through ``fit`` for scratchconv and keras, and a bare train-step loop for all
+  (scratchconv ``train_on_batch``, a keras ``tf.function`` GradientTape step, a torch step).
+- **Threads.** Every framework gets every core: numba, OpenMP/BLAS, TF's intra- and inter-op
+  pools and torch's pool are all set to the core count.
+
+The readable NumPy backend runs the same steps, fewer of them and fewer repeats.
+"""
+import argparse
+import datetime
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if not __package__:
+    # Run as a script (python benchmarks/run.py): make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import models  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+BASE_AREA = 50 * 50
+
+# (framework, api) pairs in table order, with a label for people.
+SERIES = {
+    ("scratchconv", "fit"): "scratchconv fit",
+    ("scratchconv", "step"): "scratchconv train_on_batch",
+    ("scratchconv", "predict"): "scratchconv predict",
+    ("scratchconv-numpy", "step"): "scratchconv (NumPy backend) train_on_batch",
+    ("keras", "fit"): "tf.keras fit",
+    ("keras", "step"): "tf.keras tf.function step",
+    ("keras", "predict"): "tf.keras predict",
+    ("torch", "step"): "PyTorch step",
+    ("torch", "predict"): "PyTorch forward (inference_mode)",
+}
+TASK_APIS = {"train": ("fit", "step"), "predict": ("predict",)}
+# The readable backend is slow by design; it trains in fewer steps and is never asked to predict.
+NUMPY_APIS = {"train": ("step",), "predict": ()}
+PIP_NAMES = {"keras": "tensorflow", "torch": "torch"}
+
+FULL = dict(batch_sizes=(1, 8, 32, 128), predict_batch_sizes=(32, 256), image_sizes=(50, 100),
+            repeats=5, numpy_repeats=3, train_samples=2048, predict_samples=2048, max_steps=256,
+            numpy_divisor=16, kernel_repeats=5)
+QUICK = dict(batch_sizes=(32,), predict_batch_sizes=(32,), image_sizes=(50,),
+             repeats=3, numpy_repeats=2, train_samples=512, predict_samples=512, max_steps=64,
+             numpy_divisor=16, kernel_repeats=2)
+
+
+def log(message):
+    """Progress goes to stderr, so that stdout holds only the table."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# The worker: one framework, one image size, in its own process.
+
+def _current_rss_mb():
+    """Resident memory now, in MiB (Linux's /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_mb():
+    """Peak resident memory of this process so far, in MiB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _time_call(runner, api, steps):
+    """Seconds taken by one timed call: ``steps`` train steps, one fit epoch or one predict."""
+    start = time.perf_counter()
+    if api == "step":
+        runner.train_steps(steps)
+    elif api == "fit":
+        runner.fit_epoch()
+    else:
+        runner.predict_all()
+    return time.perf_counter() - start
+
+
+def worker(framework, image_size, threads):
+    """Serve timing requests, one JSON object per line on stdin, answers on stdout.
+
+    Requests: ``{"op": "prepare", "samples": n, "batch": b}``, ``{"op": "time", "api": a,
+    "steps": s}`` (answer: ``seconds``), ``{"op": "finish"}`` (answer: ``peak_rss_mb``).
+    The first answer, unasked, reports the build: ``build_s``, ``params``, ``rss_mb``.
+    """
+    # Keep the protocol channel clean of anything a framework prints.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+
+    def answer(message):
+        protocol.write(json.dumps(message) + "\n")
+
+    start = time.perf_counter()
+    try:
+        runner = models.FRAMEWORKS[framework](image_size, threads)
+    except Exception as error:
+        answer({"error": f"{type(error).__name__}: {error}"})
+        return
+    answer({"build_s": time.perf_counter() - start, "params": models.count_params(runner),
+            "apis": list(runner.apis), "rss_mb": _current_rss_mb()})
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            if request["op"] == "prepare":
+                x, y = models.make_data(request["samples"], image_size)
+                runner.prepare(x, y, request["batch"])
+                answer({})
+            elif request["op"] == "time":
+                answer({"seconds": _time_call(runner, request["api"], request["steps"])})
+            else:
+                answer({"peak_rss_mb": _peak_rss_mb()})
+                return
+        except Exception as error:
+            answer({"error": f"{type(error).__name__}: {error}"})
+
+
+class WorkerError(RuntimeError):
+    """A worker answered with an error, or died."""
+
+
+class Worker:
+    """The parent's handle on one worker process."""
+
+    def __init__(self, framework, image_size, threads, env):
+        self.framework = framework
+        self.stderr = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.run", "--worker", framework,
+             "--image-sizes", str(image_size), "--threads", str(threads)],
+            cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+            text=True, bufsize=1)
+        self.info = self._read()
+
+    def _read(self):
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self.stderr.seek(0)
+            tail = self.stderr.read().strip().splitlines()[-5:]
+            raise WorkerError(f"{self.framework} worker exited with code "
+                              f"{self.process.returncode}: {' | '.join(tail)}")
+        message = json.loads(line)
+        if "error" in message:
+            raise WorkerError(f"{self.framework}: {message['error']}")
+        return message
+
+    def ask(self, **request):
+        self.process.stdin.write(json.dumps(request) + "\n")
+        return self._read()
+
+    def close(self):
+        """Finish the worker and return its peak resident memory in MiB."""
+        peak = self.ask(op="finish")["peak_rss_mb"]
+        self.process.wait()
+        self.stderr.close()
+        return peak
+
+    def kill(self):
+        self.process.kill()
+        self.process.wait()
+        self.stderr.close()
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: plan, run interleaved, summarise.
+
+def worker_env(threads):
+    """The workers' environment: every thread pool at ``threads``, TF's log quiet."""
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "NUMBA_NUM_THREADS"):
+        env[name] = str(threads)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+def plan_job(task, image_size, batch, frameworks, settings):
+    """What one job times: a list of (framework, api, steps, repeats) and the samples to load.
+
+    Training loads ``train_samples`` images at 50x50 (fewer for larger images, the same pixel
+    count), at most ``max_steps`` batches; a fit epoch goes through all of them and the step
+    loop takes as many steps. The NumPy backend takes ``numpy_divisor`` times fewer steps.
+    """
+    base = settings["train_samples"] if task == "train" else settings["predict_samples"]
+    scaled = max(1, round(base * BASE_AREA / image_size**2))
+    steps = max(1, min(settings["max_steps"], scaled // batch))
+    samples = steps * batch if task == "train" else max(scaled, batch)
+    plan = []
+    for framework in frameworks:
+        apis = NUMPY_APIS[task] if framework == "scratchconv-numpy" else TASK_APIS[task]
+        for api in apis:
+            if (framework, api) not in SERIES:
+                continue
+            if framework == "scratchconv-numpy":
+                plan.append((framework, api, max(1, steps // settings["numpy_divisor"]),
+                             settings["numpy_repeats"]))
+            else:
+                plan.append((framework, api, steps, settings["repeats"]))
+    return samples, plan
+
+
+def _warm_up(worker, task, image_size, batch, samples, plan, notes):
+    """Start-of-job calls of one worker: time each API's first call, settle, describe the row.
+
+    Returns {(framework, api): measurement dict with an empty ``seconds`` list}; an API whose
+    first call fails is left out with a note.
+    """
+    entries = {}
+    for framework, api, steps, _ in plan:
+        if framework != worker.framework or api not in worker.info["apis"]:
+            continue
+        try:
+            first = worker.ask(op="time", api=api, steps=1)["seconds"]
+            if api == "step":
+                worker.ask(op="time", api=api, steps=min(steps, 2))
+        except WorkerError as error:
+            notes.append(f"{task} {image_size}px batch {batch}, {api}: skipped, {error}")
+            log(f"  {error}")
+            continue
+        entries[framework, api] = dict(
+            task=task, image=image_size, batch=batch, framework=framework, api=api,
+            steps=steps if api == "step" else -(-samples // batch),
+            samples=steps * batch if api == "step" else samples,
+            first_call_s=first, build_s=worker.info["build_s"], params=worker.info["params"],
+            import_rss_mb=worker.info["rss_mb"], seconds=[])
+    return entries
+
+
+def run_job(task, image_size, batch, frameworks, settings, threads, notes):
+    """Time one configuration for every framework, repeats interleaved; return measurement dicts."""
+    samples, plan = plan_job(task, image_size, batch, frameworks, settings)
+    env = worker_env(threads)
+    workers, measured = {}, {}
+    try:
+        for framework in dict.fromkeys(f for f, _, _, _ in plan):
+            log(f"  {framework}: starting")
+            try:
+                worker = Worker(framework, image_size, threads, env)
+                workers[framework] = worker
+                worker.ask(op="prepare", samples=samples, batch=batch)
+            except WorkerError as error:
+                notes.append(f"{task} {image_size}px batch {batch}: skipped {error}")
+                log(f"  {error}")
+                continue
+            measured.update(_warm_up(worker, task, image_size, batch, samples, plan, notes))
+        for r in range(max((repeats for _, _, _, repeats in plan), default=0)):
+            log(f"  repeat {r + 1}")
+            for framework, api, steps, repeats in plan:
+                if (framework, api) not in measured or r >= repeats:
+                    continue
+                try:
+                    seconds = workers[framework].ask(op="time", api=api, steps=steps)["seconds"]
+                except WorkerError as error:
+                    notes.append(f"{task} {image_size}px batch {batch}, {api}: dropped, {error}")
+                    del measured[framework, api]
+                    continue
+                measured[framework, api]["seconds"].append(seconds)
+        for framework in list(workers):
+            peak = workers.pop(framework).close()
+            for (f, _), m in measured.items():
+                if f == framework:
+                    m["peak_rss_mb"] = peak
+    finally:
+        for worker in workers.values():
+            worker.kill()
+    return list(measured.values())
+
+
+def _spread(values):
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def summarise(measurements):
+    """Add throughput, ms/step and the ratio to tf.keras to each measurement.
+
+    ``samples_per_s`` and ``ms_per_step`` are {median, min, max} over the repeats.
+    ``ratio_to_keras`` compares throughput with keras's same API (torch and scratchconv
+    steps with keras's tf.function step, fit with fit, predict with predict) in the same
+    configuration: the median is the ratio of the medians; min and max pair repeat r with
+    repeat r. It is None where keras was not measured.
+    """
+    rows = []
+    for m in measurements:
+        row = dict(m)
+        row["samples_per_s"] = _spread([m["samples"] / s for s in m["seconds"]])
+        row["ms_per_step"] = _spread([1000 * s / m["steps"] for s in m["seconds"]])
+        rows.append(row)
+    keras = {(r["task"], r["image"], r["batch"], r["api"]): r
+             for r in rows if r["framework"] == "keras"}
+    for row in rows:
+        ref = keras.get((row["task"], row["image"], row["batch"], row["api"]))
+        if ref is None or row["framework"] == "keras":
+            row["ratio_to_keras"] = None
+            continue
+        paired = [(row["samples"] / a) / (ref["samples"] / b)
+                  for a, b in zip(row["seconds"], ref["seconds"])]
+        row["ratio_to_keras"] = {
+            "median": row["samples_per_s"]["median"] / ref["samples_per_s"]["median"],
+            "min": min(paired), "max": max(paired)}
+    return rows
+
+
+def _find(rows, framework, api, task, image, batch):
+    for row in rows:
+        if (row["framework"], row["api"], row["task"], row["image"], row["batch"]) == \
+                (framework, api, task, image, batch):
+            return row
+    return None
+
+
+def evaluate_targets(rows, startup):
+    """The issue's targets, each with what was measured and whether it is met (None: not measured)."""
+    targets = []
+
+    def add(name, goal, value, met, detail):
+        targets.append({"target": name, "goal": goal, "measured": value, "met": met,
+                        "detail": detail})
+
+    def ratio(framework, api, task, image, batch, ref_framework="keras", ref_api=None):
+        a = _find(rows, framework, api, task, image, batch)
+        b = _find(rows, ref_framework, ref_api or api, task, image, batch)
+        if a is None or b is None:
+            return None
+        return a["samples_per_s"]["median"] / b["samples_per_s"]["median"]
+
+    r = ratio("scratchconv", "fit", "train", 50, 32)
+    add("training throughput, fit, batch 32, 50x50", ">= 1.2x tf.keras fit", r,
+        None if r is None else r >= 1.2, "samples/s ratio of the medians, whole epochs")
+    for batch in (32, 256):
+        r = ratio("scratchconv", "predict", "predict", 50, batch)
+        add(f"inference throughput, predict, batch {batch}, 50x50", ">= 1.5x tf.keras predict", r,
+            None if r is None else r >= 1.5, "samples/s ratio of the medians")
+    ours = _find(rows, "scratchconv", "step", "train", 50, 1)
+    theirs = [row for row in (_find(rows, "keras", api, "train", 50, 1) for api in ("step", "fit"))
+              if row is not None]
+    if ours is None or not theirs:
+        add("one training step at batch 1, 50x50", "faster than tf.keras", None, None,
+            "not measured")
+    else:
+        best = min(theirs, key=lambda row: row["ms_per_step"]["median"])
+        r = best["ms_per_step"]["median"] / ours["ms_per_step"]["median"]
+        add("one training step at batch 1, 50x50", "faster than tf.keras", r, r > 1,
+            f"speed-up over keras's faster way ({SERIES['keras', best['api']]}, "
+            f"{best['ms_per_step']['median']:.2f} ms) against train_on_batch "
+            f"({ours['ms_per_step']['median']:.2f} ms)")
+    r = ratio("scratchconv", "step", "train", 50, 32, "scratchconv-numpy")
+    add("numba backend against the NumPy backend, training, batch 32, 50x50", ">= 20x", r,
+        None if r is None else r >= 20, "train_on_batch samples/s ratio of the medians")
+    ours = _find(rows, "scratchconv", "step", "train", 50, 32)
+    theirs = _find(rows, "keras", "step", "train", 50, 32)
+    if ours is None or theirs is None:
+        add("peak memory of a training process, batch 32, 50x50", "below tf.keras", None, None,
+            "not measured")
+    else:
+        add("peak memory of a training process, batch 32, 50x50", "below tf.keras",
+            ours["peak_rss_mb"] / theirs["peak_rss_mb"],
+            ours["peak_rss_mb"] < theirs["peak_rss_mb"],
+            f"peak RSS {ours['peak_rss_mb']:.0f} MiB against {theirs['peak_rss_mb']:.0f} MiB "
+            f"(ratio shown)")
+    warm = (startup or {}).get("scratchconv", {}).get("second_s")
+    add("second process (numba cache warm): import to first finished step", "<= 2 s", warm,
+        None if warm is None else warm <= 2.0, "seconds, fresh process, batch 32, 50x50")
+    return targets
+
+
+# --------------------------------------------------------------------------------------------
+# Start-up: a fresh process, from import to the first finished training step.
+
+STARTUP_SCRIPT = """
+import json, time
+start = time.perf_counter()
+from benchmarks import models
+runner = models.FRAMEWORKS[{framework!r}](50, {threads})
+x, y = models.make_data(32, 50)
+runner.prepare(x, y, 32)
+runner.train_steps(1)
+print(json.dumps(time.perf_counter() - start))
+"""
+
+
+def measure_startup(frameworks, threads, notes):
+    """Two fresh processes per framework, one after the other, timed from import to first step.
+
+    For scratchconv the first process gets an empty numba cache directory (cold: every kernel
+    is compiled) and the second the cache the first wrote (warm), which is what a user's
+    second run sees.
+    """
+    results = {}
+    with tempfile.TemporaryDirectory() as cache:
+        env = worker_env(threads)
+        env["NUMBA_CACHE_DIR"] = cache
+        for framework in frameworks:
+            if framework == "scratchconv-numpy":
+                continue
+            times = []
+            for attempt in ("first", "second"):
+                log(f"  {framework}: {attempt} process")
+                done = subprocess.run(
+                    [sys.executable, "-c",
+                     STARTUP_SCRIPT.format(framework=framework, threads=threads)],
+                    cwd=REPO, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+                    notes.append(f"start-up of {framework} failed: {tail}")
+                    break
+                times.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if len(times) == 2:
+                results[framework] = {"first_s": times[0], "second_s": times[1]}
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# Per-kernel micro-benchmarks, owned by benchmarks/kernels.py.
+
+def run_kernels(repeats, out, threads, notes):
+    """Run ``benchmarks.kernels.run`` in its own process and return its JSON (None if absent)."""
+    if importlib.util.find_spec("benchmarks.kernels") is None:
+        notes.append("per-kernel micro-benchmarks: benchmarks/kernels.py is not there yet")
+        return None
+    path = out / "kernels.json"
+    done = subprocess.run(
+        [sys.executable, "-c",
+         f"from benchmarks.kernels import run; run(repeats={repeats}, json_path={str(path)!r})"],
+        cwd=REPO, env=worker_env(threads))
+    if done.returncode != 0 or not path.exists():
+        notes.append(f"per-kernel micro-benchmarks failed (exit code {done.returncode})")
+        return None
+    return json.loads(path.read_text())
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting.
+
+def machine_info(threads):
+    """What the figures were measured on."""
+    cpu = platform.processor() or platform.machine()
+    flags = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and cpu in ("", platform.machine()):
+                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = line
+    except OSError:
+        pass
+    versions = {}
+    for package in ("numpy", "numba", "tensorflow", "keras", "torch"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"cpu": cpu, "avx512": " avx512f" in flags, "cores": os.cpu_count(),
+            "threads": threads, "python": platform.python_version(), "versions": versions,
+            "git_commit": commit,
+            "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")}
+
+
+def _fmt(x, digits=0):
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def format_table(rows):
+    """The results as a Markdown table, one line per (configuration, framework, API)."""
+    lines = ["| task | image | batch | framework / API | samples/s median (min-max) | ms/step "
+             "| x tf.keras (min-max) | first call s | peak RSS MiB |",
+             "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+    order = list(SERIES)
+    for row in sorted(rows, key=lambda r: (r["task"] != "train", r["image"], r["batch"],
+                                           order.index((r["framework"], r["api"])))):
+        sps, ratio = row["samples_per_s"], row["ratio_to_keras"]
+        ratio_text = "1 (reference)" if row["framework"] == "keras" else (
+            "-" if ratio is None else
+            f"{ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f})")
+        lines.append(
+            f"| {row['task']} | {row['image']} | {row['batch']} "
+            f"| {SERIES[row['framework'], row['api']]} "
+            f"| {_fmt(sps['median'])} ({_fmt(sps['min'])}-{_fmt(sps['max'])}) "
+            f"| {_fmt(row['ms_per_step']['median'], 2)} | {ratio_text} "
+            f"| {_fmt(row['first_call_s'], 2)} | {_fmt(row.get('peak_rss_mb'))} |")
+    return "\n".join(lines)
+
+
+def format_targets(targets, startup):
+    lines = ["| target | goal | measured | met |", "| --- | --- | ---: | --- |"]
+    for t in targets:
+        met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
+        lines.append(f"| {t['target']} | {t['goal']} | {_fmt(t['measured'], 2)} | {met} |")
+    if startup:
+        lines += ["", "| start-up, import to first finished step (batch 32, 50x50) "
+                  "| first process s | second process s |", "| --- | ---: | ---: |"]
+        for framework, s in startup.items():
+            first = "first (numba cache cold)" if framework == "scratchconv" else "first"
+            lines.append(f"| {framework} ({first}) | {s['first_s']:.2f} | {s['second_s']:.2f} |")
+    return "\n".join(lines)
+
+
+def _save_figure(fig, path):
+    """Write a figure through a temporary file, so an old PNG is never left half-written."""
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    os.replace(tmp, path)
+
+
+def plot_throughput(rows, path):
+    """Bars of samples/s (min-max whiskers) per framework/API x batch size, one panel per task x image."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(r["task"], r["image"]) for r in rows}, key=lambda p: (p[0] != "train", p[1]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (task, image) in zip(axes[0], panels):
+        panel = [r for r in rows if (r["task"], r["image"]) == (task, image)]
+        batches = sorted({r["batch"] for r in panel})
+        series = [s for s in SERIES if any((r["framework"], r["api"]) == s for r in panel)]
+        width = 0.8 / len(series)
+        for k, s in enumerate(series):
+            xs, ys, lo, hi = [], [], [], []
+            for i, batch in enumerate(batches):
+                row = _find(panel, *s, task, image, batch)
+                if row is not None:
+                    sps = row["samples_per_s"]
+                    xs.append(i + (k - (len(series) - 1) / 2) * width)
+                    ys.append(sps["median"])
+                    lo.append(sps["median"] - sps["min"])
+                    hi.append(sps["max"] - sps["median"])
+            ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=SERIES[s])
+        ax.set_xticks(range(len(batches)), [str(b) for b in batches])
+        ax.set_xlabel("batch size")
+        ax.set_ylabel("samples/s (median, min-max)")
+        ax.set_yscale("log")
+        ax.set_title(f"{task}, {image}x{image}x3")
+        ax.legend(fontsize=7)
+    fig.suptitle("Tutorial model throughput (higher is better)")
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
+def plot_scaling(rows, path):
+    """Training cost against batch size and against image area, log-log, with a linear guide."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [r for r in rows if r["task"] == "train" and r["api"] == "step"]
+    fig, (by_batch, by_area) = plt.subplots(1, 2, figsize=(12, 4.5))
+    series = [s for s in SERIES if s[1] == "step" and any(
+        (r["framework"], r["api"]) == s for r in train)]
+    styles = ["-", "--", ":", "-."]
+    for color, s in zip(plt.rcParams["axes.prop_cycle"].by_key()["color"], series):
+        mine = [r for r in train if (r["framework"], r["api"]) == s]
+        for k, image in enumerate(sorted({r["image"] for r in mine})):
+            pts = sorted((r["batch"], r["ms_per_step"]["median"]) for r in mine if r["image"] == image)
+            by_batch.plot(*zip(*pts), styles[k % 4], marker="o", color=color,
+                          label=f"{SERIES[s]}, {image}x{image}")
+        for k, batch in enumerate(sorted({r["batch"] for r in mine})):
+            pts = sorted((r["image"] ** 2, r["ms_per_step"]["median"]) for r in mine
+                         if r["batch"] == batch)
+            by_area.plot(*zip(*pts), styles[k % 4], marker="o", color=color,
+                         label=f"{SERIES[s]}, batch {batch}")
+    for ax, xlabel in ((by_batch, "batch size"), (by_area, "image area (pixels)")):
+        lines = [line for line in ax.get_lines()]
+        if lines:
+            # Proportional growth through the lowest first point: the "linear" reference.
+            x0 = min(min(line.get_xdata()) for line in lines)
+            x1 = max(max(line.get_xdata()) for line in lines)
+            y0 = min(line.get_ydata()[0] for line in lines)
+            ax.plot([x0, x1], [y0, y0 * x1 / x0], color="grey", linewidth=3, alpha=0.35,
+                    label="linear (cost proportional)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("ms per training step (median)")
+        ax.legend(fontsize=6)
+    by_batch.set_title("cost against batch size")
+    by_area.set_title("cost against image area")
+    fig.suptitle("Training step cost scaling (log-log)")
+    _save_figure(fig, path)
+    plt.close(fig)
+
+
+def write_json(data, path):
+    """Write JSON through a temporary file and a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Command line.
+
+def _positive_ints(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, "
+                                         f"got {text!r}")
+    return values
+
+
+def _frameworks(text):
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in models.FRAMEWORKS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown framework {', '.join(unknown) or text!r}: choose from "
+            f"{', '.join(models.FRAMEWORKS)}")
+    return names
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Time scratchconv against tf.keras and PyTorch on the tutorial model.")
+    parser.add_argument("--quick", action="store_true",
+                        help="batch 32 and 50x50 only, fewer steps and repeats (for development)")
+    parser.add_argument("--frameworks", type=_frameworks, default=tuple(models.FRAMEWORKS),
+                        help=f"comma-separated, from {','.join(models.FRAMEWORKS)} (default: all "
+                             "that are installed)")
+    parser.add_argument("--batch-sizes", type=_positive_ints,
+                        help="training batch sizes (default 1,8,32,128; quick: 32)")
+    parser.add_argument("--predict-batch-sizes", type=_positive_ints,
+                        help="inference batch sizes (default 32,256; quick: 32)")
+    parser.add_argument("--image-sizes", type=_positive_ints,
+                        help="image sides in pixels, at least 14 (default 50,100; quick: 50)")
+    parser.add_argument("--repeats", type=int, help="timed repeats per measurement (default 5)")
+    parser.add_argument("--train-samples", type=int,
+                        help="samples per training repeat at 50x50, fewer for larger images "
+                             "(default 2048; quick: 512)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for every framework (default: the core count)")
+    parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results, "
+                                                 "quick: benchmarks/results/quick)")
+    parser.add_argument("--skip-startup", action="store_true",
+                        help="skip the fresh-process start-up measurement")
+    parser.add_argument("--skip-kernels", action="store_true",
+                        help="skip the per-kernel micro-benchmarks")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for name in ("repeats", "train_samples", "threads"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.image_sizes and min(args.image_sizes) < 14:
+        parser.error(f"--image-sizes must be at least 14 pixels (the model shrinks an image "
+                     f"to (s - 2) // 2 - 2 then halves it), got {min(args.image_sizes)}")
+    return args
+
+
+def settings_from(args):
+    """The run's settings: the mode's defaults, overridden by the options given."""
+    settings = dict(QUICK if args.quick else FULL)
+    for option, key in (("batch_sizes", "batch_sizes"), ("predict_batch_sizes",
+                        "predict_batch_sizes"), ("image_sizes", "image_sizes"),
+                        ("repeats", "repeats"), ("train_samples", "train_samples")):
+        if getattr(args, option) is not None:
+            settings[key] = getattr(args, option)
+    settings["numpy_repeats"] = min(settings["numpy_repeats"], settings["repeats"])
+    return settings
+
+
+def available(frameworks, notes):
+    """The frameworks whose packages are installed; a note for each one that is not."""
+    kept = []
+    for framework in frameworks:
+        package = PIP_NAMES.get(framework)
+        if package and importlib.util.find_spec(package) is None:
+            notes.append(f"{framework} skipped: {package} is not installed "
+                         f"(pip install {package})")
+        else:
+            kept.append(framework)
+    return tuple(kept)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        worker(args.worker, args.image_sizes[0], args.threads)
+        return 0
+    settings = settings_from(args)
+    out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
+    out.mkdir(parents=True, exist_ok=True)
+    notes = []
+    frameworks = available(args.frameworks, notes)
+    started = time.perf_counter()
+
+    measurements = []
+    jobs = [("train", image, batch) for image in settings["image_sizes"]
+            for batch in settings["batch_sizes"]]
+    jobs += [("predict", image, batch) for image in settings["image_sizes"]
+             for batch in settings["predict_batch_sizes"]]
+    for task, image, batch in jobs:
+        log(f"{task}, {image}x{image}, batch {batch}")
+        measurements += run_job(task, image, batch, frameworks, settings, args.threads, notes)
+    rows = summarise(measurements)
+
+    startup = {}
+    if not args.skip_startup:
+        log("start-up: import to first finished step, in fresh processes")
+        startup = measure_startup(frameworks, args.threads, notes)
+    kernels = None
+    if not args.skip_kernels:
+        log("per-kernel micro-benchmarks (benchmarks/kernels.py)")
+        kernels = run_kernels(settings["kernel_repeats"], out, args.threads, notes)
+
+    targets = evaluate_targets(rows, startup)
+    command = "python -m benchmarks" + (" " + " ".join(argv if argv is not None
+                                                        else sys.argv[1:])).rstrip()
+    results = {"command": command, "machine": machine_info(args.threads),
+               "settings": {k: list(v) if isinstance(v, tuple) else v
+                            for k, v in settings.items()},
+               "frameworks": list(frameworks), "rows": rows, "targets": targets,
+               "startup": startup, "kernels": kernels, "notes": notes,
+               "wall_s": time.perf_counter() - started}
+    write_json(results, out / "results.json")
+    if rows:
+        plot_throughput(rows, out / "throughput.png")
+        plot_scaling(rows, out / "scaling.png")
+
+    machine = results["machine"]
+    print(f"\n{command}\n{machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads "
+          f"per framework, {machine['date_utc']} UTC\n")
+    print(format_table(rows))
+    print()
+    print(format_targets(targets, startup))
+    for note in notes:
+        print(f"- {note}")
+    print(f"\nwrote {out / 'results.json'} and the plots there ({results['wall_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
