@@ -74,8 +74,10 @@ class Sequential:
         if layer._given_dtype is None and not layer.built:
             layer.dtype = self.dtype
         self.layers.append(layer)
-        if self.built_up_to(len(self.layers) - 1):
-            self._build_from(len(self.layers) - 1)
+        index = len(self.layers) - 1
+        # As in Keras, a first layer given input_shape= builds the model right away.
+        if (index == 0 and layer._given_input_shape is not None) or self.built_up_to(index):
+            self._build_from(index)
 
     @property
     def built(self):
@@ -101,8 +103,10 @@ class Sequential:
 
     def _build_from(self, index):
         """Build layers ``index`` onwards, each from the output shape of the one before."""
-        shape = (self.layers[index - 1].compute_output_shape(self.layers[index - 1].input_shape)
-                 if index > 0 else self.layers[0].input_shape)
+        if index > 0:
+            shape = self.layers[index - 1].compute_output_shape(self.layers[index - 1].input_shape)
+        else:
+            shape = self.layers[0].input_shape or self.layers[0]._given_input_shape
         for layer in self.layers[index:]:
             if not layer.built:
                 layer.build(shape)

@@ -70,3 +70,33 @@ def layer_gradient_errors(layer, x, rng):
     for name, p in layer.params.items():
         numeric[name] = numeric_gradient(loss, p)
     return {name: relative_error(analytic[name], numeric[name]) for name in analytic}
+
+
+def model_gradient_errors(model, x, y, samples=None, seed=0):
+    """Relative errors of ``model.loss_and_gradients`` against central differences of its loss,
+    for every parameter tensor and the input. With ``samples``, only that many randomly chosen
+    entries of each tensor are compared (for big models)."""
+    rng = np.random.default_rng(seed)
+    _, grads, dx = model.loss_and_gradients(x, y)
+    params = [layer.params[k] for layer in model.layers for k in layer.params]
+
+    def loss():
+        result = model.evaluate(x, y, batch_size=len(x), verbose=0)
+        return result[0] if model.metrics else result
+
+    errors = {}
+    for name, tensor, analytic in [(f"w{i}", p, g) for i, (p, g) in enumerate(zip(params, grads))] + [("x", x, dx)]:
+        flat = tensor.reshape(-1)
+        picked = np.arange(flat.size) if samples is None else rng.choice(flat.size, min(samples, flat.size),
+                                                                          replace=False)
+        numeric = np.empty(len(picked))
+        for j, i in enumerate(picked):
+            keep = flat[i]
+            flat[i] = keep + 1e-6
+            up = loss()
+            flat[i] = keep - 1e-6
+            down = loss()
+            flat[i] = keep
+            numeric[j] = (up - down) / 2e-6
+        errors[name] = relative_error(analytic.reshape(-1)[picked], numeric)
+    return errors
