@@ -363,7 +363,10 @@ class Sequential:
             for step in range(steps):
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 x_batch, y_batch = x[batch], y[batch]
-                loss, y_pred, _ = self._forward_backward(x_batch, y_batch, need_dx=False)
+                # Overflow shows up as a non-finite loss or gradient, checked just below with a
+                # message naming the step, so NumPy's own warnings would only add noise.
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    loss, y_pred, _ = self._forward_backward(x_batch, y_batch, need_dx=False)
                 pairs = self._params_and_grads()
                 if not np.isfinite(loss) or not all(np.isfinite(g).all() for _, g in pairs):
                     what = f"loss became {loss}" if not np.isfinite(loss) else "the gradients became non-finite"
