@@ -1,0 +1,275 @@
+"""The tf.keras twin of a scratchconv model: the same layers, the same weights, both ways.
+
+- :func:`to_keras` turns a scratchconv ``Sequential`` into the equivalent ``keras.Sequential``
+  (same layer classes, options, names and dtype), copies the weights in and, when the model is
+  compiled, compiles the twin with the same optimizer settings, loss and metrics.
+- :func:`from_keras` does the reverse for a keras ``Sequential`` built from the layers
+  scratchconv has (Conv2D, MaxPooling2D, Flatten, Dense, ReLU, Softmax); any keras option
+  scratchconv does not have (dilation, groups, regularizers, channels-first, ...) is refused
+  with a ValueError naming the layer and the option.
+
+Both directions copy the weights exactly (``get_weights()`` order and shapes are the same in
+the two libraries) and the compile settings, but not an optimizer's state: the twin starts with
+fresh moments and step count, as ``keras.models.clone_model`` does.
+
+The keras backend must be TensorFlow: the agreement is stated against Keras 3 on TensorFlow,
+whose cross-entropy after a softmax is computed from the softmax's logits, as scratchconv's is.
+"""
+import contextlib
+import re
+
+import keras
+import numpy as np
+
+import scratchconv
+from scratchconv import optimizers as sc_optimizers
+
+# Options of each scratchconv layer that keras spells the same way, with the same meaning.
+_SHARED_OPTIONS = {
+    "Conv2D": ("filters", "kernel_size", "strides", "padding", "activation", "use_bias",
+               "kernel_initializer", "bias_initializer"),
+    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
+    "MaxPooling2D": ("pool_size", "strides", "padding"),
+    "Flatten": (),
+    "ReLU": (),
+    "Softmax": (),
+}
+
+# Keras options scratchconv does not have, and the only value it can accept for each
+# (None: the option must be unset).
+_FIXED_KERAS_OPTIONS = {
+    "data_format": "channels_last",
+    "dilation_rate": (1, 1),
+    "groups": 1,
+    "kernel_regularizer": None,
+    "bias_regularizer": None,
+    "activity_regularizer": None,
+    "kernel_constraint": None,
+    "bias_constraint": None,
+    "quantization_config": None,
+    "lora_rank": None,
+    "max_value": None,
+    "negative_slope": 0.0,
+    "threshold": 0.0,
+    "axis": -1,
+}
+
+# Keras options that carry no numerical meaning for the twin.
+_IGNORED_KERAS_OPTIONS = {"name", "trainable", "dtype", "lora_alpha"}
+
+_OPTIMIZER_OPTIONS = {"SGD": ("learning_rate", "momentum", "nesterov"),
+                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon")}
+
+# Keras optimizer options that must keep their default (off) for scratchconv to match.
+_OPTIMIZER_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+                       "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
+                       "gradient_accumulation_steps": None, "amsgrad": False}
+
+
+def _check_tensorflow_backend():
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(f"the reference twin needs Keras on the TensorFlow backend, but Keras runs on "
+                           f"{keras.backend.backend()!r}: set KERAS_BACKEND=tensorflow")
+
+
+@contextlib.contextmanager
+def keras_floatx(dtype):
+    """Run a block with keras's default float type set to ``dtype``, then restore it.
+
+    Keras gives the pieces it creates without an explicit dtype (a compiled loss, an
+    optimizer's learning-rate variable) the floatx of the moment they are made, so a float64
+    twin must be compiled under floatx float64 or its loss would be rounded to float32.
+    """
+    previous = keras.config.floatx()
+    keras.config.set_floatx(dtype)
+    try:
+        yield
+    finally:
+        keras.config.set_floatx(previous)
+
+
+# ----- scratchconv -> keras ----------------------------------------------------------------------
+
+def keras_layer(layer, dtype):
+    """The keras layer with ``layer``'s class, options and name, computing in ``dtype``.
+
+    layer : scratchconv.layers.Layer;  dtype : "float32" or "float64"
+    """
+    class_name = type(layer).__name__
+    if class_name not in _SHARED_OPTIONS:
+        raise ValueError(f"layer {layer.name!r} is a {class_name}, which the keras twin does not know")
+    config = layer.get_config()
+    options = {key: config[key] for key in _SHARED_OPTIONS[class_name]}
+    for key in ("kernel_size", "strides", "pool_size"):
+        if key in options:
+            options[key] = tuple(options[key])
+    return getattr(keras.layers, class_name)(name=layer.name, dtype=dtype, **options)
+
+
+def keras_optimizer(optimizer):
+    """A fresh keras optimizer with the settings of a scratchconv SGD or Adam (its learning rate
+    is a variable of the floatx in force, see :func:`keras_floatx`)."""
+    spec = sc_optimizers.serialize(optimizer)
+    return getattr(keras.optimizers, spec["class_name"])(**spec["config"])
+
+
+def keras_loss(name, dtype):
+    """The keras loss object of a scratchconv loss name, computing in ``dtype``."""
+    classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+               "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy}
+    return classes[name](dtype=dtype)
+
+
+def to_keras(model):
+    """The tf.keras twin of a built scratchconv Sequential, holding a copy of its weights.
+
+    Parameters
+    ----------
+    model : scratchconv.Sequential
+        Built (its first layer has ``input_shape=`` or ``build`` was called).
+
+    Returns
+    -------
+    keras.Sequential
+        Same layers, names and dtype; compiled with the same optimizer settings (fresh
+        state), loss and metrics when ``model`` is compiled.
+    """
+    _check_tensorflow_backend()
+    if not isinstance(model, scratchconv.Sequential):
+        raise TypeError(f"to_keras takes a scratchconv Sequential, got {type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built, so it has no weights to copy: build it "
+                         f"(or give the first layer input_shape=) first")
+    twin = keras.Sequential([keras.Input(shape=model.input_shape, dtype=model.dtype)]
+                            + [keras_layer(layer, model.dtype) for layer in model.layers], name=model.name)
+    twin.set_weights(model.get_weights())
+    compile_config = model.get_compile_config()
+    if compile_config is not None:
+        with keras_floatx(model.dtype):
+            twin.compile(optimizer=keras_optimizer(model.optimizer),
+                         loss=keras_loss(compile_config["loss"], model.dtype),
+                         metrics=compile_config["metrics"])
+    return twin
+
+
+# ----- keras -> scratchconv ----------------------------------------------------------------------
+
+def _snake_case(class_name):
+    """GlorotUniform -> glorot_uniform, Zeros -> zeros (keras's class names to its string names)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
+
+
+def _plain(value):
+    """A keras config value with tuples as lists and serialised initializers as their names."""
+    if isinstance(value, dict) and "class_name" in value:
+        if value.get("config") and any(v is not None for v in value["config"].values()):
+            raise ValueError(f"initializer {value['class_name']} has settings {value['config']} "
+                             f"that scratchconv does not have")
+        return _snake_case(value["class_name"])
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _same(value, expected):
+    return _plain(value) == _plain(expected)
+
+
+def _layer_config(layer):
+    """(class name, scratchconv config) of a keras layer, or a ValueError saying what differs."""
+    class_name = type(layer).__name__
+    if class_name not in _SHARED_OPTIONS:
+        raise ValueError(f"keras layer {layer.name!r} is a {class_name}; scratchconv has "
+                         f"{', '.join(_SHARED_OPTIONS)}")
+    config = layer.get_config()
+    for key, value in config.items():
+        if key in _SHARED_OPTIONS[class_name] or key in _IGNORED_KERAS_OPTIONS:
+            continue
+        if key not in _FIXED_KERAS_OPTIONS or not _same(value, _FIXED_KERAS_OPTIONS[key]):
+            raise ValueError(f"keras layer {layer.name!r} ({class_name}) has {key}={value!r}, "
+                             f"which scratchconv does not support")
+    options = {key: _plain(config[key]) for key in _SHARED_OPTIONS[class_name]}
+    return class_name, {"name": layer.name, **options}
+
+
+def _model_dtype(keras_model):
+    """The one dtype every layer of ``keras_model`` computes and stores its weights in."""
+    policies = {(layer.dtype_policy.compute_dtype, layer.dtype_policy.variable_dtype)
+                for layer in keras_model.layers}
+    (compute, variable), = policies if len(policies) == 1 else [(None, None)]
+    if compute != variable or compute not in ("float32", "float64"):
+        raise ValueError(f"keras model {keras_model.name!r} computes in {sorted(policies)} (compute, "
+                         f"variable) dtypes; scratchconv models compute in one dtype, float32 or float64")
+    return compute
+
+
+def _optimizer_spec(optimizer):
+    """scratchconv's ``{"class_name", "config"}`` for a keras SGD or Adam."""
+    class_name = type(optimizer).__name__
+    if class_name not in _OPTIMIZER_OPTIONS:
+        raise ValueError(f"keras optimizer {class_name} has no scratchconv counterpart; "
+                         f"scratchconv has {', '.join(_OPTIMIZER_OPTIONS)}")
+    config = optimizer.get_config()
+    for key, default in _OPTIMIZER_DEFAULTS.items():
+        if config.get(key, default) != default:
+            raise ValueError(f"keras optimizer {class_name} has {key}={config[key]!r}, "
+                             f"which scratchconv does not support")
+    if not isinstance(config["learning_rate"], float):
+        raise ValueError(f"keras optimizer {class_name} has a learning-rate schedule, "
+                         f"which scratchconv does not support")
+    options = {key: config[key] for key in _OPTIMIZER_OPTIONS[class_name]}
+    if keras.backend.standardize_dtype(optimizer.learning_rate.dtype) == "float32":
+        # A float32 learning-rate variable reports 0.0010000000474974513 for 0.001: take the
+        # shortest decimal that rounds to the same float32, as the user wrote it.
+        options["learning_rate"] = float(str(np.float32(options["learning_rate"])))
+    return {"class_name": class_name, "config": options}
+
+
+def _loss_name(loss):
+    """The scratchconv loss name of a compiled keras loss (a name or a keras Loss object)."""
+    if isinstance(loss, str):
+        return loss
+    config = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
+    if config.get("from_logits") or config.get("label_smoothing") or config.get("reduction") not in (
+            None, "sum_over_batch_size"):
+        raise ValueError(f"keras loss {config.get('name', loss)!r} has settings {config} "
+                         f"that scratchconv does not support")
+    return config["name"]
+
+
+def from_keras(keras_model):
+    """The scratchconv twin of a built keras Sequential, holding a copy of its weights.
+
+    Parameters
+    ----------
+    keras_model : keras.Sequential
+        Built, of the layer classes scratchconv has, all in one dtype (float32 or float64).
+
+    Returns
+    -------
+    scratchconv.Sequential
+        Built, same layers, names and dtype; compiled with the same optimizer settings (fresh
+        state), loss and metrics when ``keras_model`` is compiled.
+    """
+    _check_tensorflow_backend()
+    if not isinstance(keras_model, keras.Sequential):
+        raise TypeError(f"from_keras takes a keras Sequential model, got {type(keras_model).__name__}")
+    if not keras_model.built or not keras_model.layers:
+        raise ValueError(f"keras model {keras_model.name!r} is not built (or has no layers): give it a "
+                         f"keras.Input(shape=...) first")
+    config = {"name": keras_model.name, "dtype": _model_dtype(keras_model),
+              "layers": [dict(zip(("class_name", "config"), _layer_config(layer)))
+                         for layer in keras_model.layers],
+              "input_shape": list(keras_model.input_shape[1:])}
+    model = scratchconv.Sequential.from_config(config)
+    model.set_weights(keras_model.get_weights())
+    if keras_model.compiled:
+        compile_config = keras_model.get_compile_config()
+        model.compile(optimizer=_optimizer_spec(keras_model.optimizer), loss=_loss_name(keras_model.loss),
+                      metrics=_metric_names(compile_config.get("metrics")))
+    return model
+
+
+def _metric_names(metrics):
+    """Keras's compiled metrics as scratchconv's list of names."""
+    names = [] if metrics is None else [metrics] if isinstance(metrics, str) else list(metrics)
+    return [m if isinstance(m, str) else m.get("config", {}).get("name", m) if isinstance(m, dict) else m.name
+            for m in names]
