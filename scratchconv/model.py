@@ -77,7 +77,11 @@ class Sequential:
         index = len(self.layers) - 1
         # As in Keras, a first layer given input_shape= builds the model right away.
         if (index == 0 and layer._given_input_shape is not None) or self.built_up_to(index):
-            self._build_from(index)
+            try:
+                self._build_from(index)
+            except ValueError:
+                self.layers.pop()  # a layer that does not fit is not kept
+                raise
 
     @property
     def built(self):

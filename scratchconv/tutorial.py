@@ -13,8 +13,8 @@ NUM_CLASSES = 24
 
 
 def tutorial_model(input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES, dtype="float32", compile=True):
-    """The tutorial's Sequential model, built (weights drawn from the seeded generator) and,
-    unless ``compile=False``, compiled with ``optimizer="adam"``,
+    """The tutorial's Sequential model, built (its first layer has ``input_shape``; the weights
+    come from the seeded generator) and, unless ``compile=False``, compiled with ``optimizer="adam"``,
     ``loss="categorical_crossentropy"``, ``metrics=["accuracy"]``."""
     model = Sequential([
         Conv2D(64, (3, 3), activation="relu", input_shape=input_shape),
@@ -25,7 +25,6 @@ def tutorial_model(input_shape=INPUT_SHAPE, num_classes=NUM_CLASSES, dtype="floa
         Dense(128, activation="relu"),
         Dense(num_classes, activation="softmax"),
     ], dtype=dtype)
-    model.build()
     if compile:
         model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     return model

@@ -246,3 +246,10 @@ def test_a_diverging_fit_stops_with_finite_weights():
     with pytest.raises(FloatingPointError, match=r"at epoch \d+, step \d+; training stopped"):
         m.fit(X * 100, Y, epochs=50, batch_size=2, verbose=0)
     assert all(np.isfinite(w).all() for w in m.get_weights())
+
+
+def test_a_layer_that_does_not_fit_is_not_added():
+    m = Sequential([Conv2D(2, 1, input_shape=(5, 5, 1))])
+    with pytest.raises(ValueError, match="put a Flatten layer before it"):
+        m.add(Dense(3))
+    assert len(m.layers) == 1 and m.built
