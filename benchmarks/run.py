@@ -636,7 +636,7 @@ def _frameworks(text):
     unknown = [n for n in names if n not in models.FRAMEWORKS]
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown framework {', '.join(unknown) or text!r}: choose from "
+            f"unknown framework {', '.join(unknown) or repr(text)}: choose from "
             f"{', '.join(models.FRAMEWORKS)}")
     return names
 

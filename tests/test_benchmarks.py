@@ -1,0 +1,115 @@
+"""The benchmark harness: its entry point runs end to end in a tiny mode, and its arithmetic is right.
+
+Nothing here asserts on a timing: speed is the benchmark's business, and these machines are
+shared. The tests check the structure of what the harness writes and the ratios and targets it
+computes from given numbers.
+"""
+import json
+
+import pytest
+
+from benchmarks import models, run
+
+
+def _measurement(framework, api, seconds, task="train", image=50, batch=32, samples=64,
+                 steps=2, peak=100.0):
+    return dict(task=task, image=image, batch=batch, framework=framework, api=api,
+                samples=samples, steps=steps, seconds=seconds, first_call_s=0.1, build_s=0.2,
+                params=519096, import_rss_mb=50.0, peak_rss_mb=peak)
+
+
+def test_make_data_is_the_same_float32_data_for_a_seed():
+    x1, y1 = models.make_data(5, 20)
+    x2, y2 = models.make_data(5, 20)
+    assert x1.dtype == y1.dtype == "float32"
+    assert x1.shape == (5, 20, 20, 3) and y1.shape == (5, 24)
+    assert (x1 == x2).all() and (y1 == y2).all()
+    assert (y1.sum(1) == 1).all()
+
+
+def test_summarise_gives_median_throughput_and_ms_per_step():
+    (row,) = run.summarise([_measurement("keras", "step", [1.0, 2.0, 4.0])])
+    assert row["samples_per_s"] == {"median": 32.0, "min": 16.0, "max": 64.0}
+    assert row["ms_per_step"] == {"median": 1000.0, "min": 500.0, "max": 2000.0}
+
+
+def test_ratio_to_keras_is_the_ratio_of_medians_with_paired_range():
+    rows = run.summarise([
+        _measurement("keras", "step", [1.0, 2.0, 3.0]),
+        _measurement("scratchconv", "step", [0.5, 2.0, 1.0]),
+    ])
+    ours = next(r for r in rows if r["framework"] == "scratchconv")
+    assert ours["ratio_to_keras"]["median"] == pytest.approx(2.0)
+    assert ours["ratio_to_keras"]["min"] == pytest.approx(1.0)
+    assert ours["ratio_to_keras"]["max"] == pytest.approx(3.0)
+
+
+def test_ratio_compares_only_the_same_api_and_configuration():
+    rows = run.summarise([
+        _measurement("keras", "fit", [1.0]),
+        _measurement("scratchconv", "step", [1.0]),
+        _measurement("scratchconv", "fit", [1.0], batch=8),
+    ])
+    assert all(r["ratio_to_keras"] is None for r in rows)
+
+
+def test_targets_report_met_missed_and_not_measured():
+    rows = run.summarise([
+        _measurement("keras", "fit", [1.0]),
+        _measurement("scratchconv", "fit", [0.5]),
+        _measurement("keras", "step", [1.0], peak=800.0),
+        _measurement("scratchconv", "step", [1.0], peak=200.0),
+    ])
+    targets = {t["target"].split(",")[0]: t for t in
+               run.evaluate_targets(rows, {"scratchconv": {"first_s": 9.0, "second_s": 3.0}})}
+    assert targets["training throughput"]["met"] is True
+    assert targets["training throughput"]["measured"] == pytest.approx(2.0)
+    assert targets["peak memory of a training process"]["met"] is True
+    assert targets["second process (numba cache warm): import to first finished step"]["met"] \
+        is False
+    assert targets["inference throughput"]["met"] is None
+
+
+@pytest.mark.parametrize("batch, image, steps", [(1, 50, 256), (32, 50, 64), (128, 100, 4)])
+def test_plan_scales_the_work_by_image_area_and_caps_the_steps(batch, image, steps):
+    settings = dict(run.FULL)
+    samples, plan = run.plan_job("train", image, batch, ("scratchconv", "scratchconv-numpy"),
+                                 settings)
+    assert samples == steps * batch
+    assert ("scratchconv", "step", steps, settings["repeats"]) in plan
+    assert ("scratchconv-numpy", "step", max(1, steps // settings["numpy_divisor"]),
+            settings["numpy_repeats"]) in plan
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--frameworks", "caffe"], "unknown framework caffe"),
+    (["--batch-sizes", "32,0"], "expected positive integers"),
+    (["--image-sizes", "10"], "--image-sizes must be at least 14"),
+    (["--repeats", "0"], "--repeats must be at least 1"),
+])
+def test_bad_options_say_what_is_wrong(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        run.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_entry_point_runs_end_to_end_in_a_tiny_mode(tmp_path, capsys, tf):
+    """A few steps of scratchconv and tf.keras: rows, ratios, JSON and plots come out."""
+    code = run.main(["--quick", "--frameworks", "scratchconv,keras", "--repeats", "1",
+                     "--train-samples", "64", "--skip-startup", "--skip-kernels",
+                     "--out", str(tmp_path)])
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["notes"] == []
+    series = {(r["framework"], r["api"], r["task"]) for r in results["rows"]}
+    assert series == {("scratchconv", "fit", "train"), ("scratchconv", "step", "train"),
+                      ("keras", "fit", "train"), ("keras", "step", "train"),
+                      ("scratchconv", "predict", "predict"), ("keras", "predict", "predict")}
+    for row in results["rows"]:
+        assert row["params"] == 519096
+        assert len(row["seconds"]) == 1 and row["peak_rss_mb"] > 0
+        if row["framework"] == "scratchconv":
+            assert row["ratio_to_keras"]["median"] > 0
+    assert (tmp_path / "throughput.png").stat().st_size > 0
+    assert (tmp_path / "scaling.png").stat().st_size > 0
+    assert "x tf.keras" in capsys.readouterr().out
