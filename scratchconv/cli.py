@@ -21,9 +21,11 @@ import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 
@@ -239,6 +241,27 @@ def show_results(model, x, y, png_path, title):
 # ---------------------------------------------------------------------------------------------
 # The commands. Each takes the parsed arguments and returns the exit status.
 
+@contextlib.contextmanager
+def interrupt_deferred():
+    """Hold back Ctrl-C while the block runs, then deliver it as KeyboardInterrupt.
+
+    Around the saving of an epoch, so that the model file and the history on disk always
+    describe the same epoch. Python delivers signals to the main thread only; elsewhere (where
+    Ctrl-C does not arrive anyway) the block just runs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        raise KeyboardInterrupt
+
+
 class EpochHeader:
     """Standard output for one-epoch ``fit`` calls: the "Epoch 1/1" header that such a call prints
     is shown as "Epoch k/N", so the progress reads as one run of N epochs. Everything else
@@ -290,10 +313,11 @@ def cmd_train(args):
             with contextlib.redirect_stdout(EpochHeader(sys.stdout, epoch, args.epochs)):
                 result = model.fit(x_train, t_train, epochs=1, batch_size=args.batch_size,
                                    validation_data=(x_test, t_test), verbose=1)
-            for key, values in result.history.items():
-                history.setdefault(key, []).extend(values)
-            model.save(model_path)
-            write_atomically(history_path, json.dumps(history, indent=2) + "\n")
+            with interrupt_deferred():
+                for key, values in result.history.items():
+                    history.setdefault(key, []).extend(values)
+                model.save(model_path)
+                write_atomically(history_path, json.dumps(history, indent=2) + "\n")
     except KeyboardInterrupt:
         done = len(history.get("loss", []))
         if done == 0:
@@ -385,7 +409,7 @@ def cmd_compare_keras(args):
     if root is None:
         raise UserError("compare-keras runs reference/tutorial.py, which lives in the scratchconv "
                         "repository, not in the installed package: run it from a checkout")
-    command = [sys.executable, "-m", "reference.tutorial", *args.args]
+    command = [sys.executable, "-m", "reference.tutorial", *args.passed_on]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     return subprocess.call(command, cwd=root, env=env)
 
@@ -479,8 +503,9 @@ def build_parser():
     compare = command("compare-keras", cmd_compare_keras, "Run the tutorial side by side in "
                       "scratchconv and tf.keras (reference/tutorial.py; needs tensorflow and a "
                       "checkout of the repository).")
-    compare.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS",
-                         help="passed on to python -m reference.tutorial")
+    compare.usage = f"{PROG} compare-keras [-h] [--debug] [ARGS...]"
+    compare.epilog = ("Any other arguments are passed on to python -m reference.tutorial "
+                      "(see its --help there).")
     return parser
 
 
@@ -492,7 +517,13 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # compare-keras passes the arguments it does not know on to reference.tutorial; for every
+    # other command they are a usage error, as with parse_args.
+    args, passed_on = parser.parse_known_args(argv)
+    if passed_on and args.command != "compare-keras":
+        parser.error(f"unrecognized arguments: {' '.join(passed_on)}")
+    args.passed_on = passed_on
     if "backend" in args:
         set_backend(args.backend)
     try:

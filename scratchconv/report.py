@@ -66,9 +66,15 @@ def top_k(probs, k=3):
 
 
 def printable_labels(glyphs, names, encoding):
-    """The rune characters if the terminal's ``encoding`` can show them, else the rune names."""
+    """The rune characters if the output's ``encoding`` can show them, else the rune names.
+
+    ``encoding`` None means a stream of Python strings (no bytes involved), which takes any
+    character.
+    """
+    if encoding is None:
+        return list(glyphs)
     try:
-        "".join(glyphs).encode(encoding or "ascii")
+        "".join(glyphs).encode(encoding)
     except (UnicodeEncodeError, LookupError):
         return list(names)
     return list(glyphs)

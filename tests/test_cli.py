@@ -1,0 +1,434 @@
+"""The `scratchconv` command, run in-process through `main(argv)` on a tiny generated data set.
+
+The model is trained on 20x20 images (`--image-size 20`) to keep these tests quick; the tutorial's
+50x50 run is exercised by the subprocess tests in test_cli_process.py.
+"""
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchconv import backend, cli, data
+
+SIZE = "20"
+
+
+@pytest.fixture(autouse=True)
+def keep_backend():
+    """`main` sets the backend for the process; put it back after each test."""
+    name = backend.get_backend()
+    yield
+    backend.set_backend(name)
+
+
+@pytest.fixture(scope="session")
+def runes(tmp_path_factory):
+    """Three generated images of each of the 24 runes."""
+    folder = tmp_path_factory.mktemp("runes")
+    data.make_dataset(folder, per_class=3, seed=5, overwrite=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained(runes, tmp_path_factory):
+    """The output folder of one `train` run (2 epochs, no rotations) and what it printed."""
+    out = tmp_path_factory.mktemp("run")
+    status, printed = run_capturing(["train", "--data", str(runes), "--epochs", "2",
+                                     "--no-augment", "--image-size", SIZE, "--out", str(out)])
+    assert status == 0
+    return out, printed
+
+
+def run_capturing(argv):
+    """(exit status, stdout) of `main(argv)`, without pytest's capsys (usable in fixtures)."""
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        status = cli.main(argv)
+    return status, buffer.getvalue()
+
+
+def error_line(capsys):
+    """The single line that an error wrote to stderr (and nothing on stdout's error path)."""
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("scratchconv: error: "), err
+    return lines[0][len("scratchconv: error: "):]
+
+
+# ---- train -----------------------------------------------------------------------------------
+
+def test_train_writes_model_history_and_pictures(trained):
+    out, _ = trained
+    assert sorted(p.name for p in out.iterdir()) == ["confusion_matrix.png", "history.json",
+                                                      "model.npz", "training_curves.png"]
+    history = json.loads((out / "history.json").read_text())
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert all(len(v) == 2 for v in history.values())
+
+
+def test_train_prints_keras_progress_accuracy_report_and_rune_table(trained):
+    _, printed = trained
+    assert "Epoch 1/2" in printed and "Epoch 2/2" in printed and "Epoch 1/1" not in printed
+    assert "Test set: accuracy" in printed
+    assert "precision" in printed and "recall" in printed
+    header = next(line for line in printed.splitlines() if line.startswith("true\\pred"))
+    assert header.split()[1:] == list(data.RUNES)
+
+
+def test_train_reports_the_accuracy_of_the_saved_model(trained):
+    out, printed = trained
+    history = json.loads((out / "history.json").read_text())
+    line = next(line for line in printed.splitlines() if line.startswith("Test set: accuracy"))
+    assert float(line.split()[3]) == pytest.approx(history["val_accuracy"][-1], abs=1e-4)
+
+
+def test_train_is_deterministic_for_a_seed(runes, tmp_path):
+    histories = []
+    for name in ("a", "b"):
+        run_capturing(["train", "--data", str(runes), "--epochs", "1", "--image-size", SIZE,
+                       "--out", str(tmp_path / name), "--seed", "3"])
+        histories.append((tmp_path / name / "history.json").read_text())
+    assert histories[0] == histories[1]
+
+
+def test_train_with_rotations_trains_on_five_times_the_images(runes, tmp_path):
+    _, printed = run_capturing(["train", "--data", str(runes), "--epochs", "1", "--image-size",
+                                SIZE, "--out", str(tmp_path)])
+    assert "72 images from" in printed and "360 with the rotations" in printed
+    assert "241 to train on, 119 to test on" in printed
+
+
+def test_train_defaults_to_a_timestamped_run_folder(runes, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run_capturing(["train", "--data", str(runes), "--epochs", "1", "--no-augment",
+                   "--image-size", SIZE])
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "model.npz").is_file()
+
+
+def test_new_run_dir_does_not_reuse_a_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = cli.new_run_dir()
+    first.mkdir(parents=True)
+    assert cli.new_run_dir() != first
+
+
+def interrupt_on_call(monkeypatch, n):
+    """Make the n-th call of Sequential.fit raise KeyboardInterrupt, as Ctrl-C would."""
+    from scratchconv import Sequential
+
+    real_fit, calls = Sequential.fit, []
+
+    def fit(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(Sequential, "fit", fit)
+
+
+def test_ctrl_c_keeps_the_last_completed_epoch_and_says_where(runes, tmp_path, monkeypatch,
+                                                              capsys):
+    interrupt_on_call(monkeypatch, 2)
+    status = cli.main(["train", "--data", str(runes), "--epochs", "3", "--no-augment",
+                       "--image-size", SIZE, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert status == 130
+    assert f"the model after epoch 1 of 3 is saved in {tmp_path / 'model.npz'}" in err
+    assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 1
+    assert (tmp_path / "training_curves.png").is_file()
+
+
+def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(runes, tmp_path, monkeypatch,
+                                                              capsys):
+    interrupt_on_call(monkeypatch, 1)
+    status = cli.main(["train", "--data", str(runes), "--epochs", "3", "--no-augment",
+                       "--image-size", SIZE, "--out", str(tmp_path)])
+    assert status == 130
+    assert "nothing was saved" in capsys.readouterr().err
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_epoch_header_renumbers_only_the_first_header():
+    import io
+
+    stream = io.StringIO()
+    header = cli.EpochHeader(stream, 3, 5)
+    header.write("Epoch 1/1")
+    header.write("\n")
+    header.write("Epoch 1/1 is not a header any more")
+    assert stream.getvalue() == "Epoch 3/5\nEpoch 1/1 is not a header any more"
+
+
+# ---- the shipped data ------------------------------------------------------------------------
+
+def test_shipped_data_dir_finds_the_installed_copy(tmp_path, monkeypatch):
+    installed = tmp_path / "share" / "scratchconv" / "runes"
+    installed.mkdir(parents=True)
+    Image.new("L", (50, 50)).save(installed / "ᚠ_1.png")
+    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "no-checkout")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert cli.shipped_data_dir() == installed
+
+
+def test_shipped_data_dir_missing_says_to_pass_data(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "no-checkout")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setattr("site.getuserbase", lambda: str(tmp_path))
+    assert cli.main(["train", "--epochs", "1"]) == 1
+    message = error_line(capsys)
+    assert message.startswith("the shipped rune images were not found")
+    assert message.endswith("pass --data DIR")
+
+
+# ---- evaluate, predict, visualize, summary, make-data ----------------------------------------
+
+def test_evaluate_prints_accuracy_report_and_table_and_draws_the_matrix(trained, runes, tmp_path,
+                                                                        capsys):
+    out, _ = trained
+    png = tmp_path / "cm.png"
+    assert cli.main(["evaluate", str(out / "model.npz"), str(runes), "--out", str(png)]) == 0
+    printed = capsys.readouterr().out
+    assert f"{runes}: accuracy" in printed and "(" in printed and "of 72 images right" in printed
+    assert "precision" in printed and "true\\pred" in printed
+    with Image.open(png) as im:
+        assert im.format == "PNG"
+
+
+def test_predict_prints_the_top_three_runes_per_image(trained, runes, capsys):
+    out, _ = trained
+    images = [runes / "ᚠ_01.png", runes / "ᛟ_02.png"]
+    assert cli.main(["predict", str(out / "model.npz"), *map(str, images)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(": ")[0] for line in lines] == [str(p) for p in images]
+    for line in lines:
+        guesses = line.split(": ", 1)[1].split(", ")
+        assert len(guesses) == 3
+        probs = [float(g.split()[2].rstrip("%")) for g in guesses]
+        assert probs == sorted(probs, reverse=True) and sum(probs) <= 100.05
+        assert all(g.split()[0] in data.RUNES for g in guesses)
+
+
+def test_predict_matches_the_model_on_the_loaded_folder(trained, runes, capsys):
+    from scratchconv import load_model
+
+    out, _ = trained
+    model = load_model(out / "model.npz")
+    x, y, _ = data.load_image_folder(runes, image_size=int(SIZE))
+    best = model.predict(x[:1], verbose=0)[0].argmax()
+    cli.main(["predict", str(out / "model.npz"), str(runes / "ᚠ_01.png")])
+    assert capsys.readouterr().out.split(": ", 1)[1].startswith(data.RUNES[best] + " ")
+
+
+def test_visualize_draws_filters_and_feature_maps(trained, runes, tmp_path, capsys):
+    out, _ = trained
+    png = tmp_path / "maps.png"
+    assert cli.main(["visualize", str(out / "model.npz"), str(runes / "ᚠ_01.png"),
+                     "--out", str(png)]) == 0
+    assert str(png) in capsys.readouterr().out
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.size[0] > 1000
+
+
+def test_summary_prints_the_layers_and_parameter_count(trained, capsys):
+    out, _ = trained
+    assert cli.main(["summary", str(out / "model.npz")]) == 0
+    printed = capsys.readouterr().out
+    assert "conv2d (Conv2D)" in printed and "Total params:" in printed
+
+
+def test_make_data_writes_every_rune(tmp_path, capsys):
+    assert cli.main(["make-data", "--out", str(tmp_path / "d"), "--per-class", "1",
+                     "--seed", "2"]) == 0
+    assert sorted(p.name.split("_")[0] for p in (tmp_path / "d").iterdir()) == sorted(data.RUNES)
+    assert "wrote 1 images of each of the 24 runes" in capsys.readouterr().out
+
+
+def test_make_data_overwrite_allows_a_non_empty_folder(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    assert cli.main(["make-data", "--out", str(tmp_path), "--per-class", "1", "--overwrite"]) == 0
+    assert len(list(tmp_path.glob("*.png"))) == 24
+
+
+def test_backend_option_chooses_the_kernels(trained, runes):
+    out, _ = trained
+    assert cli.main(["predict", "--backend", "numpy", str(out / "model.npz"),
+                     str(runes / "ᚠ_01.png")]) == 0
+    assert backend.get_backend() == "numpy"
+
+
+# ---- compare-keras ---------------------------------------------------------------------------
+
+def test_compare_keras_without_tensorflow_says_how_to_install_it(monkeypatch, capsys):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    assert cli.main(["compare-keras"]) == 1
+    assert error_line(capsys) == "compare-keras needs tensorflow: pip install -e '.[reference]'"
+
+
+def test_compare_keras_outside_a_checkout_says_so(monkeypatch, capsys):
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(cli, "repo_root", lambda: None)
+    assert cli.main(["compare-keras"]) == 1
+    assert "not in the installed package: run it from a checkout" in error_line(capsys)
+
+
+def test_compare_keras_runs_the_reference_tutorial_with_its_arguments(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(cli, "repo_root", lambda: tmp_path)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append((cmd, kw)) or 7)
+    assert cli.main(["compare-keras", "--epochs", "1"]) == 7
+    (command, options), = calls
+    assert command == [sys.executable, "-m", "reference.tutorial", "--epochs", "1"]
+    assert options["cwd"] == tmp_path
+
+
+# ---- user errors: one line, exit status 1 ----------------------------------------------------
+
+@pytest.fixture(scope="session")
+def not_a_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bad") / "model.npz"
+    path.write_text("not a model")
+    return path
+
+
+def test_missing_data_folder(capsys):
+    assert cli.main(["train", "--data", "no/such/folder"]) == 1
+    assert error_line(capsys) == "data folder no/such/folder does not exist"
+
+
+def test_data_folder_without_runes(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert cli.main(["train", "--data", str(tmp_path), "--image-size", SIZE]) == 1
+    assert str(tmp_path) in error_line(capsys)
+
+
+def test_empty_data_folder(trained, tmp_path, capsys):
+    out, _ = trained
+    assert cli.main(["evaluate", str(out / "model.npz"), str(tmp_path)]) == 1
+    assert error_line(capsys) == f"{tmp_path} is empty: expected rune images or one folder per rune"
+
+
+def test_data_path_that_is_a_file(trained, capsys):
+    out, _ = trained
+    model = str(out / "model.npz")
+    assert cli.main(["evaluate", model, model]) == 1
+    assert error_line(capsys) == f"data folder {model} is not a folder"
+
+
+def test_missing_model_file(runes, capsys):
+    assert cli.main(["evaluate", "no-model.npz", str(runes)]) == 1
+    assert error_line(capsys) == "model file no-model.npz does not exist"
+
+
+def test_unreadable_model_file(not_a_model, runes, capsys):
+    assert cli.main(["evaluate", str(not_a_model), str(runes)]) == 1
+    assert error_line(capsys).startswith(f"cannot load the model file {not_a_model}")
+
+
+def test_model_path_that_is_a_folder(tmp_path, capsys):
+    assert cli.main(["summary", str(tmp_path)]) == 1
+    assert error_line(capsys) == f"model file {tmp_path} is a folder, not a file"
+
+
+def test_missing_image(trained, capsys):
+    out, _ = trained
+    assert cli.main(["predict", str(out / "model.npz"), "no-image.png"]) == 1
+    assert error_line(capsys) == "image no-image.png does not exist"
+
+
+def test_image_that_is_not_an_image(trained, tmp_path, capsys):
+    out, _ = trained
+    fake = tmp_path / "photo.png"
+    fake.write_text("this is text")
+    assert cli.main(["visualize", str(out / "model.npz"), str(fake)]) == 1
+    assert error_line(capsys) == f"{fake} is not a readable image"
+
+
+def test_image_without_an_image_extension(trained, tmp_path, capsys):
+    out, _ = trained
+    notes = tmp_path / "notes.txt"
+    notes.write_text("x")
+    assert cli.main(["predict", str(out / "model.npz"), str(notes)]) == 1
+    assert error_line(capsys).startswith(f"{notes} is not an image file (expected one of .png")
+
+
+def test_make_data_into_a_non_empty_folder(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    assert cli.main(["make-data", "--out", str(tmp_path)]) == 1
+    assert error_line(capsys).startswith(f"{tmp_path} is not empty")
+
+
+def test_debug_shows_the_traceback(capsys):
+    with pytest.raises(cli.UserError, match="does not exist"):
+        cli.main(["--debug", "summary", "no-model.npz"])
+    with pytest.raises(cli.UserError, match="does not exist"):
+        cli.main(["summary", "no-model.npz", "--debug"])
+
+
+def test_a_warning_is_one_line_too(runes, tmp_path, trained, capsys):
+    out, _ = trained
+    shutil.copy(runes / "ᚠ_01.png", tmp_path / "ᚠ_01.png")
+    assert cli.main(["evaluate", str(out / "model.npz"), str(tmp_path), "--out",
+                     str(tmp_path / "cm.png")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("scratchconv: warning: ")
+    assert "has no images of 23 of the 24 runes" in err[0]
+
+
+# ---- usage errors: argparse's message, exit status 2 -----------------------------------------
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--epochs", "0"], "argument --epochs: expected a whole number of at least 1, got '0'"),
+    (["train", "--batch-size", "x"], "argument --batch-size: expected a whole number of at least 1"),
+    (["train", "--test-size", "1.5"], "argument --test-size: expected a fraction between 0 and 1"),
+    (["train", "--seed", "-1"], "argument --seed: expected a whole number of at least 0"),
+    (["train", "--backend", "cuda"], "argument --backend: invalid choice: 'cuda'"),
+    (["make-data"], "the following arguments are required: --out"),
+    (["predict", "model.npz"], "the following arguments are required: IMAGE"),
+    ([], "the following arguments are required: COMMAND"),
+    (["summary", "model.npz", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_usage_errors_exit_with_2_and_say_what_is_wrong(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "gradcheck", "visualize",
+                                     "make-data", "summary", "compare-keras"])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: scratchconv {command}")
+
+
+def test_history_values_are_finite_numbers(trained):
+    out, _ = trained
+    history = json.loads((out / "history.json").read_text())
+    assert np.isfinite([v for values in history.values() for v in values]).all()
+
+
+def test_interrupt_deferred_delivers_ctrl_c_after_the_block():
+    import os
+    import signal
+
+    finished = []
+    with pytest.raises(KeyboardInterrupt):
+        with cli.interrupt_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            finished.append(True)
+    assert finished == [True]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
