@@ -17,6 +17,6 @@ try:
 except ImportError as err:
     raise ImportError("reference/ needs tensorflow and keras: pip install -e '.[reference]'") from err
 
-from .twin import from_keras, keras_layer, keras_optimizer, to_keras
+from .twin import from_keras, keras_floatx, keras_layer, keras_loss, keras_optimizer, to_keras
 
-__all__ = ["to_keras", "from_keras", "keras_layer", "keras_optimizer"]
+__all__ = ["to_keras", "from_keras", "keras_floatx", "keras_layer", "keras_loss", "keras_optimizer"]

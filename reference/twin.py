@@ -8,6 +8,10 @@
   scratchconv does not have (dilation, groups, regularizers, channels-first, ...) is refused
   with a ValueError naming the layer and the option.
 
+A float64 twin computes in float64 when called on tensors, but keras's ``fit``, ``predict``,
+``evaluate`` and ``train_on_batch`` first cast NumPy float inputs to ``keras.config.floatx()``
+(keras/src/trainers/data_adapters/array_slicing.py): run them inside ``keras_floatx("float64")``.
+
 Both directions copy the weights exactly (``get_weights()`` order and shapes are the same in
 the two libraries) and the compile settings, but not an optimizer's state: the twin starts with
 fresh moments and step count, as ``keras.models.clone_model`` does.
