@@ -432,3 +432,21 @@ def test_interrupt_deferred_delivers_ctrl_c_after_the_block():
             finished.append(True)
     assert finished == [True]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_train_equals_one_fit_call_of_all_epochs(trained, runes):
+    """The command fits one epoch per call (to save each one); that must train exactly as the
+    README's single `model.fit(epochs=2)` does."""
+    import scratchconv
+
+    out, _ = trained
+    scratchconv.set_seed(111)
+    model = scratchconv.tutorial_model(input_shape=(int(SIZE), int(SIZE), 3))
+    x, y, _ = data.load_image_folder(runes, image_size=int(SIZE))
+    x_train, x_test, t_train, t_test = data.split(x, data.to_categorical(y, 24))
+    history = model.fit(x_train, t_train, epochs=2, batch_size=32,
+                        validation_data=(x_test, t_test), verbose=0).history
+    assert history == json.loads((out / "history.json").read_text())
+    saved = scratchconv.load_model(out / "model.npz").get_weights()
+    for ours, theirs in zip(model.get_weights(), saved):
+        np.testing.assert_array_equal(ours, theirs)
