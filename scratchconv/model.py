@@ -115,7 +115,7 @@ class Sequential:
             if not layer.built:
                 layer.build(shape)
             elif layer.input_shape != tuple(shape):
-                raise ValueError(f"{layer._describe()} was built for input {shape_str((None,) + layer.input_shape)} "
+                raise ValueError(f"{layer.describe()} was built for input {shape_str((None,) + layer.input_shape)} "
                                  f"but the layer before it gives {shape_str((None,) + tuple(shape))}")
             shape = layer.compute_output_shape(shape)
 
@@ -139,7 +139,7 @@ class Sequential:
         if not first.built:
             first.build(sample)
         elif first.input_shape != tuple(sample):
-            raise ValueError(f"{first._describe()} was built for input {shape_str((None,) + first.input_shape)}, "
+            raise ValueError(f"{first.describe()} was built for input {shape_str((None,) + first.input_shape)}, "
                              f"not {shape_str((None,) + tuple(sample))}")
         self._build_from(1)
 
@@ -265,7 +265,7 @@ class Sequential:
         x = self._cast(x, f"{where}: x")
         first = self.layers[0]
         if x.ndim == 0 or x.shape[1:] != first.input_shape:
-            raise ValueError(f"{where}: {first._describe()} expected input of shape "
+            raise ValueError(f"{where}: {first.describe()} expected input of shape "
                              f"{shape_str((None,) + first.input_shape)}, got x of shape {shape_str(x.shape)}")
         if len(x) == 0:
             raise ValueError(f"{where}: x holds no samples")

@@ -1,6 +1,4 @@
 """Helpers shared by the engine's tests: the backends to run on, and central differences."""
-import importlib
-
 import numpy as np
 import pytest
 

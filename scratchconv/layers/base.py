@@ -36,11 +36,14 @@ def shape_str(shape):
     return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
+def _positive_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
 def to_pair(value, what, owner):
     """An int or a pair of positive ints as a tuple (a, b), or a ValueError naming ``what``."""
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value) if isinstance(value, (tuple, list)) else None
-    if (pair is None or len(pair) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in pair)):
+    pair = (value, value) if _positive_int(value) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(_positive_int(v) for v in pair):
         raise ValueError(f"{owner}: {what} must be a positive int or a pair of positive ints, got {value!r}")
     return (int(pair[0]), int(pair[1]))
 
@@ -69,9 +72,9 @@ class Layer:
         self.dtype = self._given_dtype or "float32"
         self._given_input_shape = None
         if input_shape is not None:
-            shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else None
-            if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape):
-                raise ValueError(f"{self._describe()}: input_shape must be a tuple of positive ints "
+            shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+            if not shape or not all(_positive_int(d) for d in shape):
+                raise ValueError(f"{self.describe()}: input_shape must be a tuple of positive ints "
                                  f"(one sample, without the batch axis), got {input_shape!r}")
             self._given_input_shape = tuple(int(d) for d in shape)
         self.params = {}
@@ -79,7 +82,8 @@ class Layer:
         self.input_shape = None
         self.built = False
 
-    def _describe(self):
+    def describe(self):
+        """"Conv2D layer 'conv2d'": how messages name the layer."""
         return f"{type(self).__name__} layer {self.name!r}"
 
     def build(self, input_shape):
@@ -99,7 +103,7 @@ class Layer:
         if not self.built:
             self.build(x.shape[1:])
         if x.shape[1:] != self.input_shape:
-            raise ValueError(f"{self._describe()} expected input of shape "
+            raise ValueError(f"{self.describe()} expected input of shape "
                              f"{shape_str((None,) + self.input_shape)}, got {shape_str(x.shape)}")
         return x.astype(self.dtype, copy=False)
 
@@ -135,12 +139,12 @@ class Layer:
         """Copy ``weights`` (Keras's order and shapes) into the parameters, in place."""
         weights = list(weights)
         if len(weights) != len(self.params):
-            raise ValueError(f"{self._describe()} has {len(self.params)} weight arrays, "
+            raise ValueError(f"{self.describe()} has {len(self.params)} weight arrays, "
                              f"set_weights got {len(weights)}")
         for (name, p), w in zip(self.params.items(), weights):
             w = np.asarray(w)
             if w.shape != p.shape:
-                raise ValueError(f"{self._describe()}: weight {name!r} has shape {p.shape}, "
+                raise ValueError(f"{self.describe()}: weight {name!r} has shape {p.shape}, "
                                  f"set_weights got shape {w.shape}")
             p[...] = w
 

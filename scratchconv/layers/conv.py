@@ -53,23 +53,23 @@ class Conv2D(Layer):
                  input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"{self._describe()}: filters must be a positive int, got {filters!r}")
+            raise ValueError(f"{self.describe()}: filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = to_pair(kernel_size, "kernel_size", self._describe())
-        self.strides = to_pair(strides, "strides", self._describe())
+        self.kernel_size = to_pair(kernel_size, "kernel_size", self.describe())
+        self.strides = to_pair(strides, "strides", self.describe())
         self.padding = check_padding(padding)
-        self.activation = check_activation(activation, self._describe())
+        self.activation = check_activation(activation, self.describe())
         self.use_bias = bool(use_bias)
         self.kernel_initializer = check_initializer(kernel_initializer)
         self.bias_initializer = check_initializer(bias_initializer)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self._describe()} takes images of shape (None, height, width, channels), "
+            raise ValueError(f"{self.describe()} takes images of shape (None, height, width, channels), "
                              f"got input of shape {shape_str((None,) + tuple(input_shape))}")
         h_out, w_out = output_size_2d(input_shape[:2], self.kernel_size, self.strides, self.padding)
         if h_out <= 0 or w_out <= 0:
-            raise ValueError(f"{self._describe()}: a {self.kernel_size} kernel does not fit an input "
+            raise ValueError(f"{self.describe()}: a {self.kernel_size} kernel does not fit an input "
                              f"of shape {shape_str((None,) + tuple(input_shape))} with padding "
                              f"{self.padding!r}")
         return (h_out, w_out, self.filters)

@@ -60,16 +60,16 @@ class Dense(Layer):
                  bias_initializer="zeros", input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"{self._describe()}: units must be a positive int, got {units!r}")
+            raise ValueError(f"{self.describe()}: units must be a positive int, got {units!r}")
         self.units = int(units)
-        self.activation = check_activation(activation, self._describe())
+        self.activation = check_activation(activation, self.describe())
         self.use_bias = bool(use_bias)
         self.kernel_initializer = check_initializer(kernel_initializer)
         self.bias_initializer = check_initializer(bias_initializer)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
-            raise ValueError(f"{self._describe()} takes 2-D input (None, features), got input of shape "
+            raise ValueError(f"{self.describe()} takes 2-D input (None, features), got input of shape "
                              f"{shape_str((None,) + tuple(input_shape))}; put a Flatten layer before it")
         return (self.units,)
 

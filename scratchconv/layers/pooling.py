@@ -36,17 +36,17 @@ class MaxPooling2D(Layer):
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", input_shape=None,
                  name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
-        self.pool_size = to_pair(pool_size, "pool_size", self._describe())
-        self.strides = self.pool_size if strides is None else to_pair(strides, "strides", self._describe())
+        self.pool_size = to_pair(pool_size, "pool_size", self.describe())
+        self.strides = self.pool_size if strides is None else to_pair(strides, "strides", self.describe())
         self.padding = check_padding(padding)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
-            raise ValueError(f"{self._describe()} takes images of shape (None, height, width, channels), "
+            raise ValueError(f"{self.describe()} takes images of shape (None, height, width, channels), "
                              f"got input of shape {shape_str((None,) + tuple(input_shape))}")
         h_out, w_out = output_size_2d(input_shape[:2], self.pool_size, self.strides, self.padding)
         if h_out <= 0 or w_out <= 0:
-            raise ValueError(f"{self._describe()}: a {self.pool_size} pool does not fit an input "
+            raise ValueError(f"{self.describe()}: a {self.pool_size} pool does not fit an input "
                              f"of shape {shape_str((None,) + tuple(input_shape))} with padding "
                              f"{self.padding!r}")
         return (h_out, w_out, input_shape[2])
