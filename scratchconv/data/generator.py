@@ -96,7 +96,7 @@ class WriterStyle:
             roundness=float(rng.uniform(0.0, 1.0)),
             tremor=float(rng.uniform(0.0, 0.5)),
             bend=float(rng.uniform(0.01, 0.05)),
-            softness=float(rng.uniform(0.0, 0.7)),
+            softness=float(rng.uniform(0.0, 0.5)),
             ink=float(rng.uniform(0.8, 1.0)),
             offset=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1))),
         )
@@ -137,7 +137,7 @@ def draw_rune(index, rng, style=None, size=IMAGE_SIZE):
 
 def _gesture(index, style, rng):
     """The rune's strokes as drawn this time, in glyph units: a list of arrays of shape (n, 2)."""
-    w = 0.5 * style.aspect * rng.uniform(0.92, 1.08)
+    w = 0.55 * style.aspect * rng.uniform(0.92, 1.08)
     s = style.slope * rng.uniform(0.9, 1.1)
     l = style.reach * rng.uniform(0.92, 1.08)
     strokes = []
@@ -225,7 +225,8 @@ def _place(strokes, style, rng, size):
     pen = style.pen * rng.uniform(0.85, 1.15)
     low = np.min([p.min(0) for p in placed], axis=0)
     high = np.max([p.max(0) for p in placed], axis=0)
-    margin = pen / 2 + 1.0
+    # Room for the pen at its widest, the tremor and the blur, so no ink touches the frame.
+    margin = 0.6 * pen + style.tremor + 2 * style.softness + 1.0
     scale = style.height * size * rng.uniform(0.9, 1.1)
     scale = min(scale, (size - 2 * margin) / max(high - low).max())
     centre = (low + high) / 2

@@ -15,7 +15,7 @@ Each glyph function takes the writer's proportions and a random generator for th
 choices a writer makes afresh each time (where a branch starts, how deep a bow is):
 
 ``w``
-    the width unit (a branch's horizontal reach), about 0.5;
+    the width unit (a branch's horizontal reach), about 0.55;
 ``s``
     the slope of diagonal branches, rise per unit of run, about 0.7;
 ``l``
@@ -35,13 +35,17 @@ def _stave(x=0.0, top=0.0, foot=1.0):
 
 
 def fehu(w, s, l, rng):
-    # Two parallel branches rising to the right, the upper one ending at the top of the stave.
+    # Two parallel branches rising to the right, the upper one ending at the top of the stave;
+    # many hands start them flat and curve them up (the middle point sits below the chord).
     reach = w * l
     start = reach * s + rng.uniform(-0.03, 0.06)
     lower = start + rng.uniform(0.22, 0.34)
+    curve = rng.uniform(0.15, 0.6)
     return [_stave(),
-            [_pt(0, start), _pt(reach, start - reach * s)],
-            [_pt(0, lower), _pt(0.85 * reach, lower - 0.85 * reach * s)]]
+            [_pt(0, start), _pt(0.6 * reach, start - curve * reach * s, SOFT),
+             _pt(reach, start - reach * s)],
+            [_pt(0, lower), _pt(0.5 * reach, lower - curve * 0.85 * reach * s, SOFT),
+             _pt(0.85 * reach, lower - 0.85 * reach * s)]]
 
 
 def uruz(w, s, l, rng):
@@ -52,10 +56,12 @@ def uruz(w, s, l, rng):
 
 
 def thurisaz(w, s, l, rng):
-    # A bow (the thorn) on the right of the stave, around or a little above its middle.
-    top = rng.uniform(0.12, 0.3)
-    foot = top + rng.uniform(0.38, 0.55)
-    return [_stave(), [_pt(0, top), _pt(0.85 * w * l, (top + foot) / 2, SOFT), _pt(0, foot)]]
+    # A large bow (the thorn) on the right of the stave, around or a little above its middle,
+    # always leaving some stave above it (where ᚹ's flag starts at the very top).
+    top = rng.uniform(0.16, 0.3)
+    foot = top + rng.uniform(0.42, 0.6)
+    reach = w * l * rng.uniform(0.9, 1.15)
+    return [_stave(), [_pt(0, top), _pt(reach, (top + foot) / 2, SOFT), _pt(0, foot)]]
 
 
 def ansuz(w, s, l, rng):
@@ -71,7 +77,7 @@ def raidho(w, s, l, rng):
     # A bow at the top right (like ᚦ at the top), then a leg down to the right.
     waist = rng.uniform(0.4, 0.55)
     return [_stave(),
-            [_pt(0, 0), _pt(0.85 * w, waist / 2, SOFT), _pt(0.05 * w, waist),
+            [_pt(0, 0), _pt(0.95 * w, waist / 2, SOFT), _pt(0.05 * w, waist),
              _pt(0.95 * w, rng.uniform(0.85, 1.0))]]
 
 
@@ -91,9 +97,9 @@ def gebo(w, s, l, rng):
 
 def wunjo(w, s, l, rng):
     # A pointed flag at the top of the stave.
-    foot = rng.uniform(0.35, 0.5)
+    foot = rng.uniform(0.38, 0.55)
     return [_stave(),
-            [_pt(0, 0), _pt(0.8 * w * l, foot * rng.uniform(0.35, 0.55), 0.4), _pt(0, foot)]]
+            [_pt(0, 0), _pt(0.9 * w * l, foot * rng.uniform(0.35, 0.55), 0.4), _pt(0, foot)]]
 
 
 def hagalaz(w, s, l, rng):
@@ -173,14 +179,14 @@ def berkano(w, s, l, rng):
 def ehwaz(w, s, l, rng):
     # Two staves joined at the top by a V, like an M.
     width = w * rng.uniform(1.0, 1.3)
-    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(0.2, 0.4)), _pt(width, 0),
+    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(0.22, 0.5)), _pt(width, 0),
              _pt(width, 1)]]
 
 
 def mannaz(w, s, l, rng):
     # Two staves with an X between their upper halves.
     width = w * rng.uniform(1.0, 1.3)
-    cross = rng.uniform(0.35, 0.55)
+    cross = rng.uniform(0.4, 0.65)
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, cross)], [_pt(width, 0), _pt(0, cross)]]
 
 

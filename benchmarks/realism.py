@@ -1,0 +1,161 @@
+"""Realism of the shipped runes: does a model trained only on them read runes people drew?
+
+    python -m benchmarks.realism [--seeds 0 1 2] [--epochs 10] [--engine scratchconv|keras]
+
+For each training seed: the tutorial recipe on ``data/runes`` alone (load as RGB, the rotations
+of ±10° and ±20°, one-hot labels, ``split`` with test_size=0.33 and random_state=111, the
+tutorial model with Adam, batch size 32), then
+
+- the accuracy on the held-out split of our own images (rotated copies of an image can fall on
+  both sides of the split, as in the tutorial, so this figure is optimistic);
+- the accuracy on the real drawings: the Omniglot Anglo-Saxon Futhorc runes that share a shape
+  with one of ours (``../shared/omniglot-futhorc``, 20 runes x 10 drawers, never trained on),
+  loaded with ``load_image_folder`` and its defaults (bilinear resampling, automatic inversion
+  of their black-on-white to our white-on-black), overall and per rune.
+
+The engine is scratchconv (the product); ``--engine keras`` trains the same model (its tf.keras
+twin, from the same initial weights) with tf.keras instead, for comparison. The results go to
+``data/realism.json`` and the figures of ``data/README.md`` come from it.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+if not __package__:
+    # Run as a script (python benchmarks/realism.py): make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+
+from scratchconv import data  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+REAL_DIR = REPO.parent / "shared" / "omniglot-futhorc"
+RESULTS = REPO / "data" / "realism.json"
+
+
+def prepare(data_dir):
+    """The tutorial's data recipe on ``data_dir``: (x_train, x_test, y_train, y_test), one-hot y."""
+    x, y, _ = data.load_image_folder(data_dir)
+    x, y = data.augment_rotations(x, y)
+    return data.split(x, data.to_categorical(y, data.NUM_CLASSES))
+
+
+def train(engine, seed, x_train, y_train, epochs, batch_size):
+    """The tutorial model trained with ``engine`` from seed ``seed``: a function x -> probabilities."""
+    import scratchconv
+
+    scratchconv.set_seed(seed)
+    model = scratchconv.tutorial_model()
+    if engine == "keras":
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import keras
+
+        from reference.twin import to_keras
+
+        keras.utils.set_random_seed(seed)
+        model = to_keras(model)
+    model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=2)
+    return lambda x: model.predict(x, batch_size=256, verbose=0)
+
+
+def per_rune(predicted, y):
+    """Accuracy and most frequent mistake for each rune present in ``y``: a dict keyed by rune."""
+    out = {}
+    for label in np.unique(y):
+        mine = predicted[y == label]
+        wrong = mine[mine != label]
+        out[data.RUNES[label]] = {
+            "name": data.RUNE_NAMES[label],
+            "n": int(len(mine)),
+            "accuracy": float(np.mean(mine == label)),
+            "confused_with": data.RUNES[np.bincount(wrong).argmax()] if len(wrong) else None,
+        }
+    return out
+
+
+def measure(args):
+    x_train, x_test, y_train, y_test = prepare(args.data)
+    x_real, y_real, _ = data.load_image_folder(args.real)
+    runs = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size)
+        test_accuracy = float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1)))
+        predicted = predict(x_real).argmax(1)
+        runs.append({
+            "seed": seed,
+            "test_accuracy": test_accuracy,
+            "real_accuracy": float(np.mean(predicted == y_real)),
+            "per_rune": per_rune(predicted, y_real),
+            "seconds": round(time.perf_counter() - start, 1),
+        })
+        print(f"seed {seed}: test split {test_accuracy:.3f}, real drawings "
+              f"{runs[-1]['real_accuracy']:.3f} ({runs[-1]['seconds']} s)", flush=True)
+    return {
+        "engine": args.engine,
+        "data": str(Path(args.data).resolve().relative_to(REPO)) if Path(args.data).resolve()
+        .is_relative_to(REPO) else str(args.data),
+        "train_images": int(len(x_train)),
+        "test_images": int(len(x_test)),
+        "real_images": int(len(x_real)),
+        "real_runes": int(len(np.unique(y_real))),
+        "loader": {"color_mode": "rgb", "resample": "bilinear", "invert": "auto"},
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "runs": runs,
+        "summary": summarise(runs),
+    }
+
+
+def summarise(runs):
+    """Mean, min and max over the seeds of each accuracy, and the mean per-rune accuracy."""
+    summary = {}
+    for key in ("test_accuracy", "real_accuracy"):
+        values = [run[key] for run in runs]
+        summary[key] = {"mean": float(np.mean(values)), "min": min(values), "max": max(values)}
+    runes = runs[0]["per_rune"]
+    summary["per_rune"] = {rune: float(np.mean([run["per_rune"][rune]["accuracy"] for run in runs]))
+                           for rune in runes}
+    return summary
+
+
+def report(results):
+    s = results["summary"]
+    lines = [f"engine {results['engine']}, {results['epochs']} epochs, {len(results['runs'])} seeds",
+             f"test split of our images: mean {s['test_accuracy']['mean']:.3f} "
+             f"(range {s['test_accuracy']['min']:.3f}-{s['test_accuracy']['max']:.3f})",
+             f"real drawings ({results['real_images']} of {results['real_runes']} runes): mean "
+             f"{s['real_accuracy']['mean']:.3f} (range {s['real_accuracy']['min']:.3f}-"
+             f"{s['real_accuracy']['max']:.3f})",
+             "per rune (mean over seeds): " + "  ".join(
+                 f"{rune} {accuracy:.2f}" for rune, accuracy in s["per_rune"].items())]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.realism", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=str(data.default_data_dir()), help="training images (default: %(default)s)")
+    parser.add_argument("--real", default=str(REAL_DIR), help="real drawings (default: %(default)s)")
+    parser.add_argument("--engine", choices=("scratchconv", "keras"), default="scratchconv")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--out", default=str(RESULTS), help="JSON results (default: %(default)s)")
+    args = parser.parse_args(argv)
+    if not Path(args.real).is_dir():
+        parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
+    results = measure(args)
+    print(report(results))
+    out = Path(args.out)
+    temp = out.with_name(f".{out.name}.tmp")
+    temp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temp, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The handwriting generator and the rune label table."""
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchconv import data
+from scratchconv.data.generator import WriterStyle, draw_rune, make_dataset, writer_style
+
+
+def test_runes_are_the_tutorial_order_and_code_points():
+    assert "".join(data.RUNES) == "ᚠᚢᚦᚫᚱᚲᚷᚹᚺᚾᛁᛃᛇᛈᛉᛋᛏᛒᛖᛗᛚᛜᛞᛟ"
+    assert data.RUNES[3] == "\u16ab" and data.RUNES[21] == "\u16dc"
+    assert data.RUNE_NAMES[:4] == ("fehu", "uruz", "thurisaz", "ansuz")
+    assert data.RUNE_NAMES[-3:] == ("ingwaz", "dagaz", "othala")
+
+
+def test_label_table_rows_are_index_rune_name_code_point():
+    table = data.label_table()
+    assert len(table) == 24
+    assert table[0] == (0, "ᚠ", "fehu", "U+16A0")
+    assert table[21] == (21, "ᛜ", "ingwaz", "U+16DC")
+
+
+@pytest.mark.parametrize("label, index", [("ᚠ", 0), ("fehu", 0), ("Othala", 23), ("ᛜ", 21)])
+def test_label_index_takes_rune_or_name(label, index):
+    assert data.label_index(label) == index
+
+
+def test_unknown_label_names_its_source_and_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown rune label 'feoh' \(from x/feoh_1.png\).*ᚠ/fehu"):
+        data.label_index("feoh", where="x/feoh_1.png")
+
+
+@pytest.mark.parametrize("index", range(24))
+def test_draw_rune_is_a_50x50_uint8_white_on_black_image(index):
+    image = draw_rune(index, index)
+    assert image.shape == (50, 50) and image.dtype == np.uint8
+    # Mostly black background, some bright ink, no stroke cut by the frame (only a blur's tail).
+    assert np.median(image) == 0 and image.max() > 150
+    assert max(image[0].max(), image[-1].max(), image[:, 0].max(), image[:, -1].max()) < 16
+
+
+def test_draw_rune_is_deterministic_for_a_seed():
+    assert np.array_equal(draw_rune(5, 123), draw_rune(5, 123))
+    assert not np.array_equal(draw_rune(5, 123), draw_rune(5, 124))
+
+
+def test_a_writer_style_keeps_the_pen_width():
+    thin, thick = WriterStyle(pen=1.3, softness=0.0), WriterStyle(pen=4.5, softness=0.0)
+    ink_thin = (draw_rune(10, 0, thin) > 127).sum()
+    ink_thick = (draw_rune(10, 0, thick) > 127).sum()
+    assert ink_thick > 2 * ink_thin
+
+
+@pytest.mark.parametrize("index", [-1, 24, 2.0, True])
+def test_draw_rune_rejects_a_bad_index(index):
+    with pytest.raises(ValueError, match="rune index must be an integer from 0 to 23"):
+        draw_rune(index, 0)
+
+
+def test_writer_style_depends_only_on_seed_and_writer():
+    assert writer_style(7, 3) == writer_style(7, 3)
+    assert writer_style(7, 3) != writer_style(7, 4)
+
+
+def test_make_dataset_writes_tutorial_names_in_label_order(tmp_path):
+    paths = make_dataset(tmp_path / "runes", per_class=2, seed=0)
+    assert [p.name for p in paths[:3]] == ["ᚠ_01.png", "ᚠ_02.png", "ᚢ_01.png"]
+    assert len(paths) == 48 and sorted(p.name for p in (tmp_path / "runes").iterdir()) == \
+        sorted(p.name for p in paths)
+    with Image.open(paths[0]) as image:
+        assert image.mode == "L" and image.size == (50, 50)
+
+
+def test_make_dataset_is_byte_for_byte_deterministic(tmp_path):
+    first = make_dataset(tmp_path / "a", per_class=1, seed=3)
+    second = make_dataset(tmp_path / "b", per_class=1, seed=3)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+
+
+def test_make_dataset_refuses_a_folder_that_is_not_empty(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is not empty: choose an empty folder or pass overwrite=True"):
+        make_dataset(tmp_path, per_class=1)
+
+
+def test_make_dataset_overwrite_keeps_other_files(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    make_dataset(tmp_path, per_class=1, overwrite=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("per_class, seed, message", [
+    (0, 0, "per_class must be a positive integer"),
+    (2.5, 0, "per_class must be a positive integer"),
+    (1, -1, "seed must be a non-negative integer"),
+])
+def test_make_dataset_rejects_bad_arguments(tmp_path, per_class, seed, message):
+    with pytest.raises(ValueError, match=message):
+        make_dataset(tmp_path, per_class=per_class, seed=seed)
+
+
+def test_make_dataset_refuses_a_file_as_folder(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        make_dataset(tmp_path / "f", per_class=1)

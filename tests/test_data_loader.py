@@ -1,0 +1,208 @@
+"""load_image_folder: both layouts, every image mode, polarity, order, and each bad input's message."""
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchconv import data
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "omniglot-futhorc"
+
+
+def _stroke(size=30, ink=255, paper=0):
+    """A vertical bar (like ᛁ) of ink on paper: ndarray of shape (size, size), uint8."""
+    image = np.full((size, size), paper, dtype=np.uint8)
+    image[4:-4, size // 2 - 2:size // 2 + 2] = ink
+    return image
+
+
+def _save(path, array, mode=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(array)
+    (image.convert(mode) if mode else image).save(path)
+
+
+def _all_runes(folder, by="rune"):
+    names = data.RUNES if by == "rune" else data.RUNE_NAMES
+    for name in names:
+        _save(folder / f"{name}_01.png", _stroke())
+
+
+def test_tutorial_layout_by_rune_character(tmp_path):
+    _all_runes(tmp_path)
+    x, y, names = data.load_image_folder(tmp_path)
+    assert x.shape == (24, 50, 50, 3) and x.dtype == np.float32
+    assert list(y) == list(range(24)) and names == list(data.RUNES)
+    assert 0.0 <= x.min() and x.max() <= 1.0
+
+
+def test_tutorial_layout_by_rune_name(tmp_path):
+    _all_runes(tmp_path, by="name")
+    _, y, _ = data.load_image_folder(tmp_path)
+    assert list(y) == list(range(24))
+
+
+def test_folder_per_class_layout_by_rune_and_by_name(tmp_path):
+    for i, rune in enumerate(data.RUNES):
+        folder = rune if i % 2 else data.RUNE_NAMES[i]
+        _save(tmp_path / folder / "scan.png", _stroke())
+    _, y, _ = data.load_image_folder(tmp_path)
+    assert list(y) == list(range(24))
+
+
+def test_file_order_is_label_then_natural_name(tmp_path):
+    _all_runes(tmp_path)
+    for n in (10, 2):
+        _save(tmp_path / f"ᚠ_{n}.png", _stroke(ink=n))
+    x, y, _ = data.load_image_folder(tmp_path, invert=False, color_mode="grayscale")
+    assert list(y[:4]) == [0, 0, 0, 1]
+    # ᚠ_01 (ink 255), ᚠ_2 (ink 2), ᚠ_10 (ink 10): the bar's brightness tells them apart.
+    assert np.allclose(x[:3, 25, 25, 0] * 255, [255, 2, 10], atol=0.5)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "1", "I;16"])
+def test_every_image_mode_loads_as_the_same_picture(tmp_path, mode):
+    array = _stroke(size=50)
+    if mode == "I;16":
+        Image.fromarray(array.astype(np.uint16) * 257).save(tmp_path / "isa_1.png")
+    else:
+        _save(tmp_path / "isa_1.png", array, mode)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, _, _ = data.load_image_folder(tmp_path, color_mode="grayscale")
+    assert np.allclose(x[0, ..., 0], array / 255.0, atol=1e-6)
+
+
+def test_transparent_background_behind_dark_ink_counts_as_paper(tmp_path):
+    rgba = np.zeros((50, 50, 4), dtype=np.uint8)
+    rgba[..., 3] = (_stroke(size=50) > 0) * 255   # opaque black bar, transparent elsewhere
+    _save(tmp_path / "isa_1.png", rgba)
+    with pytest.warns(UserWarning):
+        x, _, _ = data.load_image_folder(tmp_path, color_mode="grayscale")
+    assert np.allclose(x[0, ..., 0], _stroke(size=50) / 255.0)
+
+
+def test_dark_on_light_is_inverted_and_the_option_turns_it_off(tmp_path):
+    _save(tmp_path / "isa_1.png", _stroke(size=50, ink=0, paper=255))
+    with pytest.warns(UserWarning):
+        auto, _, _ = data.load_image_folder(tmp_path)
+    with pytest.warns(UserWarning):
+        kept, _, _ = data.load_image_folder(tmp_path, invert=False)
+    assert np.allclose(auto[0, ..., 0], _stroke(size=50) / 255.0)
+    assert np.allclose(kept[0, ..., 0], 1.0 - _stroke(size=50) / 255.0)
+
+
+def test_any_size_is_resized_and_grayscale_has_one_channel(tmp_path):
+    _save(tmp_path / "isa_1.png", _stroke(size=105))
+    with pytest.warns(UserWarning):
+        x, _, _ = data.load_image_folder(tmp_path, image_size=28, color_mode="grayscale")
+    assert x.shape == (1, 28, 28, 1)
+
+
+def test_rgb_repeats_gray_in_three_channels(tmp_path):
+    _all_runes(tmp_path)
+    x, _, _ = data.load_image_folder(tmp_path)
+    assert np.array_equal(x[..., 0], x[..., 1]) and np.array_equal(x[..., 0], x[..., 2])
+
+
+def test_non_images_and_hidden_files_are_ignored(tmp_path):
+    _all_runes(tmp_path)
+    (tmp_path / "README.md").write_text("not a rune")
+    (tmp_path / ".ᚠ_9.png.tmp").write_bytes(b"half")
+    x, _, _ = data.load_image_folder(tmp_path)
+    assert len(x) == 24
+
+
+def test_unreadable_image_is_reported_with_its_path_and_skipped(tmp_path):
+    _all_runes(tmp_path)
+    (tmp_path / "ᚠ_02.png").write_bytes(b"not a png")
+    with pytest.warns(UserWarning, match=r"ᚠ_02\.png is not a readable image \(.*\); skipped"):
+        x, _, _ = data.load_image_folder(tmp_path)
+    assert len(x) == 24
+
+
+def test_unreadable_image_fails_a_strict_load(tmp_path):
+    _all_runes(tmp_path)
+    (tmp_path / "ᚠ_02.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"ᚠ_02\.png is not a readable image"):
+        data.load_image_folder(tmp_path, strict=True)
+
+
+def test_unknown_label_names_the_file_and_the_known_labels(tmp_path):
+    _save(tmp_path / "feoh_01.png", _stroke())
+    with pytest.raises(ValueError, match=r"unknown rune label 'feoh' \(from .*feoh_01\.png\).*ᚠ/fehu"):
+        data.load_image_folder(tmp_path)
+
+
+def test_unknown_class_folder_is_named(tmp_path):
+    _save(tmp_path / "cats" / "1.png", _stroke())
+    with pytest.raises(ValueError, match=r"unknown rune label 'cats' \(from .*cats\)"):
+        data.load_image_folder(tmp_path)
+
+
+def test_missing_classes_are_a_warning_naming_them(tmp_path):
+    _save(tmp_path / "ᚠ_01.png", _stroke())
+    with pytest.warns(UserWarning, match=r"has no images of 23 of the 24 runes: ᚢ uruz, ᚦ thurisaz"):
+        data.load_image_folder(tmp_path)
+
+
+def test_missing_folder_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder: .*nowhere"):
+        data.load_image_folder(tmp_path / "nowhere")
+
+
+def test_empty_folder_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="is empty: expected rune images or one folder per rune"):
+        data.load_image_folder(tmp_path)
+
+
+def test_folder_without_images_is_an_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"has no image files \(\.png .*\) and no class folders"):
+        data.load_image_folder(tmp_path)
+
+
+def test_folder_whose_images_are_all_unreadable_is_an_error(tmp_path):
+    (tmp_path / "ᚠ_01.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="none of them could be read"):
+        data.load_image_folder(tmp_path)
+
+
+def test_a_file_instead_of_a_folder_is_an_error(tmp_path):
+    (tmp_path / "ᚠ_01.png").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="ᚠ_01.png is not a folder"):
+        data.load_image_folder(tmp_path / "ᚠ_01.png")
+
+
+def test_mixed_layouts_are_an_error(tmp_path):
+    _save(tmp_path / "ᚠ_01.png", _stroke())
+    _save(tmp_path / "ᚢ" / "1.png", _stroke())
+    with pytest.raises(ValueError, match=r"holds both image files and class folders \(ᚢ/\)"):
+        data.load_image_folder(tmp_path)
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"color_mode": "cmyk"}, "color_mode must be 'rgb' or 'grayscale'"),
+    ({"resample": "cubic"}, "resample must be one of nearest, box, bilinear"),
+    ({"invert": "yes"}, "invert must be 'auto', True or False"),
+    ({"image_size": 0}, "image_size must be a positive integer"),
+])
+def test_bad_options_are_named(tmp_path, option, message):
+    with pytest.raises(ValueError, match=message):
+        data.load_image_folder(tmp_path, **option)
+
+
+def test_shipped_data_set_is_the_tutorial_layout():
+    x, y, _ = data.load_image_folder(data.default_data_dir())
+    counts = np.bincount(y, minlength=24)
+    assert x.shape[1:] == (50, 50, 3) and counts.min() == counts.max() >= 18
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="the real drawings (../shared/omniglot-futhorc) are absent")
+def test_real_drawings_load_as_light_ink_on_dark():
+    with pytest.warns(UserWarning, match="no images of 4 of the 24 runes"):
+        x, y, _ = data.load_image_folder(REAL)
+    assert x.shape == (200, 50, 50, 3) and len(np.unique(y)) == 20
+    assert np.median(x) < 0.1
