@@ -660,6 +660,9 @@ def parse_args(argv=None):
     parser.add_argument("--train-samples", type=int,
                         help="samples per training repeat at 50x50, fewer for larger images "
                              "(default 2048; quick: 512)")
+    parser.add_argument("--predict-samples", type=int,
+                        help="samples per inference repeat at 50x50, fewer for larger images "
+                             "(default 2048; quick: 512)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for every framework (default: the core count)")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results, "
@@ -670,7 +673,7 @@ def parse_args(argv=None):
                         help="skip the per-kernel micro-benchmarks")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("repeats", "train_samples", "threads"):
+    for name in ("repeats", "train_samples", "predict_samples", "threads"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -683,11 +686,10 @@ def parse_args(argv=None):
 def settings_from(args):
     """The run's settings: the mode's defaults, overridden by the options given."""
     settings = dict(QUICK if args.quick else FULL)
-    for option, key in (("batch_sizes", "batch_sizes"), ("predict_batch_sizes",
-                        "predict_batch_sizes"), ("image_sizes", "image_sizes"),
-                        ("repeats", "repeats"), ("train_samples", "train_samples")):
-        if getattr(args, option) is not None:
-            settings[key] = getattr(args, option)
+    for key in ("batch_sizes", "predict_batch_sizes", "image_sizes", "repeats",
+                "train_samples", "predict_samples"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
     settings["numpy_repeats"] = min(settings["numpy_repeats"], settings["repeats"])
     return settings
 

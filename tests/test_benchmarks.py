@@ -96,7 +96,8 @@ def test_bad_options_say_what_is_wrong(argv, message, capsys):
 def test_entry_point_runs_end_to_end_in_a_tiny_mode(tmp_path, capsys, tf):
     """A few steps of scratchconv and tf.keras: rows, ratios, JSON and plots come out."""
     code = run.main(["--quick", "--frameworks", "scratchconv,keras", "--repeats", "1",
-                     "--train-samples", "64", "--skip-startup", "--skip-kernels",
+                     "--train-samples", "64", "--predict-samples", "64",
+                     "--skip-startup", "--skip-kernels",
                      "--out", str(tmp_path)])
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
