@@ -376,8 +376,11 @@ def cmd_visualize(args):
         a = layer.forward(a)
         activations.append((layer.name, a[0]))
     glyphs, names = rune_labels()
+    best = int(np.argmax(a[0]))
+    guess = names[best] if a[0].size == len(names) else f"output {best}"
+    title = f"{args.image}: the model's best guess is {guess} ({a[0][best]:.1%})"
     fig = plots.network_figure(image[0], first_conv.params["kernel"], activations,
-                               plots.axis_labels(glyphs, names))
+                               plots.axis_labels(glyphs, names), title=title)
     print(f"filters and feature maps: {plots.save_figure(fig, args.out)}")
     return 0
 

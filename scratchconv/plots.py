@@ -132,7 +132,7 @@ def _vector_as_image(v):
     return out.reshape(-1, cols)
 
 
-def network_figure(image, kernel, activations, class_labels):
+def network_figure(image, kernel, activations, class_labels, title=None):
     """The first layer's filters and every layer's feature maps for one image, in one figure.
 
     Parameters
@@ -149,6 +149,8 @@ def network_figure(image, kernel, activations, class_labels):
         1-D outputs as a strip of values; an output with one value per class as a bar chart.
     class_labels : list of str
         The class names for the bar chart.
+    title : str or None
+        A line above everything (the command puts the image's name and the prediction there).
     """
     panels = [("input", image), (f"first-layer filters ({kernel.shape[-1]})", kernel)]
     panels += activations
@@ -156,7 +158,7 @@ def network_figure(image, kernel, activations, class_labels):
     rows = math.ceil(len(panels) / cols)
     fig = Figure(figsize=(5 * cols, 4.6 * rows))
     cmap = "viridis"
-    for i, (title, a) in enumerate(panels):
+    for i, (name, a) in enumerate(panels):
         ax = fig.add_subplot(rows, cols, i + 1)
         a = np.asarray(a)
         if i == 0:
@@ -169,20 +171,22 @@ def network_figure(image, kernel, activations, class_labels):
             else:
                 ax.imshow(mosaic(tiles, gap_value=1.0))
         elif a.ndim == 3:
-            title = f"{title} {a.shape[0]}x{a.shape[1]}, {a.shape[2]} maps"
+            name = f"{name} {a.shape[0]}x{a.shape[1]}, {a.shape[2]} maps"
             ax.imshow(mosaic(np.moveaxis(_normalise(a), -1, 0)), cmap=cmap)
         elif a.size == len(class_labels):
             ax.bar(range(a.size), a, color="tab:blue")
             ax.set_xticks(range(a.size), class_labels, rotation=90, fontproperties=runic_font(),
                           fontsize=7)
             ax.set_ylim(0, 1)
-            ax.set_title(f"{title}: class probabilities")
+            ax.set_title(f"{name}: class probabilities")
             continue
         else:
-            title = f"{title} ({a.size} values)"
+            name = f"{name} ({a.size} values)"
             ax.imshow(_vector_as_image(_normalise(a.ravel())), cmap=cmap)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -450,3 +450,18 @@ def test_train_equals_one_fit_call_of_all_epochs(trained, runes):
     saved = scratchconv.load_model(out / "model.npz").get_weights()
     for ours, theirs in zip(model.get_weights(), saved):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_visualize_titles_the_picture_with_the_best_guess(trained, runes, tmp_path, monkeypatch):
+    from scratchconv import plots
+
+    titles = []
+    real = plots.network_figure
+    monkeypatch.setattr(plots, "network_figure",
+                        lambda *a, title=None: titles.append(title) or real(*a, title=title))
+    out, _ = trained
+    cli.main(["visualize", str(out / "model.npz"), str(runes / "ᚠ_01.png"),
+              "--out", str(tmp_path / "v.png")])
+    (title,) = titles
+    assert title.startswith(f"{runes / 'ᚠ_01.png'}: the model's best guess is ")
+    assert title.split("is ")[1].split()[0] in data.RUNE_NAMES

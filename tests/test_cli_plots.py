@@ -68,3 +68,10 @@ def test_save_figure_keeps_the_old_file_when_drawing_fails(tmp_path, monkeypatch
 def test_axis_labels_use_names_without_a_runic_font(monkeypatch):
     monkeypatch.setattr(plots, "runic_font", lambda: None)
     assert plots.axis_labels(["ᚠ"], ["fehu"]) == ["fehu"]
+
+
+def test_network_figure_puts_the_title_above_everything():
+    rng = np.random.default_rng(1)
+    fig = plots.network_figure(rng.random((6, 6, 1)), rng.normal(size=(3, 3, 1, 2)),
+                               [("dense", rng.dirichlet(np.ones(24)))], LABELS, title="x.png")
+    assert fig._suptitle.get_text() == "x.png"
