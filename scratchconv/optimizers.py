@@ -69,7 +69,7 @@ class SGD(Optimizer):
             param -= lr_g
             return
         (m,) = self._slots(param, 1)
-        momentum = dt(self.momentum)
+        momentum = dt(np.float32(self.momentum))  # tf.keras casts it through float32 too
         m *= momentum
         m -= lr_g
         if self.nesterov:
@@ -118,10 +118,11 @@ class Adam(Optimizer):
         param -= tmp
 
     def _power(self, beta, dt):
-        """beta^t for the beta rounded to the parameter's dtype, computed in double and rounded
-        back: the correctly rounded power, which is what TensorFlow's pow gives in nearly all steps
-        (float32's own powf is further off)."""
-        return dt(np.float64(dt(beta)) ** self.iterations)
+        """beta^t as tf.keras computes it: its ``ops.cast(beta, dtype)`` goes through a float32
+        constant, so beta is rounded to float32 first, even for float64 weights. The power is
+        then taken in double and rounded to the parameter's dtype: the correctly rounded power,
+        which TensorFlow's pow gives in nearly all steps (float32's own powf is further off)."""
+        return dt(np.float64(np.float32(beta)) ** self.iterations)
 
     def get_config(self):
         return {"learning_rate": self.learning_rate, "beta_1": self.beta_1, "beta_2": self.beta_2,

@@ -8,10 +8,11 @@ from scratchconv import optimizers
 
 
 def adam_by_hand(w, grads, lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
-    """Keras 3's Adam, spelled out in float64."""
+    """Keras 3's Adam on TensorFlow, spelled out in float64; like tf.keras, the betas in the
+    powers are rounded to float32 first (its ops.cast goes through a float32 constant)."""
     m, v = np.zeros_like(w), np.zeros_like(w)
     for t, g in enumerate(grads, start=1):
-        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        alpha = lr * np.sqrt(1 - float(np.float32(b2)) ** t) / (1 - float(np.float32(b1)) ** t)
         m = m + (g - m) * (1 - b1)
         v = v + (g * g - v) * (1 - b2)
         w = w - m * alpha / (np.sqrt(v) + eps)
@@ -56,9 +57,10 @@ def test_sgd_default_is_plain_gradient_descent_at_0_01(problem):
 def test_sgd_momentum_follows_the_keras_rule(problem, nesterov):
     w, grads = problem
     expected, m = w.copy(), np.zeros_like(w)
+    momentum = float(np.float32(0.9))  # tf.keras casts the momentum through float32
     for g in grads:
-        m = 0.9 * m - 0.1 * g
-        expected = expected + (0.9 * m - 0.1 * g if nesterov else m)
+        m = momentum * m - 0.1 * g
+        expected = expected + (momentum * m - 0.1 * g if nesterov else m)
     got = run(optimizers.SGD(0.1, momentum=0.9, nesterov=nesterov), w, grads)
     np.testing.assert_allclose(got, expected, rtol=1e-13)
 
@@ -112,18 +114,32 @@ def test_bad_hyperparameters_are_named(make, message):
         make()
 
 
-@pytest.mark.parametrize("name, kwargs", [("Adam", {}), ("SGD", {"learning_rate": 0.1, "momentum": 0.9,
-                                                                    "nesterov": True})])
-def test_float32_updates_match_keras_bit_for_bit(tf, name, kwargs):
-    """Same float32 arithmetic in the same order as tf.keras: identical weights after 20 steps."""
+KERAS_OPTIMIZERS = [("Adam", {}), ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True})]
+
+
+def keras_steps(tf, name, kwargs, w0, grads):
+    """The weights after tf.keras's optimizer applies ``grads`` to ``w0``, in w0's dtype
+    (Keras's floatx set to it, so its learning rate variable has that dtype too)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
+    floatx = keras.config.floatx()
+    keras.config.set_floatx(w0.dtype.name)
+    try:
+        var = keras.Variable(w0)
+        optimizer = getattr(keras.optimizers, name)(**kwargs)
+        for g in grads:
+            optimizer.apply_gradients([(tf.constant(g), var)])
+        return var.numpy()
+    finally:
+        keras.config.set_floatx(floatx)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, kwargs", KERAS_OPTIMIZERS)
+def test_updates_match_keras_bit_for_bit(tf, name, kwargs, dtype):
+    """Same arithmetic in the same order as tf.keras: identical weights after 20 steps."""
     rng = np.random.default_rng(1)
-    w0 = rng.standard_normal(1000).astype(np.float32)
-    grads = [rng.standard_normal(1000).astype(np.float32) for _ in range(20)]
-    var = keras.Variable(w0)
-    theirs = getattr(keras.optimizers, name)(**kwargs)
-    for g in grads:
-        theirs.apply_gradients([(tf.constant(g), var)])
+    w0 = rng.standard_normal(1000).astype(dtype)
+    grads = [rng.standard_normal(1000).astype(dtype) for _ in range(20)]
     ours = run(getattr(optimizers, name)(**kwargs), w0, grads)
-    np.testing.assert_array_equal(ours, var.numpy())
+    np.testing.assert_array_equal(ours, keras_steps(tf, name, kwargs, w0, grads))
