@@ -286,7 +286,11 @@ class Sequential:
             raise ValueError(f"{where}: y must be an array of numbers, got {type(y).__name__}: {err}") from None
         if len(y) != n:
             raise ValueError(f"{where}: x has {n} samples but y has {len(y)}; they must match")
-        k = self.output_shape[-1]
+        if len(self.output_shape) != 1:
+            raise ValueError(f"{where}: {self.loss.name} needs model outputs of shape (None, classes), but model "
+                             f"{self.name!r} outputs {shape_str((None,) + self.output_shape)}; end it with "
+                             f"Flatten and Dense")
+        k = self.output_shape[0]
         if self.loss.sparse:
             if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
                 raise ValueError(f"{where}: sparse_categorical_crossentropy needs integer labels of shape "

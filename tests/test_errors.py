@@ -253,3 +253,12 @@ def test_a_layer_that_does_not_fit_is_not_added():
     with pytest.raises(ValueError, match="put a Flatten layer before it"):
         m.add(Dense(3))
     assert len(m.layers) == 1 and m.built
+
+
+def test_a_model_with_image_outputs_cannot_take_a_cross_entropy():
+    m = Sequential([Conv2D(3, 1, activation="softmax", input_shape=(4, 4, 1))], name="m")
+    m.compile("adam", "categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"fit: categorical_crossentropy needs model outputs of shape "
+                                         r"\(None, classes\), but model 'm' outputs \(None, 4, 4, 3\); "
+                                         r"end it with Flatten and Dense"):
+        m.fit(np.zeros((2, 4, 4, 1)), np.eye(3)[:2], verbose=0)
