@@ -1,0 +1,232 @@
+"""Saving a model to one file and loading it back; the format is in docs/model-format.md.
+
+A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
+
+- ``config``: a 0-d unicode array, the JSON text of ``{"format", "format_version",
+  "scratchconv_version", "model", "compile", "weights"}``;
+- ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias).
+
+:func:`save_model` writes it to a temporary file beside the target, flushes it to disk and
+renames it over the target, so a file that was there is replaced whole or not at all.
+:func:`load_model` checks everything it reads and names the file and the fault in one sentence.
+"""
+import json
+import os
+import re
+import secrets
+import zipfile
+import zlib
+
+import numpy as np
+
+from .errors import ModelFileError
+
+FORMAT = "scratchconv-model"
+FORMAT_VERSION = 1
+CONFIG_ENTRY = "config"
+WEIGHT_ENTRY = re.compile(r"w\d+")
+
+# The first bytes of a zip archive (an .npz) and of a single .npy array.
+ZIP_MAGIC = b"PK\x03\x04"
+NPY_MAGIC = b"\x93NUMPY"
+
+# What reading a damaged zip member can raise: a bad CRC or header (BadZipFile), a broken
+# deflate stream (zlib.error), a short read (EOFError), a bad .npy header or a pickled object
+# array (ValueError), an unsupported compression method (NotImplementedError).
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError)
+
+
+def _weight_records(model):
+    """(entry name, layer, parameter name, array) for every weight, in get_weights() order."""
+    pairs = [(layer, name, p) for layer in model.layers for name, p in layer.params.items()]
+    return [(f"w{i}", layer, name, p) for i, (layer, name, p) in enumerate(pairs)]
+
+
+def save_model(model, path):
+    """Write ``model`` (config, weights, compile settings) to the single file ``path``.
+
+    model : a built Sequential
+    path : str or os.PathLike; any name works, ``.npz`` is recommended (``np.load`` reads it)
+
+    Raises ValueError for an unbuilt model and OSError (naming ``path``) when the file cannot
+    be written; in both cases a file already at ``path`` is left as it was.
+    """
+    from . import __version__
+
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built yet, so it has no weights to save: "
+                         f"give the first layer input_shape= or call model.build(...) first")
+    records = _weight_records(model)
+    config = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "scratchconv_version": __version__,
+        "model": model.get_config(),
+        "compile": model.get_compile_config(),
+        "weights": [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
+                     "dtype": p.dtype.name} for entry, layer, name, p in records],
+    }
+    arrays = {CONFIG_ENTRY: np.array(json.dumps(config, allow_nan=False))}
+    arrays.update((entry, p) for entry, _, _, p in records)
+    _write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
+
+
+def _write_atomically(path, write):
+    """Call ``write(file)`` on a new temporary file beside ``path``, fsync it, rename it to
+    ``path``. On any failure the temporary file is removed and ``path`` is untouched."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise OSError(f"cannot write the model file {path}: the folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise OSError(f"cannot write the model file {path}: it is a folder")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+    try:
+        # O_EXCL: never write into someone else's file; mode 0o666 lets the umask decide, as
+        # for any newly created file.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+    except OSError as err:
+        raise OSError(f"cannot write the model file {path}: {err.strerror or err}") from err
+
+
+def _fail(path, reason):
+    """The error for a model file that cannot be loaded."""
+    return ModelFileError(f"cannot load the model file {path}: {reason}")
+
+
+def load_model(path):
+    """The model saved by :func:`save_model` at ``path``: built, with its weights, and compiled
+    as it was when saved (with a fresh optimizer state).
+
+    Raises FileNotFoundError when there is no file at ``path``, and :class:`ModelFileError`
+    (a ValueError) naming the file and the fault for anything else wrong with it.
+    """
+    from .model import Sequential
+
+    path = os.fspath(path)
+    entries = _read_entries(path)
+    config = _read_config(path, entries)
+    try:
+        model = Sequential.from_config(config["model"])
+    except (TypeError, ValueError) as err:
+        raise _fail(path, f"its model config does not make a model ({err})") from None
+    _load_weights(path, model, entries)
+    if config["compile"] is not None:
+        _compile(path, model, config["compile"])
+    return model
+
+
+def _read_entries(path):
+    """Every entry of the npz archive at ``path``, by name."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"there is no model file at {path}")
+    if os.path.isdir(path):
+        raise _fail(path, "it is a folder, not a file")
+    with open(path, "rb") as f:
+        head = f.read(len(NPY_MAGIC))
+    if not zipfile.is_zipfile(path):
+        if not head:
+            reason = "the file is empty"
+        elif head.startswith(ZIP_MAGIC):
+            reason = "it starts like an npz (zip) archive but is truncated or damaged"
+        elif head.startswith(NPY_MAGIC):
+            reason = "it holds a single NumPy array (.npy), not an npz archive"
+        else:
+            reason = "it is not an npz (zip) archive"
+        raise _fail(path, reason)
+    entries, where = {}, "the archive's index"
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            for name in archive.files:
+                where = f"entry {name!r}"
+                entries[name] = archive[name]
+    except _READ_ERRORS as err:
+        raise _fail(path, f"reading {where} failed, so the file is damaged ({err})") from None
+    return entries
+
+
+def _read_config(path, entries):
+    """The JSON config, checked for format, version and the shape of its parts."""
+    if CONFIG_ENTRY not in entries:
+        listed = ", ".join(sorted(entries)) or "nothing"
+        raise _fail(path, f"it has no {CONFIG_ENTRY!r} entry, so it is not a scratchconv model "
+                          f"(it holds {listed})")
+    raw = entries[CONFIG_ENTRY]
+    if not (isinstance(raw, np.ndarray) and raw.ndim == 0 and raw.dtype.kind == "U"):
+        raise _fail(path, f"its {CONFIG_ENTRY!r} entry is not a JSON text")
+    try:
+        config = json.loads(str(raw))
+    except json.JSONDecodeError as err:
+        raise _fail(path, f"its config is not valid JSON ({err})") from None
+    if not isinstance(config, dict):
+        raise _fail(path, f"its config is a JSON {type(config).__name__}, not an object")
+    if config.get("format") != FORMAT:
+        raise _fail(path, f"its config names the format {config.get('format')!r}, not {FORMAT!r}")
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= FORMAT_VERSION:
+        from . import __version__
+        raise _fail(path, f"it uses model format version {version!r}, and scratchconv {__version__} "
+                          f"reads versions 1 to {FORMAT_VERSION}"
+                          + ("; a newer scratchconv wrote it, so upgrade"
+                             if isinstance(version, int) and version > FORMAT_VERSION else ""))
+    _check_model_config(path, config.get("model"))
+    if "compile" not in config:
+        raise _fail(path, "its config has no 'compile' entry (null for an uncompiled model)")
+    return config
+
+
+def _check_model_config(path, model_config):
+    """The parts of the model config that Sequential.from_config indexes without checking."""
+    if not isinstance(model_config, dict):
+        raise _fail(path, "its config has no 'model' object")
+    layers = model_config.get("layers")
+    if not isinstance(layers, list) or not layers:
+        raise _fail(path, "its model config has no list of layers")
+    for i, entry in enumerate(layers):
+        if not (isinstance(entry, dict) and isinstance(entry.get("class_name"), str)
+                and isinstance(entry.get("config"), dict)):
+            raise _fail(path, f'layer {i} of its model config is not a {{"class_name", "config"}} object')
+    shape = model_config.get("input_shape")
+    if not (isinstance(shape, list) and shape
+            and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in shape)):
+        raise _fail(path, f"its model config has no valid input_shape (got {shape!r})")
+
+
+def _load_weights(path, model, entries):
+    """Check the archive's w0, w1, ... against the model's parameters and copy them in."""
+    records = _weight_records(model)
+    found = {name for name in entries if WEIGHT_ENTRY.fullmatch(name)}
+    expected = {entry for entry, _, _, _ in records}
+    if found != expected:
+        missing = sorted(expected - found, key=lambda n: int(n[1:]))
+        detail = f", missing {', '.join(missing)}" if missing else ""
+        raise _fail(path, f"it holds {len(found)} weight arrays but its model has {len(expected)}{detail}")
+    for entry, layer, name, p in records:
+        w = entries[entry]
+        where = f"weight {entry} (layer {layer.name!r}, {name})"
+        if not isinstance(w, np.ndarray) or w.shape != p.shape:
+            shape = w.shape if isinstance(w, np.ndarray) else "no array"
+            raise _fail(path, f"{where} has shape {shape}, but the model needs {p.shape}")
+        if w.dtype != p.dtype:
+            raise _fail(path, f"{where} has dtype {w.dtype}, but the model is {p.dtype}")
+    model.set_weights([entries[entry] for entry, _, _, _ in records])
+
+
+def _compile(path, model, compile_config):
+    """Compile ``model`` with the saved settings."""
+    if not (isinstance(compile_config, dict) and "optimizer" in compile_config and "loss" in compile_config):
+        raise _fail(path, 'its compile settings are not an {"optimizer", "loss", "metrics"} object')
+    try:
+        model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
+                      metrics=compile_config.get("metrics"))
+    except (TypeError, ValueError) as err:
+        raise _fail(path, f"its compile settings are invalid ({err})") from None

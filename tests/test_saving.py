@@ -1,0 +1,313 @@
+"""Saving and loading models: the round trip, atomic writes, and one clear sentence per bad file."""
+import json
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import scratchconv
+from scratchconv import Sequential, layers, saving
+from scratchconv.errors import ModelFileError
+
+
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """Saving does not depend on the kernels; the readable ones keep these tests independent
+    of the numba build."""
+    previous = scratchconv.get_backend()
+    scratchconv.set_backend("numpy")
+    yield
+    scratchconv.set_backend(previous)
+
+
+def small_model(dtype="float32", compile=True):
+    """The tutorial model's layer stack on 12x12x1 images with 3 classes (seeded weights)."""
+    scratchconv.set_seed(3)
+    return scratchconv.tutorial_model(input_shape=(12, 12, 1), num_classes=3, dtype=dtype, compile=compile)
+
+
+def batch(n=5, dtype="float32"):
+    rng = np.random.default_rng(7)
+    x = rng.random((n, 12, 12, 1)).astype(dtype)
+    y = np.eye(3, dtype=dtype)[rng.integers(0, 3, n)]
+    return x, y
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """(model, path) of a small compiled model saved to tmp_path/model.npz."""
+    model = small_model()
+    path = tmp_path / "model.npz"
+    model.save(path)
+    return model, path
+
+
+# ----- round trip ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_loaded_model_predicts_bit_for_bit_the_same(tmp_path, dtype):
+    model = small_model(dtype)
+    model.save(tmp_path / "m.npz")
+    loaded = scratchconv.load_model(tmp_path / "m.npz")
+    x, _ = batch(dtype=dtype)
+    np.testing.assert_array_equal(loaded.forward(x), model.forward(x))
+    assert all(w.dtype == np.dtype(dtype) for w in loaded.get_weights())
+
+
+def test_loaded_model_has_the_same_config(saved):
+    model, path = saved
+    assert scratchconv.load_model(path).get_config() == model.get_config()
+
+
+def test_loaded_model_has_the_same_compile_settings(tmp_path):
+    model = small_model(compile=False)
+    model.compile(optimizer=scratchconv.optimizers.SGD(learning_rate=0.05, momentum=0.5),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(tmp_path / "m.npz")
+    assert scratchconv.load_model(tmp_path / "m.npz").get_compile_config() == model.get_compile_config()
+
+
+def test_uncompiled_model_loads_uncompiled(tmp_path):
+    small_model(compile=False).save(tmp_path / "m.npz")
+    assert scratchconv.load_model(tmp_path / "m.npz").get_compile_config() is None
+
+
+def test_training_continues_after_loading_as_with_a_fresh_optimizer(saved):
+    """The optimizer state is not saved (docs/model-format.md): a loaded model trains exactly
+    like the saved one would with a freshly compiled optimizer."""
+    model, path = saved
+    loaded = scratchconv.load_model(path)
+    model.compile(**model.get_compile_config())
+    x, y = batch()
+    for _ in range(3):
+        assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_writes_exactly_the_given_path(tmp_path):
+    small_model().save(str(tmp_path / "runes.model"))
+    assert sorted(os.listdir(tmp_path)) == ["runes.model"]
+
+
+def test_file_is_readable_with_plain_numpy_as_documented(saved):
+    model, path = saved
+    with np.load(path, allow_pickle=False) as archive:
+        config = json.loads(str(archive["config"]))
+        weights = [archive[f"w{i}"] for i in range(len(config["weights"]))]
+    assert (config["format"], config["format_version"]) == ("scratchconv-model", 1)
+    assert config["model"] == model.get_config()
+    assert [w["shape"] for w in config["weights"]] == [list(w.shape) for w in weights]
+    for a, b in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_save_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "m.npz"
+    path.write_bytes(b"an older model")
+    small_model().save(path)
+    assert scratchconv.load_model(path).count_params() == small_model().count_params()
+
+
+# ----- failed saves leave what was there ---------------------------------------------------------
+
+def test_unbuilt_model_cannot_be_saved(tmp_path):
+    model = Sequential([layers.Dense(3)], name="unbuilt")
+    with pytest.raises(ValueError, match="model 'unbuilt' is not built yet, so it has no weights to save"):
+        model.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failure_while_writing_keeps_the_old_file_and_leaves_no_temp_file(saved, monkeypatch):
+    _, path = saved
+    before = path.read_bytes()
+
+    def savez_that_dies_midway(file, **arrays):
+        file.write(b"PK\x03\x04 half a model")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(saving.np, "savez", savez_that_dies_midway)
+    with pytest.raises(OSError, match=f"cannot write the model file {path}: No space left on device"):
+        small_model().save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_interrupted_save_keeps_the_old_file_and_leaves_no_temp_file(saved, monkeypatch):
+    _, path = saved
+    before = path.read_bytes()
+
+    def interrupted(file, **arrays):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saving.np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        small_model().save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_failed_rename_keeps_the_old_file_and_leaves_no_temp_file(saved, monkeypatch):
+    _, path = saved
+    before = path.read_bytes()
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(saving.os, "replace", refuse)
+    with pytest.raises(OSError, match=f"cannot write the model file {path}: Permission denied"):
+        small_model().save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(path.parent) == [path.name]
+
+
+def test_saving_into_a_missing_folder_says_so(tmp_path):
+    path = tmp_path / "nowhere" / "m.npz"
+    with pytest.raises(OSError, match=f"cannot write the model file {path}: the folder .*nowhere does not exist"):
+        small_model().save(path)
+
+
+def test_saving_onto_a_folder_says_so(tmp_path):
+    with pytest.raises(OSError, match=f"cannot write the model file {tmp_path}: it is a folder"):
+        small_model().save(tmp_path)
+
+
+# ----- bad files -----------------------------------------------------------------------------
+
+def test_missing_file_raises_file_not_found(tmp_path):
+    path = tmp_path / "absent.npz"
+    with pytest.raises(FileNotFoundError, match=f"there is no model file at {path}"):
+        scratchconv.load_model(path)
+
+
+def test_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match=f"cannot load the model file {tmp_path}: it is a folder, not a file"):
+        scratchconv.load_model(tmp_path)
+
+
+def rewritten(path, out, change_config=None, change_entries=None):
+    """A copy of the model file ``path`` at ``out`` with its config and/or entries changed."""
+    with np.load(path, allow_pickle=False) as archive:
+        entries = {name: archive[name] for name in archive.files}
+    config = json.loads(str(entries["config"]))
+    if change_config:
+        change_config(config)
+    entries["config"] = np.array(json.dumps(config))
+    if change_entries:
+        change_entries(entries)
+    with open(out, "wb") as f:
+        np.savez(f, **entries)
+    return out
+
+
+def set_key(*keys, value):
+    """A change_config that sets config[k0][k1]... = value."""
+    def change(config):
+        target = config
+        for key in keys[:-1]:
+            target = target[key]
+        target[keys[-1]] = value
+    return change
+
+
+def delete_entry(name):
+    return lambda entries: entries.pop(name)
+
+
+def set_entry(name, value):
+    return lambda entries: entries.__setitem__(name, value)
+
+
+def raw_bytes(data):
+    """A maker of a file holding exactly ``data``."""
+    def make(good, out):
+        out.write_bytes(data(good) if callable(data) else data)
+        return out
+    return make
+
+
+def flip_a_byte_inside_w0(good):
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as z:
+        info = z.getinfo("w0.npy")
+    data[info.header_offset + 30 + len(info.filename) + len(info.extra) + 200] ^= 0xFF
+    return bytes(data)
+
+
+def npy_file(good):
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3))
+    return buffer.getvalue()
+
+
+def modified(**changes):
+    return lambda good, out: rewritten(good, out, **changes)
+
+
+BAD_FILES = {
+    "empty": (raw_bytes(b""), "the file is empty"),
+    "png": (raw_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100)), r"it is not an npz \(zip\) archive"),
+    "truncated": (raw_bytes(lambda good: good.read_bytes()[:3000]),
+                  r"it starts like an npz \(zip\) archive but is truncated or damaged"),
+    "npy": (raw_bytes(npy_file), r"it holds a single NumPy array \(.npy\), not an npz archive"),
+    "damaged_member": (raw_bytes(flip_a_byte_inside_w0),
+                       "reading entry 'w0' failed, so the file is damaged"),
+    "no_config": (modified(change_entries=delete_entry("config")),
+                  "it has no 'config' entry, so it is not a scratchconv model"),
+    "config_not_text": (modified(change_entries=set_entry("config", np.zeros(3))),
+                        "its 'config' entry is not a JSON text"),
+    "bad_json": (modified(change_entries=set_entry("config", np.array('{"format": '))),
+                 "its config is not valid JSON"),
+    "json_list": (modified(change_entries=set_entry("config", np.array("[1, 2]"))),
+                  "its config is a JSON list, not an object"),
+    "other_format": (modified(change_config=set_key("format", value="keras")),
+                     "its config names the format 'keras', not 'scratchconv-model'"),
+    "newer_version": (modified(change_config=set_key("format_version", value=2)),
+                      "it uses model format version 2, and scratchconv .* reads versions 1 to 1; "
+                      "a newer scratchconv wrote it, so upgrade"),
+    "no_model": (modified(change_config=set_key("model", value=None)), "its config has no 'model' object"),
+    "no_layers": (modified(change_config=set_key("model", "layers", value=[])),
+                  "its model config has no list of layers"),
+    "layer_not_object": (modified(change_config=set_key("model", "layers", 1, value="MaxPooling2D")),
+                         'layer 1 of its model config is not a {"class_name", "config"} object'),
+    "unknown_layer": (modified(change_config=set_key("model", "layers", 1, "class_name", value="Dropout")),
+                      r"its model config does not make a model \(unknown layer class 'Dropout'"),
+    "bad_layer_config": (modified(change_config=set_key("model", "layers", 0, "config", "filters", value=-2)),
+                         r"its model config does not make a model \(.*filters must be a positive int"),
+    "unknown_layer_argument": (modified(change_config=set_key("model", "layers", 0, "config", "groups", value=2)),
+                               r"its model config does not make a model \(.*'groups'"),
+    "no_input_shape": (modified(change_config=set_key("model", "input_shape", value=None)),
+                       "its model config has no valid input_shape"),
+    "no_compile": (modified(change_config=lambda config: config.pop("compile")),
+                   "its config has no 'compile' entry"),
+    "missing_weight": (modified(change_entries=delete_entry("w3")),
+                       "it holds 7 weight arrays but its model has 8, missing w3"),
+    "extra_weight": (modified(change_entries=set_entry("w8", np.zeros(3))),
+                     "it holds 9 weight arrays but its model has 8"),
+    "wrong_shape": (modified(change_entries=set_entry("w1", np.zeros(5, dtype="float32"))),
+                    r"weight w1 \(layer 'conv2d.*', bias\) has shape \(5,\), but the model needs \(64,\)"),
+    "wrong_dtype": (modified(change_entries=set_entry("w1", np.zeros(64, dtype="float64"))),
+                    r"weight w1 \(layer 'conv2d.*', bias\) has dtype float64, but the model is float32"),
+    "bad_optimizer": (modified(change_config=set_key("compile", "optimizer", value="rmsprop")),
+                      r"its compile settings are invalid \(optimizer must be"),
+    "bad_compile": (modified(change_config=set_key("compile", value=[])),
+                    'its compile settings are not an {"optimizer", "loss", "metrics"} object'),
+}
+
+
+@pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
+def test_bad_file_gives_one_sentence_naming_file_and_fault(saved, tmp_path, case):
+    make, message = BAD_FILES[case]
+    bad = make(saved[1], tmp_path / "bad.npz")
+    with pytest.raises(ModelFileError) as info:
+        scratchconv.load_model(bad)
+    text = str(info.value)
+    assert text.startswith(f"cannot load the model file {bad}: ")
+    assert "\n" not in text
+    assert info.match(message)
+
+
+def test_model_file_error_is_a_value_error():
+    assert issubclass(ModelFileError, ValueError)
