@@ -78,6 +78,7 @@ class Conv2D(Layer):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
         self._pads = pads_2d(self.input_shape[:2], self.kernel_size, self.strides, self.padding)
+        self._ones = np.ones(0, dtype=self.dtype)  # resized to the batch by _sum_rows
         rng = generator()
         self._add_param("kernel", self.kernel_size + (self.input_shape[2], self.filters),
                         self.kernel_initializer, rng)
@@ -105,10 +106,18 @@ class Conv2D(Layer):
         kernel = self.params["kernel"]
         self.grads["kernel"] = k.conv2d_backward_weights(dz, self._x, kernel.shape, self.strides, self._pads)
         if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=(0, 1, 2))
+            self.grads["bias"] = self._sum_rows(dz.reshape(-1, self.filters))
         if not need_dx:
             return None
         return k.conv2d_backward_input(dz, kernel, self._x.shape, self.strides, self._pads)
+
+    def _sum_rows(self, rows):
+        """Column sums of ``rows`` (m, c_out) as one matrix-vector product with ones: several times
+        faster than ``rows.sum(axis=0)`` here, and more accurate in float32 (BLAS accumulates in
+        blocks where NumPy adds row after row)."""
+        if self._ones.shape[0] != rows.shape[0]:
+            self._ones = np.ones(rows.shape[0], dtype=self.dtype)
+        return self._ones @ rows
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
