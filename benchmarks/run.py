@@ -517,11 +517,11 @@ def format_targets(targets, startup):
         met = {True: "yes", False: "**no**", None: "not measured"}[t["met"]]
         lines.append(f"| {t['target']} | {t['goal']} | {_fmt(t['measured'], 2)} | {met} |")
     if startup:
-        lines += ["", "| start-up, import to first finished step (batch 32, 50x50) "
+        lines += ["", "| start-up: import to first finished step, batch 32, 50x50 "
                   "| first process s | second process s |", "| --- | ---: | ---: |"]
         for framework, s in startup.items():
-            first = "first (numba cache cold)" if framework == "scratchconv" else "first"
-            lines.append(f"| {framework} ({first}) | {s['first_s']:.2f} | {s['second_s']:.2f} |")
+            cache = "; numba cache empty, then warm" if framework == "scratchconv" else ""
+            lines.append(f"| {framework}{cache} | {s['first_s']:.2f} | {s['second_s']:.2f} |")
     return "\n".join(lines)
 
 
@@ -533,14 +533,19 @@ def _save_figure(fig, path):
 
 
 def plot_throughput(rows, path):
-    """Bars of samples/s (min-max whiskers) per framework/API x batch size, one panel per task x image."""
+    """Bars of samples/s (min-max whiskers) per framework/API x batch size.
+
+    One row of panels per task (train, predict), one column per image size.
+    """
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(r["task"], r["image"]) for r in rows}, key=lambda p: (p[0] != "train", p[1]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for ax, (task, image) in zip(axes[0], panels):
+    tasks = sorted({r["task"] for r in rows}, key=lambda task: task != "train")
+    images = sorted({r["image"] for r in rows})
+    fig, axes = plt.subplots(len(tasks), len(images), figsize=(7 * len(images), 4.5 * len(tasks)),
+                             squeeze=False)
+    for ax, (task, image) in zip(axes.flat, [(t, i) for t in tasks for i in images]):
         panel = [r for r in rows if (r["task"], r["image"]) == (task, image)]
         batches = sorted({r["batch"] for r in panel})
         series = [s for s in SERIES if any((r["framework"], r["api"]) == s for r in panel)]
@@ -563,6 +568,7 @@ def plot_throughput(rows, path):
         ax.set_title(f"{task}, {image}x{image}x3")
         ax.legend(fontsize=7)
     fig.suptitle("Tutorial model throughput (higher is better)")
+    fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)
 
@@ -602,10 +608,11 @@ def plot_scaling(rows, path):
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("ms per training step (median)")
-        ax.legend(fontsize=6)
+        ax.legend(fontsize=6, loc="upper left")
     by_batch.set_title("cost against batch size")
     by_area.set_title("cost against image area")
     fig.suptitle("Training step cost scaling (log-log)")
+    fig.tight_layout()
     _save_figure(fig, path)
     plt.close(fig)
 
