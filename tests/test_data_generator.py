@@ -105,3 +105,11 @@ def test_make_dataset_refuses_a_file_as_folder(tmp_path):
     (tmp_path / "f").write_text("x")
     with pytest.raises(ValueError, match="exists and is not a folder"):
         make_dataset(tmp_path / "f", per_class=1)
+
+
+def test_make_dataset_files_get_the_usual_permissions(tmp_path):
+    import os
+    umask = os.umask(0)
+    os.umask(umask)
+    path = make_dataset(tmp_path, per_class=1)[0]
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

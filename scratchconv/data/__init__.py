@@ -11,6 +11,7 @@ from .augment import affine_transform, augment, augment_rotations
 from .generator import WriterStyle, draw_rune, make_dataset, writer_style
 from .loader import IMAGE_EXTENSIONS, default_data_dir, load_image_folder
 from .runes import NUM_CLASSES, RUNE_NAMES, RUNES, label_index, label_table
+from .sheet import contact_sheet
 from .split import split, to_categorical
 
 __all__ = [
@@ -18,5 +19,5 @@ __all__ = [
     "WriterStyle", "writer_style", "draw_rune", "make_dataset",
     "IMAGE_EXTENSIONS", "default_data_dir", "load_image_folder",
     "affine_transform", "augment_rotations", "augment",
-    "split", "to_categorical",
+    "split", "to_categorical", "contact_sheet",
 ]

@@ -19,14 +19,13 @@ images bit for bit.
 """
 import dataclasses
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from .files import save_png
 from .glyphs import GLYPHS
 from .runes import NUM_CLASSES, RUNES
 
@@ -141,7 +140,7 @@ def _gesture(index, style, rng):
     s = style.slope * rng.uniform(0.9, 1.1)
     l = style.reach * rng.uniform(0.92, 1.08)
     strokes = []
-    for stroke in GLYPHS[index](w, s, l, rng):
+    for stroke in GLYPHS[index](w, s, l, style.roundness, rng):
         points = np.array(stroke, dtype=np.float64)
         xy = points[:, :2] + rng.normal(0.0, 0.022, size=(len(points), 2))
         xy = _overshoot(xy, rng.uniform(-0.04, 0.07, size=2))
@@ -163,12 +162,15 @@ def _overshoot(xy, amounts):
 
 
 def _round_corners(xy, roundness, steps=8):
-    """Replace each inner vertex of ``xy`` (n, 2) by a quadratic Bézier arc.
+    """Replace each inner vertex ``v`` of ``xy`` (n, 2) by a quadratic Bézier arc.
 
-    The arc starts and ends at distance ``d`` from the vertex along the two segments and has the
-    vertex as control point, so it is tangent to both: ``d = roundness * share * min(|a|, |b|)``
-    for adjacent segments ``a`` and ``b``, where share is 0.9 of a segment that ends the stroke and
-    0.5 of one shared with another corner, so neighbouring arcs never overlap.
+    The arc runs from ``p`` to ``q``, at distance ``d`` from the vertex along its two segments
+    ``a`` and ``b``: ``d = k * share * min(|a|, |b|)`` with ``k`` the vertex's ``roundness``, where
+    share is 0.9 of a segment that ends the stroke and 0.5 of one shared with another corner, so
+    neighbouring arcs never overlap. Its control point ``c = v + k (v - (p + q) / 2)`` moves out
+    from the vertex as the roundness grows: at small ``k`` the arc hugs both segments (a blunted
+    corner); at ``k = 1`` it passes through the vertex itself (``B(1/2) = (p + q) / 4 + c / 2 = v``),
+    so a fully rounded bow keeps its reach, as the D-shaped bows of real hands do.
     """
     out = [xy[0]]
     last = len(xy) - 1
@@ -184,8 +186,9 @@ def _round_corners(xy, roundness, steps=8):
             continue
         start = corner + (before - corner) * d / len_before
         end = corner + (after - corner) * d / len_after
+        control = corner + roundness[i] * (corner - (start + end) / 2)
         t = np.linspace(0.0, 1.0, steps)[:, None]
-        out.extend((1 - t) ** 2 * start + 2 * t * (1 - t) * corner + t ** 2 * end)
+        out.extend((1 - t) ** 2 * start + 2 * t * (1 - t) * control + t ** 2 * end)
     out.append(xy[-1])
     return np.array(out)
 
@@ -330,18 +333,7 @@ def make_dataset(out_dir, per_class, seed=0, overwrite=False):
         for k, style in enumerate(styles):
             image = draw_rune(index, np.random.default_rng((seed, 1, k, index)), style)
             path = out_dir / f"{rune}_{k + 1:0{digits}d}.png"
-            _save_png(image, path)
+            save_png(Image.fromarray(image), path)
             paths.append(path)
     return paths
 
-
-def _save_png(image, path):
-    """Save ``image`` (h, w) uint8 as a grayscale PNG at ``path``, atomically (temp file + rename)."""
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png.tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            Image.fromarray(image).save(file, format="PNG", optimize=True)
-        os.replace(temp, path)
-    except BaseException:
-        os.unlink(temp)
-        raise
