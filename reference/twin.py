@@ -163,18 +163,12 @@ def _snake_case(class_name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
-def _plain(value):
-    """A keras config value with tuples as lists and serialised initializers as their names."""
-    if isinstance(value, dict) and "class_name" in value:
-        if value.get("config") and any(v is not None for v in value["config"].values()):
-            raise ValueError(f"initializer {value['class_name']} has settings {value['config']} "
-                             f"that scratchconv does not have")
+def _plain(key, value):
+    """A keras config value as scratchconv writes it: tuples as lists, and a serialised
+    initializer as its name (its seed only mattered for drawing the weights, which are copied)."""
+    if key.endswith("_initializer") and isinstance(value, dict):
         return _snake_case(value["class_name"])
     return list(value) if isinstance(value, tuple) else value
-
-
-def _same(value, expected):
-    return _plain(value) == _plain(expected)
 
 
 def _layer_config(layer):
@@ -187,10 +181,10 @@ def _layer_config(layer):
     for key, value in config.items():
         if key in _SHARED_OPTIONS[class_name] or key in _IGNORED_KERAS_OPTIONS:
             continue
-        if key not in _FIXED_KERAS_OPTIONS or not _same(value, _FIXED_KERAS_OPTIONS[key]):
+        if key not in _FIXED_KERAS_OPTIONS or _plain(key, value) != _plain(key, _FIXED_KERAS_OPTIONS[key]):
             raise ValueError(f"keras layer {layer.name!r} ({class_name}) has {key}={value!r}, "
                              f"which scratchconv does not support")
-    options = {key: _plain(config[key]) for key in _SHARED_OPTIONS[class_name]}
+    options = {key: _plain(key, config[key]) for key in _SHARED_OPTIONS[class_name]}
     return class_name, {"name": layer.name, **options}
 
 
@@ -259,10 +253,12 @@ def from_keras(keras_model):
     if not keras_model.built or not keras_model.layers:
         raise ValueError(f"keras model {keras_model.name!r} is not built (or has no layers): give it a "
                          f"keras.Input(shape=...) first")
-    config = {"name": keras_model.name, "dtype": _model_dtype(keras_model),
-              "layers": [dict(zip(("class_name", "config"), _layer_config(layer)))
-                         for layer in keras_model.layers],
-              "input_shape": list(keras_model.input_shape[1:])}
+    input_shape = list(keras_model.input_shape[1:])
+    entries = [dict(zip(("class_name", "config"), _layer_config(layer))) for layer in keras_model.layers]
+    # The first layer carries the input shape, as a scratchconv model written by hand would.
+    entries[0]["config"]["input_shape"] = input_shape
+    config = {"name": keras_model.name, "dtype": _model_dtype(keras_model), "layers": entries,
+              "input_shape": input_shape}
     model = scratchconv.Sequential.from_config(config)
     model.set_weights(keras_model.get_weights())
     if keras_model.compiled:
