@@ -1,0 +1,262 @@
+"""The two kernel backends agree, and the readable one agrees with the definition.
+
+numba == numpy to 1e-12 relative in float64 and 1e-5 in float32 (max |a - b| / max |b|) over
+grids of shapes, strides, paddings and kernel sizes; pooling's argmax must match exactly.
+"""
+import itertools
+
+import numpy as np
+import pytest
+
+from scratchconv import backend
+from scratchconv.kernels.padding import output_size_2d, pads_2d
+
+BACKENDS = ("numpy", "numba")
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def rel_err(a, b):
+    """max |a - b| / max |b| (0 when both are 0)."""
+    scale = np.abs(b).max()
+    return float(np.abs(a - b).max() / scale) if scale > 0 else float(np.abs(a).max())
+
+
+def random(shape, dtype, seed):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+# (input shape, kernel (kh, kw, c_in, c_out)): odd sizes, batch 1, one input channel, 1x1,
+# 3x3, 5x5 and a non-square 3x2 kernel.
+CONV_SHAPES = [
+    ((2, 7, 9, 3), (3, 3, 3, 4)),
+    ((1, 7, 9, 1), (1, 1, 1, 5)),
+    ((2, 9, 7, 2), (5, 5, 2, 3)),
+    ((3, 8, 6, 4), (3, 2, 4, 2)),
+]
+STRIDES = [(1, 1), (2, 2), (2, 1)]
+PADDINGS = ["valid", "same"]
+CONV_GRID = list(itertools.product(CONV_SHAPES, STRIDES, PADDINGS, [np.float64, np.float32]))
+
+
+def conv_case(shapes, strides, padding, dtype):
+    (x_shape, w_shape) = shapes
+    pads = pads_2d(x_shape[1:3], w_shape[:2], strides, padding)
+    h_out, w_out = output_size_2d(x_shape[1:3], w_shape[:2], strides, padding)
+    x = random(x_shape, dtype, 1)
+    w = random(w_shape, dtype, 2)
+    b = random(w_shape[3], dtype, 3)
+    dy = random((x_shape[0], h_out, w_out, w_shape[3]), dtype, 4)
+    return x, w, b, dy, pads
+
+
+@pytest.mark.parametrize("shapes, strides, padding, dtype", CONV_GRID)
+def test_conv2d_forward_numba_matches_numpy(shapes, strides, padding, dtype):
+    x, w, b, _, pads = conv_case(shapes, strides, padding, dtype)
+    want = backend.kernels("numpy").conv2d_forward(x, w, b, strides, pads)
+    got = backend.kernels("numba").conv2d_forward(x, w, b, strides, pads)
+    assert got.dtype == dtype and got.shape == want.shape
+    assert rel_err(got, want) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("shapes, strides, padding, dtype", CONV_GRID)
+def test_conv2d_backward_input_numba_matches_numpy(shapes, strides, padding, dtype):
+    x, w, _, dy, pads = conv_case(shapes, strides, padding, dtype)
+    want = backend.kernels("numpy").conv2d_backward_input(dy, w, x.shape, strides, pads)
+    got = backend.kernels("numba").conv2d_backward_input(dy, w, x.shape, strides, pads)
+    assert got.dtype == dtype and got.shape == x.shape
+    assert rel_err(got, want) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("shapes, strides, padding, dtype", CONV_GRID)
+def test_conv2d_backward_weights_numba_matches_numpy(shapes, strides, padding, dtype):
+    x, w, _, dy, pads = conv_case(shapes, strides, padding, dtype)
+    want = backend.kernels("numpy").conv2d_backward_weights(dy, x, w.shape, strides, pads)
+    got = backend.kernels("numba").conv2d_backward_weights(dy, x, w.shape, strides, pads)
+    assert got.dtype == dtype and got.shape == w.shape
+    assert rel_err(got, want) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_conv2d_forward_relu_fusion_is_relu_of_plain_output(name, with_bias):
+    x, w, b, _, pads = conv_case(CONV_SHAPES[0], (1, 1), "same", np.float64)
+    b = b if with_bias else None
+    k = backend.kernels(name)
+    plain = k.conv2d_forward(x, w, b, (1, 1), pads)
+    fused = k.conv2d_forward(x, w, b, (1, 1), pads, relu=True)
+    assert (plain < 0).any()
+    np.testing.assert_array_equal(fused, np.maximum(plain, 0))
+
+
+def brute_force_conv(x, w, b, strides, pads):
+    """The definition, one output number at a time."""
+    (top, bottom), (left, right) = pads
+    x_pad = np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)))
+    kh, kw, _, c_out = w.shape
+    h_out = (x_pad.shape[1] - kh) // strides[0] + 1
+    w_out = (x_pad.shape[2] - kw) // strides[1] + 1
+    y = np.empty((x.shape[0], h_out, w_out, c_out))
+    for n, i, j, o in itertools.product(*map(range, y.shape)):
+        h0, w0 = i * strides[0], j * strides[1]
+        y[n, i, j, o] = b[o] + np.sum(x_pad[n, h0:h0 + kh, w0:w0 + kw, :] * w[:, :, :, o])
+    return y
+
+
+def brute_force_pool(x, pool_size, strides, pads):
+    """Max and first-argmax of each window, scanning pixels row by row."""
+    (top, bottom), (left, right) = pads
+    n_, h, wd, c = x.shape
+    h_out = (h + top + bottom - pool_size[0]) // strides[0] + 1
+    w_out = (wd + left + right - pool_size[1]) // strides[1] + 1
+    y = np.full((n_, h_out, w_out, c), -np.inf)
+    argmax = np.zeros(y.shape, dtype=np.int64)
+    for n, i, j, ch in itertools.product(*map(range, y.shape)):
+        for p, q in itertools.product(range(pool_size[0]), range(pool_size[1])):
+            r, s = i * strides[0] + p - top, j * strides[1] + q - left
+            if 0 <= r < h and 0 <= s < wd and x[n, r, s, ch] > y[n, i, j, ch]:
+                y[n, i, j, ch], argmax[n, i, j, ch] = x[n, r, s, ch], r * wd + s
+    return y, argmax
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_conv2d_forward_matches_brute_force_definition(name):
+    x, w, b, _, pads = conv_case(((2, 6, 7, 2), (3, 2, 2, 3)), (2, 1), "same", np.float64)
+    got = backend.kernels(name).conv2d_forward(x, w, b, (2, 1), pads)
+    assert rel_err(got, brute_force_conv(x, w, b, (2, 1), pads)) < 1e-12
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_conv2d_backward_matches_brute_force_derivative(name):
+    # The forward is linear in x and in w, so <dy, conv(x, w)> has gradients dx and dw that the
+    # brute-force forward gives exactly through one-hot probes.
+    x, w, b, dy, pads = conv_case(((1, 5, 4, 2), (3, 3, 2, 2)), (2, 1), "same", np.float64)
+    k = backend.kernels(name)
+    zero = np.zeros_like(b)
+    dx = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = 1.0
+        dx[idx] = np.sum(dy * brute_force_conv(e, w, zero, (2, 1), pads))
+    dw = np.zeros_like(w)
+    for idx in np.ndindex(w.shape):
+        e = np.zeros_like(w)
+        e[idx] = 1.0
+        dw[idx] = np.sum(dy * brute_force_conv(x, e, zero, (2, 1), pads))
+    assert rel_err(k.conv2d_backward_input(dy, w, x.shape, (2, 1), pads), dx) < 1e-12
+    assert rel_err(k.conv2d_backward_weights(dy, x, w.shape, (2, 1), pads), dw) < 1e-12
+
+
+# (input shape, pool size, strides, padding): stride equal to, below and above the pool size.
+POOL_GRID = list(itertools.product(
+    [(2, 7, 9, 3), (1, 8, 8, 1)],
+    [((2, 2), (2, 2)), ((3, 3), (2, 2)), ((2, 2), (1, 1)), ((3, 3), (1, 2)), ((2, 3), (3, 2))],
+    PADDINGS,
+    [np.float64, np.float32],
+))
+
+
+def pool_case(x_shape, window, padding, dtype):
+    pool_size, strides = window
+    pads = pads_2d(x_shape[1:3], pool_size, strides, padding)
+    x = random(x_shape, dtype, 5)
+    return x, pool_size, strides, pads
+
+
+@pytest.mark.parametrize("x_shape, window, padding, dtype", POOL_GRID)
+def test_maxpool2d_forward_numba_matches_numpy_exactly(x_shape, window, padding, dtype):
+    x, pool_size, strides, pads = pool_case(x_shape, window, padding, dtype)
+    y0, a0 = backend.kernels("numpy").maxpool2d_forward(x, pool_size, strides, pads)
+    y1, a1 = backend.kernels("numba").maxpool2d_forward(x, pool_size, strides, pads)
+    assert y1.dtype == dtype and a1.dtype == np.int64
+    np.testing.assert_array_equal(y1, y0)
+    np.testing.assert_array_equal(a1, a0)
+
+
+@pytest.mark.parametrize("x_shape, window, padding, dtype", POOL_GRID)
+def test_maxpool2d_backward_numba_matches_numpy(x_shape, window, padding, dtype):
+    x, pool_size, strides, pads = pool_case(x_shape, window, padding, dtype)
+    y, argmax = backend.kernels("numpy").maxpool2d_forward(x, pool_size, strides, pads)
+    dy = random(y.shape, dtype, 6)
+    want = backend.kernels("numpy").maxpool2d_backward(dy, argmax, x.shape)
+    got = backend.kernels("numba").maxpool2d_backward(dy, argmax, x.shape)
+    assert got.dtype == dtype
+    assert rel_err(got, want) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_maxpool2d_forward_matches_brute_force_definition(name):
+    x, pool_size, strides, pads = pool_case((2, 7, 9, 3), ((3, 3), (2, 2)), "same", np.float64)
+    y, argmax = backend.kernels(name).maxpool2d_forward(x, pool_size, strides, pads)
+    want_y, want_argmax = brute_force_pool(x, pool_size, strides, pads)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(argmax, want_argmax)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_maxpool2d_ties_go_to_first_pixel_in_row_major_window_order(name):
+    # Every window of a constant image is a tie: the winner is its top-left pixel. In the
+    # second image only the bottom row of each 2x2 window ties, so its left pixel wins.
+    x = np.zeros((2, 4, 4, 1))
+    x[1, 1::2, :, 0] = 1.0
+    y, argmax = backend.kernels(name).maxpool2d_forward(x, (2, 2), (2, 2), ((0, 0), (0, 0)))
+    np.testing.assert_array_equal(argmax[0, :, :, 0], [[0, 2], [8, 10]])
+    np.testing.assert_array_equal(argmax[1, :, :, 0], [[4, 6], [12, 14]])
+    np.testing.assert_array_equal(y[1], np.ones((2, 2, 1)))
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_maxpool2d_same_padding_never_picks_the_padding(name):
+    x = np.full((1, 3, 3, 1), -5.0)
+    y, argmax = backend.kernels(name).maxpool2d_forward(x, (2, 2), (2, 2), ((0, 1), (0, 1)))
+    np.testing.assert_array_equal(y[0, :, :, 0], np.full((2, 2), -5.0))
+    np.testing.assert_array_equal(argmax[0, :, :, 0], [[0, 2], [6, 8]])
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_maxpool2d_backward_adds_gradients_of_overlapping_windows(name):
+    # A single bright pixel in the middle wins all four overlapping 2x2 windows (stride 1).
+    x = np.zeros((1, 3, 3, 1))
+    x[0, 1, 1, 0] = 1.0
+    k = backend.kernels(name)
+    y, argmax = k.maxpool2d_forward(x, (2, 2), (1, 1), ((0, 0), (0, 0)))
+    dy = np.array([1.0, 2.0, 3.0, 4.0]).reshape(1, 2, 2, 1)
+    dx = k.maxpool2d_backward(dy, argmax, x.shape)
+    expected = np.zeros_like(x)
+    expected[0, 1, 1, 0] = 10.0
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_numba_kernels_are_bit_for_bit_deterministic():
+    k = backend.kernels("numba")
+    x, w, b, dy, pads = conv_case(((4, 12, 11, 5), (3, 3, 5, 6)), (1, 1), "same", np.float32)
+    runs = [(k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
+             k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
+             k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
+             *k.maxpool2d_forward(x, (3, 3), (1, 1), pads),
+             k.maxpool2d_backward(dy[..., :5], k.maxpool2d_forward(x, (3, 3), (1, 1), pads)[1],
+                                  x.shape))
+            for _ in range(2)]
+    for first, second in zip(*runs):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_numba_outputs_do_not_alias_scratch_buffers():
+    # A second call with the same shapes reuses the scratch buffers; the first results must
+    # be left untouched.
+    k = backend.kernels("numba")
+    x, w, b, dy, pads = conv_case(CONV_SHAPES[0], (1, 1), "valid", np.float64)
+    y = k.conv2d_forward(x, w, b, (1, 1), pads)
+    dx = k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads)
+    kept_y, kept_dx = y.copy(), dx.copy()
+    k.conv2d_forward(-x, w, b, (1, 1), pads)
+    k.conv2d_backward_input(-dy, w, x.shape, (1, 1), pads)
+    np.testing.assert_array_equal(y, kept_y)
+    np.testing.assert_array_equal(dx, kept_dx)
+
+
+def test_numba_kernels_accept_non_contiguous_inputs():
+    k = backend.kernels("numba")
+    x, w, b, dy, pads = conv_case(CONV_SHAPES[0], (1, 1), "same", np.float64)
+    x_view = np.asfortranarray(x)
+    want = backend.kernels("numpy").conv2d_forward(x, w, b, (1, 1), pads)
+    assert rel_err(k.conv2d_forward(x_view, w, b, (1, 1), pads), want) < 1e-12
