@@ -100,10 +100,8 @@ class Sequential:
     @property
     def output_shape(self):
         """Shape of one output sample (no batch axis), once built; else None."""
-        return self._output_shapes()[-1] if self.built else None
-
-    def _output_shapes(self):
-        return [layer.compute_output_shape(layer.input_shape) for layer in self.layers]
+        last = self.layers[-1] if self.layers else None
+        return last.compute_output_shape(last.input_shape) if self.built else None
 
     def _build_from(self, index):
         """Build layers ``index`` onwards, each from the output shape of the one before."""
