@@ -44,11 +44,13 @@ def prepare(data_dir):
     return data.split(x, data.to_categorical(y, data.NUM_CLASSES))
 
 
-def train(engine, seed, x_train, y_train, epochs, batch_size):
+def train(engine, seed, x_train, y_train, epochs, batch_size, backend=None):
     """The tutorial model trained with ``engine`` from seed ``seed``: a function x -> probabilities."""
     import scratchconv
 
     scratchconv.set_seed(seed)
+    if backend is not None:
+        scratchconv.set_backend(backend)
     model = scratchconv.tutorial_model()
     if engine == "keras":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -83,7 +85,7 @@ def measure(args):
     runs = []
     for seed in args.seeds:
         start = time.perf_counter()
-        predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size)
+        predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size, args.backend)
         test_accuracy = float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1)))
         predicted = predict(x_real).argmax(1)
         runs.append({
@@ -95,8 +97,11 @@ def measure(args):
         })
         print(f"seed {seed}: test split {test_accuracy:.3f}, real drawings "
               f"{runs[-1]['real_accuracy']:.3f} ({runs[-1]['seconds']} s)", flush=True)
+    import scratchconv
+
     return {
         "engine": args.engine,
+        "backend": scratchconv.get_backend() if args.engine == "scratchconv" else None,
         "data": str(Path(args.data).resolve().relative_to(REPO)) if Path(args.data).resolve()
         .is_relative_to(REPO) else str(args.data),
         "train_images": int(len(x_train)),
@@ -125,7 +130,8 @@ def summarise(runs):
 
 def report(results):
     s = results["summary"]
-    lines = [f"engine {results['engine']}, {results['epochs']} epochs, {len(results['runs'])} seeds",
+    backend = f" ({results['backend']} backend)" if results["backend"] else ""
+    lines = [f"engine {results['engine']}{backend}, {results['epochs']} epochs, {len(results['runs'])} seeds",
              f"test split of our images: mean {s['test_accuracy']['mean']:.3f} "
              f"(range {s['test_accuracy']['min']:.3f}-{s['test_accuracy']['max']:.3f})",
              f"real drawings ({results['real_images']} of {results['real_runes']} runes): mean "
@@ -136,15 +142,57 @@ def report(results):
     return "\n".join(lines)
 
 
+def markdown(results):
+    """The results as the Markdown block of data/README.md: the figures, then a per-rune table."""
+    s = results["summary"]
+    engine = results["engine"] + (f" ({results['backend']} backend)" if results["backend"] else "")
+
+    def span(key):
+        return f"{s[key]['mean']:.1%} (range {s[key]['min']:.1%} to {s[key]['max']:.1%})"
+
+    seeds = ", ".join(str(run["seed"]) for run in results["runs"])
+    lines = [f"Measured with {engine}, {results['epochs']} epochs, training seeds {seeds} "
+             f"({results['train_images']} training and {results['test_images']} test images):",
+             "",
+             f"- **real drawings: {span('real_accuracy')}** of {results['real_images']} drawings "
+             f"of {results['real_runes']} runes;",
+             f"- test split of our own images: {span('test_accuracy')}.",
+             "",
+             "| rune | name | accuracy on its 10 drawings (mean over seeds) | mistaken for (per seed) |",
+             "| --- | --- | --- | --- |"]
+    for rune, accuracy in s["per_rune"].items():
+        name = results["runs"][0]["per_rune"][rune]["name"]
+        mistakes = " ".join(run["per_rune"][rune]["confused_with"] or "–" for run in results["runs"])
+        lines.append(f"| {rune} | {name} | {accuracy:.0%} | {mistakes} |")
+    return "\n".join(lines)
+
+
+def write_readme(results, readme):
+    """Replace the block between ``<!-- realism -->`` and ``<!-- /realism -->`` of ``readme``."""
+    text = Path(readme).read_text(encoding="utf-8")
+    start, end = "<!-- realism -->\n", "<!-- /realism -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start.strip()} ... {end} block to fill")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    temp = Path(readme).with_name(f".{Path(readme).name}.tmp")
+    temp.write_text(head + start + markdown(results) + "\n" + end + tail, encoding="utf-8")
+    os.replace(temp, readme)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.realism", description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=str(data.default_data_dir()), help="training images (default: %(default)s)")
     parser.add_argument("--real", default=str(REAL_DIR), help="real drawings (default: %(default)s)")
     parser.add_argument("--engine", choices=("scratchconv", "keras"), default="scratchconv")
+    parser.add_argument("--backend", choices=("numba", "numpy"), default=None,
+                        help="scratchconv's kernels (default: its default, SCRATCHCONV_BACKEND or numba)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", default=str(RESULTS), help="JSON results (default: %(default)s)")
+    parser.add_argument("--readme", default=None, metavar="PATH",
+                        help="also write the figures into this README's realism block (data/README.md)")
     args = parser.parse_args(argv)
     if not Path(args.real).is_dir():
         parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
@@ -154,6 +202,8 @@ def main(argv=None):
     temp = out.with_name(f".{out.name}.tmp")
     temp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(temp, out)
+    if args.readme:
+        write_readme(results, args.readme)
     return 0
 
 
