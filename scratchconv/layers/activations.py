@@ -99,3 +99,22 @@ class Softmax(Layer):
     def backward_from_logits(self, dz, need_dx=True):
         """Backward when dz = dL/dlogits is already known: the logits are this layer's input."""
         return dz if need_dx else None
+
+
+class Activated(Layer):
+    """Base of the layers with an ``activation=`` (Conv2D, Dense): ``z`` = the layer's linear
+    part, ``y = activation(z)``. Subclasses compute z in ``forward`` and pass it to
+    :meth:`_activate`, and implement ``backward_from_logits(dz, need_dx)`` (the linear part's
+    backward); the activation's own backward is shared here."""
+
+    def _activate(self, z, already_applied=False):
+        """y = activation(z), keeping what backward needs: y, and z itself before a softmax.
+        ``already_applied``: the kernel fused the activation (Conv2D's relu)."""
+        if self.activation == "softmax":
+            self.logits = z
+        self._y = z if already_applied else apply(self.activation, z)
+        return self._y
+
+    def backward(self, dy, need_dx=True):
+        dy = np.asarray(dy, dtype=self.dtype)
+        return self.backward_from_logits(gradient(self.activation, dy, self._y), need_dx)

@@ -5,11 +5,11 @@ from .. import backend
 from ..kernels.padding import check_padding, output_size_2d, pads_2d
 from ..initializers import check as check_initializer
 from ..random import generator
-from .activations import apply, check_activation, gradient
-from .base import Layer, shape_str, to_pair
+from .activations import Activated, check_activation
+from .base import shape_str, to_pair
 
 
-class Conv2D(Layer):
+class Conv2D(Activated):
     """2-D convolution, Keras's ``Conv2D`` with ``data_format="channels_last"``.
 
     Parameters
@@ -90,15 +90,8 @@ class Conv2D(Layer):
         fused_relu = self.activation == "relu"
         z = backend.kernels().conv2d_forward(x, self.params["kernel"], self.params.get("bias"),
                                              self.strides, self._pads, relu=fused_relu)
-        if self.activation == "softmax":
-            self.logits = z
         self._x = x
-        self._y = z if fused_relu else apply(self.activation, z)
-        return self._y
-
-    def backward(self, dy, need_dx=True):
-        dy = np.asarray(dy, dtype=self.dtype)
-        return self.backward_from_logits(gradient(self.activation, dy, self._y), need_dx)
+        return self._activate(z, already_applied=fused_relu)
 
     def backward_from_logits(self, dz, need_dx=True):
         """Backward from dz = dL/dz, the gradient before the activation."""

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..initializers import check as check_initializer
 from ..random import generator
-from .activations import apply, check_activation, gradient
+from .activations import Activated, check_activation
 from .base import Layer, shape_str
 
 
@@ -31,7 +31,7 @@ class Flatten(Layer):
         return np.asarray(dy, dtype=self.dtype).reshape((dy.shape[0],) + self.input_shape)
 
 
-class Dense(Layer):
+class Dense(Activated):
     """Fully connected layer, Keras's ``Dense`` on 2-D input.
 
     Parameters
@@ -86,15 +86,8 @@ class Dense(Layer):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        if self.activation == "softmax":
-            self.logits = z
         self._x = x
-        self._y = apply(self.activation, z)
-        return self._y
-
-    def backward(self, dy, need_dx=True):
-        dy = np.asarray(dy, dtype=self.dtype)
-        return self.backward_from_logits(gradient(self.activation, dy, self._y), need_dx)
+        return self._activate(z)
 
     def backward_from_logits(self, dz, need_dx=True):
         """Backward from dz = dL/dz, the gradient before the activation."""
