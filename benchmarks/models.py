@@ -24,6 +24,8 @@ the last loss is read back as a number to make sure).
 The frameworks are imported inside the runners, never at module level: each runner lives in
 its own process, and the peak memory measured there must be that framework's alone.
 """
+import time
+
 import numpy as np
 
 NUM_CLASSES = 24
@@ -77,6 +79,57 @@ class ScratchconvRunner:
 
     def predict_all(self):
         return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+
+    def profile_steps(self, n):
+        """Where ``n`` real ``train_on_batch`` steps spend their time, in ms per step.
+
+        Each layer's ``forward``, ``backward`` and ``backward_from_logits`` and the optimizer's
+        ``apply_gradients`` are wrapped in a timer for the duration (instance attributes, which
+        the model's own calls find first); "other" is the rest of the step (loss, casts, checks).
+
+        Returns {"total_ms", "optimizer_ms", "other_ms", "layers": [{"name", "forward_ms",
+        "backward_ms"}, ...]} with the layers in model order.
+        """
+        clock, running = {}, set()
+
+        def timed(owner, method, key):
+            original = getattr(owner, method)
+
+            def wrapper(*args, **kwargs):
+                if key in running:
+                    # A layer's backward may call its own backward_from_logits: count once.
+                    return original(*args, **kwargs)
+                running.add(key)
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    clock[key] = clock.get(key, 0.0) + time.perf_counter() - start
+                    running.discard(key)
+
+            setattr(owner, method, wrapper)
+
+        layers = self.model.layers
+        for i, layer in enumerate(layers):
+            timed(layer, "forward", (i, "forward_ms"))
+            for method in ("backward", "backward_from_logits"):
+                if hasattr(layer, method):
+                    timed(layer, method, (i, "backward_ms"))
+        timed(self.model.optimizer, "apply_gradients", "optimizer_ms")
+        try:
+            start = time.perf_counter()
+            self.train_steps(n)
+            total = time.perf_counter() - start
+        finally:
+            for owner in (*layers, self.model.optimizer):
+                for method in ("forward", "backward", "backward_from_logits", "apply_gradients"):
+                    owner.__dict__.pop(method, None)
+        per_step = {key: 1000 * seconds / n for key, seconds in clock.items()}
+        rows = [{"name": layer.name, "forward_ms": per_step.get((i, "forward_ms"), 0.0),
+                 "backward_ms": per_step.get((i, "backward_ms"), 0.0)}
+                for i, layer in enumerate(layers)]
+        return {"total_ms": 1000 * total / n, "optimizer_ms": per_step.get("optimizer_ms", 0.0),
+                "other_ms": 1000 * total / n - sum(per_step.values()), "layers": rows}
 
 
 class KerasRunner:

@@ -105,7 +105,8 @@ def worker(framework, image_size, threads):
     """Serve timing requests, one JSON object per line on stdin, answers on stdout.
 
     Requests: ``{"op": "prepare", "samples": n, "batch": b}``, ``{"op": "time", "api": a,
-    "steps": s}`` (answer: ``seconds``), ``{"op": "finish"}`` (answer: ``peak_rss_mb``).
+    "steps": s}`` (answer: ``seconds``), ``{"op": "profile", "steps": s}`` (scratchconv only;
+    answer: its per-layer profile), ``{"op": "finish"}`` (answer: ``peak_rss_mb``).
     The first answer, unasked, reports the build: ``build_s``, ``params``, ``rss_mb``.
     """
     # Keep the protocol channel clean of anything a framework prints.
@@ -132,6 +133,8 @@ def worker(framework, image_size, threads):
                 answer({})
             elif request["op"] == "time":
                 answer({"seconds": _time_call(runner, request["api"], request["steps"])})
+            elif request["op"] == "profile":
+                answer(runner.profile_steps(request["steps"]))
             else:
                 answer({"peak_rss_mb": _peak_rss_mb()})
                 return
@@ -281,6 +284,11 @@ def run_job(task, image_size, batch, frameworks, settings, threads, notes):
                     del measured[framework, api]
                     continue
                 measured[framework, api]["seconds"].append(seconds)
+        if ("scratchconv", "step") in measured:
+            # After the timed repeats, so that the timers' small overhead touches none of them.
+            step = measured["scratchconv", "step"]
+            step["profile"] = workers["scratchconv"].ask(op="profile",
+                                                         steps=min(step["steps"], 16))
         for framework in list(workers):
             peak = workers.pop(framework).close()
             for (f, _), m in measured.items():
@@ -525,6 +533,26 @@ def format_targets(targets, startup):
     return "\n".join(lines)
 
 
+def format_profile(rows):
+    """Where scratchconv's training step spends its time, per layer, for each profiled configuration."""
+    profiled = [r for r in rows if r.get("profile")]
+    if not profiled:
+        return ""
+    profiled.sort(key=lambda r: (r["image"], r["batch"]))
+    head = " | ".join(f"{r['image']}px b{r['batch']} fwd / bwd" for r in profiled)
+    lines = [f"| scratchconv train_on_batch, ms per step | {head} |",
+             "| --- |" + " ---: |" * len(profiled)]
+    for i, layer in enumerate(profiled[0]["profile"]["layers"]):
+        cells = " | ".join(f"{r['profile']['layers'][i]['forward_ms']:.2f} / "
+                           f"{r['profile']['layers'][i]['backward_ms']:.2f}" for r in profiled)
+        lines.append(f"| {layer['name']} | {cells} |")
+    for key, label in (("optimizer_ms", "Adam update"), ("other_ms", "rest (loss, casts, checks)"),
+                       ("total_ms", "whole step")):
+        lines.append(f"| {label} | " + " | ".join(f"{r['profile'][key]:.2f}" for r in profiled)
+                     + " |")
+    return "\n".join(lines)
+
+
 def _save_figure(fig, path):
     """Write a figure through a temporary file, so an old PNG is never left half-written."""
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
@@ -765,6 +793,10 @@ def main(argv=None):
     print(format_table(rows))
     print()
     print(format_targets(targets, startup))
+    profile = format_profile(rows)
+    if profile:
+        print()
+        print(profile)
     for note in notes:
         print(f"- {note}")
     print(f"\nwrote {out / 'results.json'} and the plots there ({results['wall_s']:.0f} s)")

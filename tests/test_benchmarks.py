@@ -70,6 +70,31 @@ def test_targets_report_met_missed_and_not_measured():
     assert targets["inference throughput"]["met"] is None
 
 
+def test_profile_times_every_layer_of_a_real_step_and_unwraps_afterwards():
+    runner = models.ScratchconvRunner(20, threads=1, backend="numpy")
+    runner.prepare(*models.make_data(8, 20), batch_size=4)
+    profile = runner.profile_steps(2)
+    names = [layer["name"] for layer in profile["layers"]]
+    assert names == [layer.name for layer in runner.model.layers]
+    conv = profile["layers"][0]
+    assert conv["forward_ms"] > 0 and conv["backward_ms"] > 0
+    # Each call counted once (a conv's backward calls its backward_from_logits), so the
+    # parts add up to no more than the whole step.
+    assert profile["other_ms"] >= 0
+    assert all("forward" not in vars(layer) for layer in runner.model.layers)
+    assert "apply_gradients" not in vars(runner.model.optimizer)
+
+
+def test_format_profile_has_a_line_per_layer_and_the_totals():
+    layers = [{"name": "conv2d", "forward_ms": 1.0, "backward_ms": 2.0}]
+    row = dict(_measurement("scratchconv", "step", [1.0]),
+               profile={"layers": layers, "optimizer_ms": 0.5, "other_ms": 0.25,
+                        "total_ms": 3.75})
+    text = run.format_profile(run.summarise([row]))
+    assert "| conv2d | 1.00 / 2.00 |" in text
+    assert "| whole step | 3.75 |" in text
+
+
 @pytest.mark.parametrize("batch, image, steps", [(1, 50, 256), (32, 50, 64), (128, 100, 4)])
 def test_plan_scales_the_work_by_image_area_and_caps_the_steps(batch, image, steps):
     settings = dict(run.FULL)
@@ -106,6 +131,8 @@ def test_entry_point_runs_end_to_end_in_a_tiny_mode(tmp_path, capsys, tf):
     assert series == {("scratchconv", "fit", "train"), ("scratchconv", "step", "train"),
                       ("keras", "fit", "train"), ("keras", "step", "train"),
                       ("scratchconv", "predict", "predict"), ("keras", "predict", "predict")}
+    step = next(r for r in results["rows"] if (r["framework"], r["api"]) == ("scratchconv", "step"))
+    assert len(step["profile"]["layers"]) == 7
     for row in results["rows"]:
         assert row["params"] == 519096
         assert len(row["seconds"]) == 1 and row["peak_rss_mb"] > 0
