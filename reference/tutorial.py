@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -188,7 +189,7 @@ def main(argv=None):
     results = {
         "command": "python -m reference.tutorial " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": str(args.data), "images": len(x), "epochs": args.epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "backend": scratchconv.get_backend(),
+        "seed": args.seed, "backend": scratchconv.get_backend(), "git_commit": _git_commit(),
         "versions": {"scratchconv": scratchconv.__version__, "keras": keras.__version__,
                      "tensorflow": _tensorflow_version(), "numpy": np.__version__,
                      "python": platform.python_version()},
@@ -202,6 +203,16 @@ def main(argv=None):
         results["variants"][name] = {"train_images": len(x_train), "test_images": len(x_test), **result}
     _write_json(args.out, results)
     print(f"\nwrote {args.out}")
+
+
+def _git_commit():
+    """The commit of the repository this runs from, or None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out.stdout.strip()
 
 
 def _tensorflow_version():

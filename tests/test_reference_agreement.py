@@ -107,8 +107,6 @@ def reference(tf):
 @pytest.fixture(params=["numpy", "numba"])
 def backend(request):
     """Run the test on each scratchconv backend, restoring the one in use after."""
-    if request.param == "numba":
-        pytest.importorskip("scratchconv.kernels.numba_kernels", reason="the numba kernels have not landed yet")
     previous = scratchconv.get_backend()
     scratchconv.set_backend(request.param)
     yield request.param
