@@ -43,6 +43,7 @@ from benchmarks import models  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent / "README.md"
 BASE_AREA = 50 * 50
 
 # (framework, api) pairs in table order, with a label for people.
@@ -478,14 +479,25 @@ def machine_info(threads):
     except OSError:
         pass
     versions = {}
-    for package in ("numpy", "numba", "tensorflow", "keras", "torch"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
+    for package, distributions in (("numpy", ["numpy"]), ("numba", ["numba"]),
+                                   ("tensorflow", ["tensorflow", "tensorflow-cpu"]),
+                                   ("keras", ["keras"]), ("torch", ["torch"])):
+        versions[package] = None
+        for distribution in distributions:
+            try:
+                versions[package] = importlib.metadata.version(distribution)
+                break
+            except importlib.metadata.PackageNotFoundError:
+                continue
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
                                 capture_output=True, text=True).stdout.strip() or None
+        # Say so when the engine or the harness differ from that commit.
+        timed_code = ["scratchconv", "benchmarks/run.py", "benchmarks/models.py",
+                      "benchmarks/kernels.py"]
+        if commit and subprocess.run(["git", "status", "--porcelain", "--", *timed_code],
+                                     cwd=REPO, capture_output=True, text=True).stdout.strip():
+            commit += " plus uncommitted changes"
     except OSError:
         commit = None
     return {"cpu": cpu, "avx512": " avx512f" in flags, "cores": os.cpu_count(),
@@ -645,11 +657,49 @@ def plot_scaling(rows, path):
     plt.close(fig)
 
 
-def write_json(data, path):
-    """Write JSON through a temporary file and a rename."""
+def write_text(text, path):
+    """Write a file through a temporary file and a rename, so it is never left half-written."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1))
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json(data, path):
+    write_text(json.dumps(data, indent=1), path)
+
+
+def format_report(results):
+    """The whole report in Markdown: where and how it ran, the table, targets, profile, notes."""
+    machine, versions = results["machine"], results["machine"]["versions"]
+    installed = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    parts = [
+        f"Measured {machine['date_utc']} UTC on {machine['cpu']} "
+        f"({machine['cores']} cores{', AVX-512' if machine['avx512'] else ''}), "
+        f"{machine['threads']} threads per framework; Python {machine['python']}, {installed}; "
+        f"scratchconv at commit {machine['git_commit']}. Command:",
+        f"```bash\n{results['command']}\n```",
+        format_table(results["rows"]),
+        format_targets(results["targets"], results["startup"]),
+    ]
+    profile = format_profile(results["rows"])
+    if profile:
+        parts.append(profile)
+    if results["notes"]:
+        parts.append("\n".join(f"- {note}" for note in results["notes"]))
+    return "\n\n".join(parts)
+
+
+README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(report, path):
+    """Replace the block between the results markers of ``path`` with ``report``."""
+    text = path.read_text()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{path} has no {README_START} ... {README_END} block to fill")
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}", path)
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,6 +756,8 @@ def parse_args(argv=None):
                         help="skip the fresh-process start-up measurement")
     parser.add_argument("--skip-kernels", action="store_true",
                         help="skip the per-kernel micro-benchmarks")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="write the report into benchmarks/README.md (for the full run)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("repeats", "train_samples", "predict_samples", "threads"):
@@ -787,19 +839,13 @@ def main(argv=None):
         plot_throughput(rows, out / "throughput.png")
         plot_scaling(rows, out / "scaling.png")
 
-    machine = results["machine"]
-    print(f"\n{command}\n{machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads "
-          f"per framework, {machine['date_utc']} UTC\n")
-    print(format_table(rows))
-    print()
-    print(format_targets(targets, startup))
-    profile = format_profile(rows)
-    if profile:
-        print()
-        print(profile)
-    for note in notes:
-        print(f"- {note}")
-    print(f"\nwrote {out / 'results.json'} and the plots there ({results['wall_s']:.0f} s)")
+    report = format_report(results)
+    write_text(report + "\n", out / "results.md")
+    if args.update_readme:
+        update_readme(report, README)
+    print(report)
+    print(f"\nwrote results.json, results.md and the plots to {out} ({results['wall_s']:.0f} s)"
+          + (f"; updated {README}" if args.update_readme else ""))
     return 0
 
 

@@ -140,4 +140,21 @@ def test_entry_point_runs_end_to_end_in_a_tiny_mode(tmp_path, capsys, tf):
             assert row["ratio_to_keras"]["median"] > 0
     assert (tmp_path / "throughput.png").stat().st_size > 0
     assert (tmp_path / "scaling.png").stat().st_size > 0
-    assert "x tf.keras" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "x tf.keras" in printed
+    assert (tmp_path / "results.md").read_text().strip() in printed
+
+
+def test_update_readme_replaces_only_the_results_block(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{run.README_START}\nold\n{run.README_END}\noutro\n")
+    run.update_readme("new table", readme)
+    assert readme.read_text() == f"intro\n{run.README_START}\nnew table\n{run.README_END}\noutro\n"
+
+
+def test_update_readme_without_markers_says_so(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("no block here\n")
+    with pytest.raises(ValueError, match="has no <!-- results:start --> ... <!-- results:end -->"):
+        run.update_readme("table", readme)
+    assert readme.read_text() == "no block here\n"
