@@ -3,52 +3,39 @@
 Same signatures, same semantics, same shapes (NHWC, kernels ``(KH, KW, C_in, C_out)``); the
 tests hold the two backends equal. Only the way the arithmetic is arranged differs.
 
-Convolution is lowered to one matrix product (Chainer's ``im2col_cpu``, measured faster here
-than direct numba loops, see ``benchmarks/kernels.py``):
+Convolution is lowered to matrix products, one sample at a time (Chainer's ``im2col_cpu``;
+measured faster here than direct numba loops, and faster than one product over the whole
+batch, whose column matrix does not fit in cache; see ``benchmarks/kernels.py``):
 
-- ``im2col``: every output pixel ``(n, i, j)`` becomes one row of a matrix ``col`` of shape
-  ``(N * H_out * W_out, KH * KW * C_in)`` holding its receptive field in ``(p, q, c)`` order,
-  zeros where the window hangs over the padding. Then ``y = col @ w.reshape(-1, C_out)``.
-- backward weights: ``dw = col^T @ dy.reshape(-1, C_out)``.
-- backward input: ``dcol = dy.reshape(-1, C_out) @ w.reshape(-1, C_out)^T``, then ``col2im``
-  adds every row of ``dcol`` back onto the input pixels it was copied from.
+- ``im2col``: every output pixel ``(i, j)`` of sample ``n`` becomes one row of a matrix
+  ``col`` of shape ``(H_out * W_out, KH * KW * C_in)`` holding its receptive field in
+  ``(p, q, c)`` order, zeros where the window hangs over the padding. Then
+  ``y[n] = col @ w.reshape(-1, C_out)``.
+- backward weights: ``dw = sum_n col(x[n])^T @ dy[n]``, the per-sample products added in
+  sample order.
+- backward input: ``dcol = dy[n] @ w.reshape(-1, C_out)^T``, then ``col2im`` adds every row of
+  ``dcol`` back onto the input pixels it was copied from.
 
-The copies (im2col, col2im, bias + ReLU, pooling) are numba loops run in parallel over the
-batch: each sample is written by exactly one thread, and within a sample the order of every
-sum is fixed, so results are bit-for-bit the same run to run whatever the thread count. The
-matrix products are NumPy's (OpenBLAS), which splits the output, not the sums, among its
-threads, so they are deterministic too.
-
-Scratch buffers: the ``col``/``dcol`` matrices are large (12 MB for the tutorial model's first
-convolution at batch 32) and are needed only inside one call, so each thread keeps one per
-(role, shape, dtype) and reuses it on the next call with the same shapes. Arrays returned to
-the caller are always fresh; they never alias a scratch buffer.
+Threads and determinism: samples are dealt to numba's threads (``prange``); each sample is
+written by exactly one thread, each thread has its own ``col`` buffer, and within a sample
+the order of every sum is fixed, so results are bit-for-bit the same run to run whatever the
+thread count. The products are single-threaded BLAS calls (numba's ``np.dot``): while a
+kernel runs, the BLAS libraries are held to one thread each, because BLAS threads on top of
+numba's threads oversubscribe the cores (measured: 10 to 100 times slower).
 """
-import threading
-
+import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls; load it now
 from numba import njit, prange
+from threadpoolctl import ThreadpoolController
 
-_MAX_SCRATCH = 8
-_scratch = threading.local()
+# Every BLAS loaded so far, scipy's (numba's np.dot) included.
+_blas = ThreadpoolController().select(user_api="blas")
 
 
-def _buffer(role, shape, dtype):
-    """A reusable uninitialised array of this shape and dtype, private to the calling thread.
-
-    At most ``_MAX_SCRATCH`` are kept; when a new shape would exceed that, the cache starts
-    over (a model has a handful of convolution shapes, so in training this never happens).
-    """
-    cache = getattr(_scratch, "buffers", None)
-    if cache is None:
-        cache = _scratch.buffers = {}
-    key = (role, tuple(shape), np.dtype(dtype).str)
-    buf = cache.get(key)
-    if buf is None:
-        if len(cache) >= _MAX_SCRATCH:
-            cache.clear()
-        buf = cache[key] = np.empty(shape, dtype=dtype)
-    return buf
+def _one_blas_thread():
+    """Context manager: all BLAS libraries single-threaded inside, as before on exit."""
+    return _blas.limit(limits=1)
 
 
 def _out_size(n, k, s, before, after):
@@ -56,85 +43,126 @@ def _out_size(n, k, s, before, after):
     return (n + before + after - k) // s + 1
 
 
-@njit(parallel=True, cache=True)
-def _im2col(x, kh, kw, sh, sw, top, left, h_out, w_out, col):
-    """col[(n*H_out + i)*W_out + j, (p*KW + q)*C + c] = x_pad[n, s_h*i + p, s_w*j + q, c]."""
-    n, h, wd, c = x.shape
-    for b in prange(n):
-        for i in range(h_out):
-            for j in range(w_out):
-                r = (b * h_out + i) * w_out + j
-                for p in range(kh):
-                    hi = i * sh + p - top
-                    for q in range(kw):
-                        wi = j * sw + q - left
-                        k0 = (p * kw + q) * c
-                        if 0 <= hi < h and 0 <= wi < wd:
-                            for cc in range(c):
-                                col[r, k0 + cc] = x[b, hi, wi, cc]
-                        else:
-                            for cc in range(c):
-                                col[r, k0 + cc] = 0.0
+@njit(cache=True)
+def _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col):
+    """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b."""
+    _, h, wd, c = x.shape
+    for r in range(col.shape[0]):
+        i, j = r // w_out, r % w_out
+        for p in range(kh):
+            hi = i * sh + p - top
+            for q in range(kw):
+                wi = j * sw + q - left
+                k0 = (p * kw + q) * c
+                if 0 <= hi < h and 0 <= wi < wd:
+                    for cc in range(c):
+                        col[r, k0 + cc] = x[b, hi, wi, cc]
+                else:
+                    for cc in range(c):
+                        col[r, k0 + cc] = 0.0
 
 
-@njit(parallel=True, cache=True)
-def _col2im(dcol, kh, kw, sh, sw, top, left, h_out, w_out, dx):
-    """dx[n, s_h*i + p - top, s_w*j + q - left, c] += dcol[(n*H_out + i)*W_out + j, (p*KW + q)*C + c].
+@njit(cache=True)
+def _col2im(dcol, b, kh, kw, sh, sw, top, left, w_out, dx):
+    """dx[b, s_h*i + p - top, s_w*j + q - left, c] += dcol[i*W_out + j, (p*KW + q)*C + c].
 
-    Rows that fall on the padding are dropped. ``dx`` must hold zeros on entry. One thread
-    owns each sample, and within it the sums run in (i, j, p, q) order.
+    Entries that fall on the padding are dropped; the sums run in (i, j, p, q) order.
     """
-    n, h, wd, c = dx.shape
-    for b in prange(n):
-        for i in range(h_out):
-            for j in range(w_out):
-                r = (b * h_out + i) * w_out + j
-                for p in range(kh):
-                    hi = i * sh + p - top
-                    if hi < 0 or hi >= h:
-                        continue
-                    for q in range(kw):
-                        wi = j * sw + q - left
-                        if wi < 0 or wi >= wd:
-                            continue
-                        k0 = (p * kw + q) * c
-                        for cc in range(c):
-                            dx[b, hi, wi, cc] += dcol[r, k0 + cc]
+    _, h, wd, c = dx.shape
+    for r in range(dcol.shape[0]):
+        i, j = r // w_out, r % w_out
+        for p in range(kh):
+            hi = i * sh + p - top
+            if hi < 0 or hi >= h:
+                continue
+            for q in range(kw):
+                wi = j * sw + q - left
+                if wi < 0 or wi >= wd:
+                    continue
+                k0 = (p * kw + q) * c
+                for cc in range(c):
+                    dx[b, hi, wi, cc] += dcol[r, k0 + cc]
 
 
 @njit(parallel=True, cache=True)
-def _bias_relu(y, b, add_bias, relu):
-    """In place on y of shape (rows, C_out): y += b (if add_bias), then max(y, 0) (if relu)."""
-    rows, c_out = y.shape
-    for r in prange(rows):
-        for o in range(c_out):
-            v = y[r, o]
-            if add_bias:
-                v += b[o]
-            if relu and v < 0.0:  # a NaN stays NaN, as with np.maximum
-                v = 0.0
-            y[r, o] = v
+def _conv_forward(x, w2, bias, add_bias, relu, kh, kw, sh, sw, top, left, w_out, cols, y):
+    """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
+
+    x : (N, H, W, C_in); w2 : (KH*KW*C_in, C_out); y : (N, H_out*W_out, C_out);
+    cols : (T, H_out*W_out, KH*KW*C_in), one scratch matrix per thread t, which handles
+    samples t, t + T, t + 2T, ...
+    """
+    n_threads, n = cols.shape[0], x.shape[0]
+    for t in prange(n_threads):
+        col = cols[t]
+        for b in range(t, n, n_threads):
+            _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col)
+            yb = y[b]
+            np.dot(col, w2, yb)
+            if add_bias or relu:
+                for r in range(yb.shape[0]):
+                    for o in range(yb.shape[1]):
+                        v = yb[r, o] + bias[o] if add_bias else yb[r, o]
+                        if relu and v < 0.0:  # a NaN stays NaN, as with np.maximum
+                            v = 0.0
+                        yb[r, o] = v
 
 
-def _conv_geometry(x_shape, w_shape, strides, pads):
-    """(h_out, w_out) and the column matrix's shape for this convolution."""
-    n, h, wd, _ = x_shape
+@njit(parallel=True, cache=True)
+def _conv_backward_input(dy, w2t, kh, kw, sh, sw, top, left, w_out, cols, dx):
+    """dx[n] = col2im(dy[n] @ w2t) for every sample n; dx must hold zeros on entry.
+
+    dy : (N, H_out*W_out, C_out); w2t : (C_out, KH*KW*C_in); dx : (N, H, W, C_in);
+    cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
+    """
+    n_threads, n = cols.shape[0], dy.shape[0]
+    for t in prange(n_threads):
+        dcol = cols[t]
+        for b in range(t, n, n_threads):
+            np.dot(dy[b], w2t, dcol)
+            _col2im(dcol, b, kh, kw, sh, sw, top, left, w_out, dx)
+
+
+@njit(parallel=True, cache=True)
+def _conv_backward_weights(dy, x, kh, kw, sh, sw, top, left, w_out, cols, parts):
+    """parts[n] = im2col(x[n])^T @ dy[n] for every sample n (summed over n by the caller).
+
+    dy : (N, H_out*W_out, C_out); x : (N, H, W, C_in); parts : (N, KH*KW*C_in, C_out);
+    cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
+    """
+    n_threads, n = cols.shape[0], x.shape[0]
+    for t in prange(n_threads):
+        col = cols[t]
+        for b in range(t, n, n_threads):
+            _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col)
+            np.dot(col.T, dy[b], parts[b])
+
+
+@njit(parallel=True, cache=True)
+def _sum_over_samples(parts, out):
+    """out = parts[0] + parts[1] + ... in that order, for every entry (rows in parallel)."""
+    for r in prange(out.shape[0]):
+        for o in range(out.shape[1]):
+            out[r, o] = parts[0, r, o]
+        for b in range(1, parts.shape[0]):
+            for o in range(out.shape[1]):
+                out[r, o] += parts[b, r, o]
+
+
+def _geometry(x_shape, w_shape, strides, pads):
+    """The integer arguments the compiled convolutions share, and the scratch matrices' shape.
+
+    Returns ``(kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and ``(T, H_out*W_out, K)`` with
+    T = numba's current thread count and K = KH*KW*C_in.
+    """
+    _, h, wd, _ = x_shape
     kh, kw, c_in, _ = w_shape
     (top, bottom), (left, right) = pads
-    h_out = _out_size(h, kh, strides[0], top, bottom)
-    w_out = _out_size(wd, kw, strides[1], left, right)
-    return h_out, w_out, (n * h_out * w_out, kh * kw * c_in)
-
-
-def _columns(x, w_shape, strides, pads, h_out, w_out, col_shape):
-    """The im2col matrix of x, in a scratch buffer (or x itself for a plain 1x1 convolution)."""
-    kh, kw = w_shape[:2]
-    (top, bottom), (left, right) = pads
-    if kh == kw == 1 and tuple(strides) == (1, 1) and top == bottom == left == right == 0:
-        return x.reshape(col_shape)
-    col = _buffer("col", col_shape, x.dtype)
-    _im2col(x, kh, kw, strides[0], strides[1], top, left, h_out, w_out, col)
-    return col
+    sh, sw = strides
+    h_out = _out_size(h, kh, sh, top, bottom)
+    w_out = _out_size(wd, kw, sw, left, right)
+    cols_shape = (numba.get_num_threads(), h_out * w_out, kh * kw * c_in)
+    return (kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
 
 
 def conv2d_forward(x, w, b, strides, pads, relu=False):
@@ -146,15 +174,13 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     c_out = w.shape[3]
-    h_out, w_out, col_shape = _conv_geometry(x.shape, w.shape, strides, pads)
-    col = _columns(x, w.shape, strides, pads, h_out, w_out, col_shape)
-    y = np.empty((x.shape[0], h_out, w_out, c_out), dtype=x.dtype)
-    y_rows = y.reshape(-1, c_out)
-    np.matmul(col, w.reshape(-1, c_out), out=y_rows)
-    if b is not None or relu:
-        bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-        _bias_relu(y_rows, bias, b is not None, bool(relu))
-    return y
+    args, h_out, cols_shape = _geometry(x.shape, w.shape, strides, pads)
+    bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    y = np.empty((x.shape[0], cols_shape[1], c_out), dtype=x.dtype)
+    cols = np.empty(cols_shape, dtype=x.dtype)
+    with _one_blas_thread():
+        _conv_forward(x, w.reshape(-1, c_out), bias, b is not None, bool(relu), *args, cols, y)
+    return y.reshape(x.shape[0], h_out, args[-1], c_out)
 
 
 def conv2d_backward_input(dy, w, x_shape, strides, pads):
@@ -165,13 +191,13 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     """
     dy = np.ascontiguousarray(dy)
     w = np.ascontiguousarray(w, dtype=dy.dtype)
-    kh, kw, _, c_out = w.shape
-    (top, _), (left, _) = pads
-    h_out, w_out, col_shape = _conv_geometry(x_shape, w.shape, strides, pads)
-    dcol = _buffer("dcol", col_shape, dy.dtype)
-    np.matmul(dy.reshape(-1, c_out), w.reshape(-1, c_out).T, out=dcol)
+    c_out = w.shape[3]
+    args, _, cols_shape = _geometry(x_shape, w.shape, strides, pads)
+    w2t = np.ascontiguousarray(w.reshape(-1, c_out).T)
     dx = np.zeros(tuple(x_shape), dtype=dy.dtype)
-    _col2im(dcol, kh, kw, strides[0], strides[1], top, left, h_out, w_out, dx)
+    cols = np.empty(cols_shape, dtype=dy.dtype)
+    with _one_blas_thread():
+        _conv_backward_input(dy.reshape(dy.shape[0], -1, c_out), w2t, *args, cols, dx)
     return dx
 
 
@@ -184,9 +210,14 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     dy = np.ascontiguousarray(dy)
     x = np.ascontiguousarray(x, dtype=dy.dtype)
     c_out = w_shape[3]
-    h_out, w_out, col_shape = _conv_geometry(x.shape, w_shape, strides, pads)
-    col = _columns(x, w_shape, strides, pads, h_out, w_out, col_shape)
-    return (col.T @ dy.reshape(-1, c_out)).reshape(w_shape)
+    args, _, cols_shape = _geometry(x.shape, w_shape, strides, pads)
+    parts = np.empty((x.shape[0], cols_shape[2], c_out), dtype=dy.dtype)
+    cols = np.empty(cols_shape, dtype=dy.dtype)
+    dw = np.empty((cols_shape[2], c_out), dtype=dy.dtype)
+    with _one_blas_thread():
+        _conv_backward_weights(dy.reshape(dy.shape[0], -1, c_out), x, *args, cols, parts)
+    _sum_over_samples(parts, dw)
+    return dw.reshape(tuple(w_shape))
 
 
 @njit(parallel=True, cache=True)
