@@ -168,6 +168,10 @@ class Sequential:
             x = layer.forward(x, training=training)
         return x
 
+    def __call__(self, x, training=False):
+        """``model(x)`` is ``model.forward(x)``, as in Keras."""
+        return self.forward(x, training=training)
+
     def _backward(self, d, need_dx, from_logits):
         """Run the layers' backward passes from the last to the first.
 

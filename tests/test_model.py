@@ -331,3 +331,11 @@ def test_add_builds_the_new_layer_when_the_model_is_built():
 def test_the_public_api_is_exported():
     for name in ("Sequential", "load_model", "gradcheck", "set_seed", "set_backend", "tutorial_model"):
         assert callable(getattr(scratchconv, name)), name
+
+
+def test_calling_a_model_or_a_layer_runs_its_forward():
+    model = small_model()
+    x, _ = data(2)
+    np.testing.assert_array_equal(model(x), model.forward(x))
+    layer = model.layers[0]
+    np.testing.assert_array_equal(layer(x), layer.forward(x))

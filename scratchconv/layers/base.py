@@ -115,6 +115,10 @@ class Layer:
         """y = f(x); caches what ``backward`` needs."""
         raise NotImplementedError
 
+    def __call__(self, x, training=False):
+        """``layer(x)`` is ``layer.forward(x)``, as in Keras."""
+        return self.forward(x, training=training)
+
     def backward(self, dy, need_dx=True):
         """dx = dL/dx from dy = dL/dy; fills ``grads``. Returns None when ``need_dx`` is False."""
         raise NotImplementedError
