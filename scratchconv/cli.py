@@ -357,9 +357,15 @@ def cmd_predict(args):
 def cmd_gradcheck(args):
     import scratchconv
 
-    results = scratchconv.gradcheck()
-    print(results)
-    return 0
+    if args.max_entries and not args.model:
+        raise UserError("--max-entries applies to a given MODEL; the full check chooses its own "
+                        "entries")
+    target = read_model(args.model) if args.model else None
+    # The table is printed row by row as each tensor is checked (the full suite takes minutes).
+    report = scratchconv.gradcheck(target, seed=args.seed, max_entries=args.max_entries)
+    failed = [result.name for result in report if not result.passed]
+    print("FAIL: " + ", ".join(failed) if failed else "PASS")
+    return 1 if failed else 0
 
 
 def cmd_visualize(args):
@@ -478,8 +484,19 @@ def build_parser():
     predict.add_argument("model", metavar="MODEL", help="a model file written by train")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
 
-    command("gradcheck", cmd_gradcheck, "Check every layer's gradients, and the tutorial "
-            "model's, against central finite differences in float64.")
+    gradcheck = command("gradcheck", cmd_gradcheck, "Check every layer's gradients, and the "
+                        "tutorial model's, against central finite differences in float64: a "
+                        "table of max relative errors and a PASS/FAIL line (exit status 1 on "
+                        "FAIL). Takes a few minutes.", runs_model=True)
+    gradcheck.add_argument("model", metavar="MODEL", nargs="?",
+                           help="check this saved model instead (on a float64 copy, random "
+                           "inputs and labels)")
+    gradcheck.add_argument("--max-entries", type=positive_int, default=None, metavar="N",
+                           help="with MODEL: check N random entries of each tensor "
+                           "(default: all)")
+    gradcheck.add_argument("--seed", type=non_negative_int, default=0,
+                           help="seed of the inputs, labels and checked entries "
+                           "(default: %(default)s)")
 
     visualize = command("visualize", cmd_visualize, "Draw the first layer's filters and every "
                         "layer's feature maps for one image.", runs_model=True)

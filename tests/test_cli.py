@@ -465,3 +465,47 @@ def test_visualize_titles_the_picture_with_the_best_guess(trained, runes, tmp_pa
     (title,) = titles
     assert title.startswith(f"{runes / 'ᚠ_01.png'}: the model's best guess is ")
     assert title.split("is ")[1].split()[0] in data.RUNE_NAMES
+
+
+# ---- gradcheck -------------------------------------------------------------------------------
+
+def test_gradcheck_of_a_saved_model_prints_the_table_and_pass(trained, capsys):
+    out, _ = trained
+    assert cli.main(["gradcheck", str(out / "model.npz"), "--max-entries", "2"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[:2] == ["tensor", "shape"] and "max rel error" in printed[0]
+    assert any(line.startswith("sequential: conv2d.kernel") and line.endswith("pass")
+               for line in printed)
+    assert printed[-1] == "PASS"
+
+
+def test_gradcheck_without_a_model_runs_the_layer_suite(monkeypatch, capsys):
+    import importlib
+    import itertools
+
+    module = importlib.import_module("scratchconv.gradcheck")
+    real = module.default_suite
+    # The whole suite takes minutes; its first two tensors show the command runs it.
+    monkeypatch.setattr(module, "default_suite",
+                        lambda eps, seed: itertools.islice(real(eps, seed), 2))
+    assert cli.main(["gradcheck"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len([line for line in printed if line.endswith(" pass")]) == 2
+    assert printed[-1] == "PASS"
+
+
+def test_gradcheck_failure_names_the_tensors_and_exits_1(monkeypatch, capsys):
+    import importlib
+
+    module = importlib.import_module("scratchconv.gradcheck")
+    bad = module.GradcheckResult("Conv2D: kernel", (3, 3, 1, 1), 9, 0, 0.5)
+    good = module.GradcheckResult("Conv2D: bias", (1,), 1, 0, 1e-9)
+    monkeypatch.setattr("scratchconv.gradcheck",
+                        lambda *a, **k: module.GradcheckReport([good, bad]))
+    assert cli.main(["gradcheck"]) == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "FAIL: Conv2D: kernel"
+
+
+def test_gradcheck_max_entries_needs_a_model(capsys):
+    assert cli.main(["gradcheck", "--max-entries", "3"]) == 1
+    assert error_line(capsys).startswith("--max-entries applies to a given MODEL")
