@@ -66,6 +66,7 @@ def test_writer_style_depends_only_on_seed_and_writer():
 def test_make_dataset_writes_tutorial_names_in_label_order(tmp_path):
     paths = make_dataset(tmp_path / "runes", per_class=2, seed=0)
     assert [p.name for p in paths[:3]] == ["ᚠ_01.png", "ᚠ_02.png", "ᚢ_01.png"]
+    assert paths[-1].name == "ᛟ_02.png"
     assert len(paths) == 48 and sorted(p.name for p in (tmp_path / "runes").iterdir()) == \
         sorted(p.name for p in paths)
     with Image.open(paths[0]) as image:
@@ -113,3 +114,11 @@ def test_make_dataset_files_get_the_usual_permissions(tmp_path):
     os.umask(umask)
     path = make_dataset(tmp_path, per_class=1)[0]
     assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_shipped_images_are_what_the_documented_command_draws(tmp_path):
+    # data/README.md: make_dataset("data/runes", per_class=45, seed=0). Writer k's images depend
+    # only on (seed, k), so the first writer alone must reproduce every <rune>_01.png.
+    shipped = data.default_data_dir()
+    for path in make_dataset(tmp_path, per_class=1, seed=0):
+        assert path.read_bytes() == (shipped / path.name).read_bytes(), path.name

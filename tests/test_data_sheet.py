@@ -6,10 +6,10 @@ from scratchconv import data
 
 
 def test_contact_sheet_has_a_row_per_rune_and_a_column_per_sample(tmp_path):
-    data.make_dataset(tmp_path / "runes", per_class=3, seed=1)
-    path = data.contact_sheet(tmp_path / "runes", tmp_path / "sheet.png", per_rune=2, label_width=90, gap=2)
+    data.make_dataset(tmp_path / "runes", per_class=1, seed=1)
+    path = data.contact_sheet(tmp_path / "runes", tmp_path / "sheet.png", per_rune=3, label_width=90, gap=2)
     with Image.open(path) as sheet:
-        assert sheet.size == (90 + 2 * 52, 24 * 52)
+        assert sheet.size == (90 + 3 * 52, 24 * 52)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
