@@ -21,13 +21,23 @@ written by exactly one thread, each thread has its own ``col`` buffer, and withi
 the order of every sum is fixed, so results are bit-for-bit the same run to run whatever the
 thread count. The products are single-threaded BLAS calls (numba's ``np.dot``): while a
 kernel runs, the BLAS libraries are held to one thread each, because BLAS threads on top of
-numba's threads oversubscribe the cores (measured: 10 to 100 times slower).
+numba's threads oversubscribe the cores (measured: 10 to 100 times slower). For the same
+reason numba's threading layer defaults here to ``workqueue``, whose idle threads sleep at
+once, unless the user chose one (``NUMBA_THREADING_LAYER``): the OpenMP layer's idle threads
+spin, and on two busy cores that spinning made a training step up to 8 times slower. The
+choice takes effect only if no numba-parallel code has run yet in the process; workqueue
+does not allow two Python threads to run these kernels at the same moment.
 """
+import os
+
 import numba
 import numpy as np
 import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls; load it now
 from numba import njit, prange
 from threadpoolctl import ThreadpoolController
+
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
 # Every BLAS loaded so far, scipy's (numba's np.dot) included.
 _blas = ThreadpoolController().select(user_api="blas")
