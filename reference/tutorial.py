@@ -13,8 +13,11 @@ each epoch's shuffle is drawn once, from a seeded NumPy generator, and both are 
 arrays with ``shuffle=False``. Differences in the table therefore come only from floating-point
 arithmetic (float32 sums in a different order), not from different draws.
 
-It prints each epoch's training loss and accuracy for both frameworks, then the test loss and
-accuracy of both and both confusion matrices, and writes everything to a JSON file.
+It prints each epoch's training loss and accuracy for both frameworks (and the relative
+difference of the two losses), then the test loss and accuracy of both and both confusion
+matrices, and writes everything to a JSON file. ``--dtype float64`` runs both frameworks in
+float64, which shows how much of the float32 difference is rounding (Adam amplifies it: see
+docs/agreement.md).
 """
 import argparse
 import json
@@ -33,6 +36,9 @@ import scratchconv
 from scratchconv import data as sc_data
 from scratchconv import report
 
+from .twin import keras_floatx
+
+VARIANTS = ("original", "rotated")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "tutorial.json"
 
 
@@ -72,7 +78,7 @@ def _test_results(model, x_test, y_test, batch_size):
     return float(loss), float(accuracy), probs.argmax(axis=1), probs
 
 
-def side_by_side(x_train, y_train, x_test, y_test, epochs=5, batch_size=32, seed=0):
+def side_by_side(x_train, y_train, x_test, y_test, epochs=5, batch_size=32, seed=0, dtype="float32"):
     """Train the tutorial model in both frameworks from the same weights on the same batches.
 
     Parameters
@@ -82,6 +88,9 @@ def side_by_side(x_train, y_train, x_test, y_test, epochs=5, batch_size=32, seed
     epochs, batch_size : int
     seed : int
         Seeds scratchconv's initial weights and the per-epoch shuffles.
+    dtype : "float32" (the tutorial's) or "float64"
+        In float64 both frameworks compute in float64 end to end; their remaining differences
+        are then float64 rounding, which shows how much of the float32 difference is rounding.
 
     Returns
     -------
@@ -91,26 +100,30 @@ def side_by_side(x_train, y_train, x_test, y_test, epochs=5, batch_size=32, seed
         ``max_abs_probability_difference`` on the test set and ``prediction_agreement``, the
         fraction of test images both frameworks put in the same class.
     """
+    x_train, y_train, x_test, y_test = (a.astype(dtype) for a in (x_train, y_train, x_test, y_test))
     scratchconv.set_seed(seed)
-    ours = scratchconv.tutorial_model(input_shape=x_train.shape[1:], num_classes=y_train.shape[1])
-    theirs = keras_tutorial_model(input_shape=x_train.shape[1:], num_classes=y_train.shape[1])
-    theirs.set_weights(ours.get_weights())
-    shuffles = np.random.default_rng(seed)
-    epochs_log = []
-    for epoch in range(1, epochs + 1):
-        order = shuffles.permutation(len(x_train))
-        x_epoch, y_epoch = x_train[order], y_train[order]
-        row = {"epoch": epoch}
+    ours = scratchconv.tutorial_model(input_shape=x_train.shape[1:], num_classes=y_train.shape[1], dtype=dtype)
+    # Keras layers and their compiled loss take the floatx in force when they are made, and
+    # fit/predict/evaluate cast NumPy inputs to it: all of keras's side runs under ``dtype``.
+    with keras_floatx(dtype):
+        theirs = keras_tutorial_model(input_shape=x_train.shape[1:], num_classes=y_train.shape[1])
+        theirs.set_weights(ours.get_weights())
+        shuffles = np.random.default_rng(seed)
+        epochs_log = []
+        for epoch in range(1, epochs + 1):
+            order = shuffles.permutation(len(x_train))
+            x_epoch, y_epoch = x_train[order], y_train[order]
+            row = {"epoch": epoch}
+            for name, model in (("scratchconv", ours), ("keras", theirs)):
+                loss, accuracy, seconds = _epoch(model, x_epoch, y_epoch, batch_size)
+                row[name] = {"loss": loss, "accuracy": accuracy, "seconds": seconds}
+            epochs_log.append(row)
+            print(_epoch_line(row), flush=True)
+        test, probs = {}, {}
         for name, model in (("scratchconv", ours), ("keras", theirs)):
-            loss, accuracy, seconds = _epoch(model, x_epoch, y_epoch, batch_size)
-            row[name] = {"loss": loss, "accuracy": accuracy, "seconds": seconds}
-        epochs_log.append(row)
-        print(_epoch_line(row), flush=True)
-    test, probs = {}, {}
-    for name, model in (("scratchconv", ours), ("keras", theirs)):
-        loss, accuracy, predicted, probs[name] = _test_results(model, x_test, y_test, batch_size)
-        cm = report.confusion_matrix(y_test.argmax(axis=1), predicted, y_test.shape[1])
-        test[name] = {"loss": loss, "accuracy": accuracy, "confusion_matrix": cm.tolist()}
+            loss, accuracy, predicted, probs[name] = _test_results(model, x_test, y_test, batch_size)
+            cm = report.confusion_matrix(y_test.argmax(axis=1), predicted, y_test.shape[1])
+            test[name] = {"loss": loss, "accuracy": accuracy, "confusion_matrix": cm.tolist()}
     return {
         "epochs": epochs_log,
         "test": test,
@@ -122,13 +135,15 @@ def side_by_side(x_train, y_train, x_test, y_test, epochs=5, batch_size=32, seed
 def _epoch_line(row):
     ours, theirs = row["scratchconv"], row["keras"]
     return (f"{row['epoch']:>5}  {ours['loss']:>9.4f} {ours['accuracy']:>9.4f} {ours['seconds']:>7.1f}s"
-            f"   {theirs['loss']:>9.4f} {theirs['accuracy']:>9.4f} {theirs['seconds']:>7.1f}s")
+            f"   {theirs['loss']:>9.4f} {theirs['accuracy']:>9.4f} {theirs['seconds']:>7.1f}s"
+            f"   {abs(ours['loss'] - theirs['loss']) / abs(theirs['loss']):>13.2e}")
 
 
 def _print_variant_header(name, n_train, n_test):
     print(f"\n== {name}: {n_train} training images, {n_test} test images ==")
     print(f"{'':>5}  {'scratchconv':^29}   {'tf.keras':^29}")
-    print(f"{'epoch':>5}  {'loss':>9} {'accuracy':>9} {'time':>8}   {'loss':>9} {'accuracy':>9} {'time':>8}")
+    print(f"{'epoch':>5}  {'loss':>9} {'accuracy':>9} {'time':>8}   {'loss':>9} {'accuracy':>9} {'time':>8}"
+          f"   {'loss rel.diff':>13}")
 
 
 def _print_test(result):
@@ -170,6 +185,10 @@ def _parse_args(argv):
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0, help="initial weights and per-epoch shuffles")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS),
+                        help="without the rotated copies (original), with them (rotated), or both (default)")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="float32 is the tutorial's; float64 shows what is left without float32 rounding")
     args = parser.parse_args(argv)
     for what in ("epochs", "batch_size"):
         if getattr(args, what) < 1:
@@ -185,11 +204,12 @@ def main(argv=None):
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     x, labels, _ = sc_data.load_image_folder(args.data)
     y = sc_data.to_categorical(labels, sc_data.NUM_CLASSES)
-    variants = {"original": (x, y), "rotated": sc_data.augment_rotations(x, y)}
+    variants = {name: (x, y) if name == "original" else sc_data.augment_rotations(x, y)
+                for name in VARIANTS if name in args.variants}
     results = {
         "command": "python -m reference.tutorial " + " ".join(sys.argv[1:] if argv is None else argv),
         "data": str(args.data), "images": len(x), "epochs": args.epochs, "batch_size": args.batch_size,
-        "seed": args.seed, "backend": scratchconv.get_backend(), "git_commit": _git_commit(),
+        "seed": args.seed, "dtype": args.dtype, "backend": scratchconv.get_backend(), "git_commit": _git_commit(),
         "versions": {"scratchconv": scratchconv.__version__, "keras": keras.__version__,
                      "tensorflow": _tensorflow_version(), "numpy": np.__version__,
                      "python": platform.python_version()},
@@ -198,7 +218,8 @@ def main(argv=None):
     for name, (xv, yv) in variants.items():
         x_train, x_test, y_train, y_test = sc_data.split(xv, yv)
         _print_variant_header(name, len(x_train), len(x_test))
-        result = side_by_side(x_train, y_train, x_test, y_test, args.epochs, args.batch_size, args.seed)
+        result = side_by_side(x_train, y_train, x_test, y_test, args.epochs, args.batch_size, args.seed,
+                              args.dtype)
         _print_test(result)
         results["variants"][name] = {"train_images": len(x_train), "test_images": len(x_test), **result}
     _write_json(args.out, results)
