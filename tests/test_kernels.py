@@ -5,6 +5,7 @@ grids of shapes, strides, paddings and kernel sizes; pooling's argmax must match
 """
 import itertools
 
+import numba
 import numpy as np
 import pytest
 
@@ -260,3 +261,23 @@ def test_numba_kernels_accept_non_contiguous_inputs():
     x_view = np.asfortranarray(x)
     want = backend.kernels("numpy").conv2d_forward(x, w, b, (1, 1), pads)
     assert rel_err(k.conv2d_forward(x_view, w, b, (1, 1), pads), want) < 1e-12
+
+
+def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
+    k = backend.kernels("numba")
+    x, w, b, dy, pads = conv_case(((5, 10, 9, 4), (3, 3, 4, 6)), (1, 1), "same", np.float32)
+
+    def run():
+        return (k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
+                k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
+                k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads))
+
+    all_threads = run()
+    saved = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread = run()
+    finally:
+        numba.set_num_threads(saved)
+    for got, want in zip(one_thread, all_threads):
+        np.testing.assert_array_equal(got, want)
