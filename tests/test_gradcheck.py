@@ -1,0 +1,236 @@
+"""The gradient check: every layer and the tutorial model pass at 1e-7 on both backends, a broken
+backward is caught, kinks are skipped, and the report is what the CLI prints."""
+import importlib.util
+import sys
+
+import numpy as np
+import pytest
+
+import scratchconv
+from scratchconv import Sequential, layers
+
+gc = sys.modules["scratchconv.gradcheck"]  # the module; scratchconv.gradcheck is the function
+
+HAVE_NUMBA_KERNELS = importlib.util.find_spec("scratchconv.kernels.numba_kernels") is not None
+
+
+@pytest.fixture(params=["numpy", pytest.param("numba", marks=pytest.mark.skipif(
+    not HAVE_NUMBA_KERNELS, reason="scratchconv/kernels/numba_kernels.py does not exist yet"))])
+def backend(request):
+    previous = scratchconv.get_backend()
+    scratchconv.set_backend(request.param)
+    yield request.param
+    scratchconv.set_backend(previous)
+
+
+@pytest.fixture
+def numpy_backend():
+    previous = scratchconv.get_backend()
+    scratchconv.set_backend("numpy")
+    yield
+    scratchconv.set_backend(previous)
+
+
+@pytest.fixture(autouse=True)
+def one_blas_thread():
+    """The checks multiply small matrices thousands of times; on a busy machine BLAS threads
+    waiting for each other make that up to 50x slower, so use one."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # only slower without it
+        yield
+        return
+    with threadpool_limits(1, user_api="blas"):
+        yield
+
+
+def failures(results):
+    return [(r.name, r.n_checked, r.max_rel_error) for r in results if not r.passed]
+
+
+CASES = {label: (layer, shape) for label, layer, shape in gc.layer_cases()}
+
+
+# ----- everything passes, on both backends -------------------------------------------------------
+
+@pytest.mark.parametrize("label", CASES)
+def test_layer_gradients_match_central_differences(backend, label):
+    layer, shape = CASES[label]
+    rng = np.random.default_rng(0)
+    layer = gc.float64_layer(layer, shape[1:])
+    gc.random_weights(layer, rng)
+    results = gc.check_layer(layer, gc.spaced_values(shape, rng), label=label, rng=rng)
+    assert [r.name.split(": ")[1] for r in results] == list(layer.params) + ["input"]
+    assert failures(results) == []
+
+
+def test_small_tutorial_model_gradients_match_at_every_entry(backend):
+    rng = np.random.default_rng(0)
+    model = gc.small_tutorial_model()
+    for layer in model.layers:
+        gc.random_weights(layer, rng)
+    x = rng.uniform(0, 1, (2,) + model.input_shape)
+    results = gc.check_model(model, x, gc.random_labels(model, 2, rng), rng=rng)
+    assert failures(results) == []
+    assert all(r.n_checked + r.n_skipped == r.size for r in results)
+
+
+def test_full_tutorial_model_gradients_match_on_a_subset(backend):
+    rng = np.random.default_rng(0)
+    model = gc.full_tutorial_model()
+    x = rng.uniform(0, 1, (2,) + model.input_shape)
+    results = gc.check_model(model, x, gc.random_labels(model, 2, rng), max_entries=3, rng=rng)
+    assert len(results) == 9  # 4 kernels, 4 biases, the input
+    assert failures(results) == []
+    assert all(r.n_checked == 3 for r in results)
+
+
+def test_full_tutorial_model_is_the_tutorial_model():
+    model = gc.full_tutorial_model()
+    assert model.count_params() == 519_096
+    assert [layer.name for layer in model.layers] == list(gc.TUTORIAL_LAYER_NAMES)
+    assert model.dtype == "float64"
+
+
+def test_uncompiled_model_is_checked_through_a_projection(numpy_backend):
+    model = Sequential([layers.Dense(5, activation="relu", input_shape=(4,)), layers.Dense(3)])
+    report = scratchconv.gradcheck(model, verbose=False)
+    assert report.passed and len(report) == 5
+
+
+def test_model_with_sparse_labels_is_checked(numpy_backend):
+    model = Sequential([layers.Dense(5, activation="relu", input_shape=(4,)), layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert scratchconv.gradcheck(model, verbose=False).passed
+
+
+# ----- negative controls -----------------------------------------------------------------------
+
+def test_wrong_kernel_gradient_is_caught(numpy_backend, monkeypatch):
+    original = layers.Dense.backward_from_logits
+
+    def off_by_a_thousandth(self, dz, need_dx=True):
+        dx = original(self, dz, need_dx)
+        self.grads["kernel"] = self.grads["kernel"] * 1.001
+        return dx
+
+    monkeypatch.setattr(layers.Dense, "backward_from_logits", off_by_a_thousandth)
+    report = scratchconv.gradcheck(layers.Dense(3, input_shape=(4,)), verbose=False)
+    assert [r.passed for r in report] == [False, True, True]
+    assert report[0].max_rel_error > 1e-4
+
+
+def test_wrong_convolution_input_gradient_is_caught(numpy_backend, monkeypatch):
+    kernels = scratchconv.backend.kernels("numpy")
+    original = kernels.conv2d_backward_input
+
+    def drops_the_last_row(dy, w, x_shape, strides, pads):
+        dx = original(dy, w, x_shape, strides, pads)
+        dx[:, -1] = 0
+        return dx
+
+    monkeypatch.setattr(kernels, "conv2d_backward_input", drops_the_last_row)
+    report = scratchconv.gradcheck(layers.Conv2D(2, 3, padding="same", input_shape=(5, 5, 2)), verbose=False)
+    assert [r.passed for r in report] == [True, True, False]
+    assert report[2].max_rel_error > 0.5
+
+
+def test_huge_step_fails_the_check(numpy_backend):
+    report = scratchconv.gradcheck(layers.Softmax(input_shape=(6,)), eps=0.3, verbose=False)
+    assert not report.passed
+
+
+# ----- kinks -----------------------------------------------------------------------------------
+
+def test_relu_step_across_zero_is_skipped(numpy_backend):
+    x = gc.spaced_values((2, 5), np.random.default_rng(0))
+    x[0, 0] = gc.EPS / 2
+    report = scratchconv.gradcheck(layers.ReLU(), x, verbose=False)
+    assert (report[0].n_checked, report[0].n_skipped) == (9, 1)
+    assert report.passed
+
+
+def test_max_pool_step_that_swaps_the_winner_is_skipped(numpy_backend):
+    x = np.array([0.1, 0.5, 0.5 - gc.EPS / 2, -0.3]).reshape(1, 2, 2, 1)
+    report = scratchconv.gradcheck(layers.MaxPooling2D(2), x, verbose=False)
+    assert (report[0].n_checked, report[0].n_skipped) == (2, 2)
+    assert report.passed
+
+
+def test_spaced_values_are_distinct_and_away_from_zero():
+    x = gc.spaced_values((3, 4, 5), np.random.default_rng(1))
+    gaps = np.diff(np.sort(x.ravel()))
+    assert x.shape == (3, 4, 5)
+    assert gaps.min() > 1000 * gc.EPS and np.abs(x).min() > 100 * gc.EPS
+
+
+# ----- copies, determinism, side effects --------------------------------------------------------
+
+def test_float32_layer_is_checked_on_a_float64_copy_and_left_alone(numpy_backend):
+    layer = layers.Dense(3, activation="relu", input_shape=(4,))
+    layer.build((4,))
+    before = layer.get_weights()
+    assert scratchconv.gradcheck(layer, verbose=False).passed
+    assert layer.dtype == "float32"
+    for a, b in zip(layer.get_weights(), before):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_seed_gives_the_same_report(numpy_backend):
+    conv = layers.Conv2D(2, 3, activation="relu", input_shape=(5, 4, 2))
+    first = scratchconv.gradcheck(conv, seed=4, verbose=False)
+    second = scratchconv.gradcheck(conv, seed=4, verbose=False)
+    assert first.errors() == second.errors()
+
+
+def test_gradcheck_does_not_move_the_global_generator(numpy_backend):
+    scratchconv.set_seed(5)
+    expected = scratchconv.random.generator().random(3)
+    scratchconv.set_seed(5)
+    scratchconv.gradcheck(layers.Dense(2, input_shape=(3,)), verbose=False)
+    np.testing.assert_array_equal(scratchconv.random.generator().random(3), expected)
+
+
+def test_max_entries_checks_a_random_subset(numpy_backend):
+    report = scratchconv.gradcheck(layers.Dense(6, input_shape=(5,)), max_entries=4, verbose=False)
+    assert [(r.n_checked, r.size) for r in report] == [(4, 30), (4, 6), (4, 10)]
+
+
+# ----- the report and the table ------------------------------------------------------------------
+
+def test_report_lists_each_tensor_with_shape_count_and_error(numpy_backend):
+    report = scratchconv.gradcheck(layers.Conv2D(2, 3, input_shape=(4, 4, 1), name="c"), verbose=False)
+    assert [(r.name, r.shape, r.n_checked) for r in report] == [
+        ("c: kernel", (3, 3, 1, 2), 18), ("c: bias", (2,), 2), ("c: input", (2, 4, 4, 1), 32)]
+    assert report.passed and all(0 <= e <= gc.THRESHOLD for e in report.errors().values())
+
+
+def test_verbose_prints_the_table_row_by_row(numpy_backend, capsys):
+    report = scratchconv.gradcheck(layers.Dense(2, input_shape=(3,), name="d"), verbose=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["tensor", "shape", "entries", "checked", "max", "rel", "error", "result"]
+    assert lines[2].split()[:5] == ["d:", "kernel", "3x2", "6", "of"] and lines[2].endswith("pass")
+    assert lines[-1].startswith("3 of 3 tensors passed (max relative error <= 1e-07")
+    assert str(report).splitlines() == lines
+
+
+def test_failed_tensor_is_marked_in_the_table():
+    result = gc.GradcheckResult("x: kernel", (2, 3), 6, 0, 3e-3)
+    assert not result.passed and result.row().endswith("FAIL")
+    assert gc.GradcheckReport([result]).summary().endswith("; 1 FAILED")
+
+
+def test_tensor_with_no_entry_checked_fails():
+    assert not gc.GradcheckResult("x: input", (1, 1), 0, 1, float("nan")).passed
+
+
+# ----- bad arguments ---------------------------------------------------------------------------
+
+def test_something_that_is_not_a_model_or_layer_is_refused():
+    with pytest.raises(TypeError, match="gradcheck takes a Sequential model, a layer or nothing, got 'model.npz'"):
+        scratchconv.gradcheck("model.npz")
+
+
+def test_unbuilt_layer_without_x_is_refused():
+    with pytest.raises(ValueError, match="gradcheck cannot check 'd7': it is not built and no x was given"):
+        scratchconv.gradcheck(layers.Dense(2, name="d7"))
