@@ -448,19 +448,25 @@ def measure_startup(frameworks, threads, notes):
 # Per-kernel micro-benchmarks, owned by benchmarks/kernels.py.
 
 def run_kernels(repeats, out, threads, notes):
-    """Run ``benchmarks.kernels.run`` in its own process and return its JSON (None if absent)."""
+    """Run ``benchmarks.kernels`` in its own process: (its JSON, its printed table), or (None, None).
+
+    ``benchmarks/kernels.py`` (owned by the kernels' author) exposes ``run(repeats=...,
+    json_path=...)`` and ``format_table(result)``.
+    """
     if importlib.util.find_spec("benchmarks.kernels") is None:
-        notes.append("per-kernel micro-benchmarks: benchmarks/kernels.py is not there yet")
-        return None
+        notes.append("per-kernel micro-benchmarks: benchmarks/kernels.py is not there")
+        return None, None
     path = out / "kernels.json"
     done = subprocess.run(
         [sys.executable, "-c",
-         f"from benchmarks.kernels import run; run(repeats={repeats}, json_path={str(path)!r})"],
-        cwd=REPO, env=worker_env(threads))
+         "from benchmarks.kernels import run, format_table; "
+         f"print(format_table(run(repeats={repeats}, json_path={str(path)!r})))"],
+        cwd=REPO, env=worker_env(threads), capture_output=True, text=True)
     if done.returncode != 0 or not path.exists():
-        notes.append(f"per-kernel micro-benchmarks failed (exit code {done.returncode})")
-        return None
-    return json.loads(path.read_text())
+        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+        notes.append(f"per-kernel micro-benchmarks failed (exit code {done.returncode}): {tail}")
+        return None, None
+    return json.loads(path.read_text()), done.stdout.strip()
 
 
 # --------------------------------------------------------------------------------------------
@@ -684,6 +690,10 @@ def format_report(results):
     profile = format_profile(results["rows"])
     if profile:
         parts.append(profile)
+    if results["kernels_table"]:
+        parts.append("Per-kernel micro-benchmarks (`benchmarks/kernels.py`, batch 32, float32; "
+                     "`results/kernels.json`):")
+        parts.append(f"```text\n{results['kernels_table']}\n```")
     if results["notes"]:
         parts.append("\n".join(f"- {note}" for note in results["notes"]))
     return "\n\n".join(parts)
@@ -820,10 +830,10 @@ def main(argv=None):
     if not args.skip_startup:
         log("start-up: import to first finished step, in fresh processes")
         startup = measure_startup(frameworks, args.threads, notes)
-    kernels = None
+    kernels = kernels_table = None
     if not args.skip_kernels:
         log("per-kernel micro-benchmarks (benchmarks/kernels.py)")
-        kernels = run_kernels(settings["kernel_repeats"], out, args.threads, notes)
+        kernels, kernels_table = run_kernels(settings["kernel_repeats"], out, args.threads, notes)
 
     targets = evaluate_targets(rows, startup)
     command = "python -m benchmarks" + (" " + " ".join(argv if argv is not None
@@ -832,7 +842,8 @@ def main(argv=None):
                "settings": {k: list(v) if isinstance(v, tuple) else v
                             for k, v in settings.items()},
                "frameworks": list(frameworks), "rows": rows, "targets": targets,
-               "startup": startup, "kernels": kernels, "notes": notes,
+               "startup": startup, "kernels": kernels, "kernels_table": kernels_table,
+               "notes": notes,
                "wall_s": time.perf_counter() - started}
     write_json(results, out / "results.json")
     if rows:
