@@ -811,7 +811,12 @@ def main(argv=None):
         return 0
     settings = settings_from(args)
     out = args.out or (RESULTS / "quick" if args.quick else RESULTS)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        print(f"python -m benchmarks: cannot use {out} as the output folder: {error.strerror}",
+              file=sys.stderr)
+        return 2
     notes = []
     frameworks = available(args.frameworks, notes)
     started = time.perf_counter()

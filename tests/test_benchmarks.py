@@ -118,6 +118,13 @@ def test_bad_options_say_what_is_wrong(argv, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_an_unusable_output_folder_is_one_sentence(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert run.main(["--quick", "--out", str(blocker / "results")]) == 2
+    assert "cannot use" in capsys.readouterr().err
+
+
 def test_entry_point_runs_end_to_end_in_a_tiny_mode(tmp_path, capsys, tf):
     """A few steps of scratchconv and tf.keras: rows, ratios, JSON and plots come out."""
     code = run.main(["--quick", "--frameworks", "scratchconv,keras", "--repeats", "1",
