@@ -135,9 +135,11 @@ class GradcheckReport:
     def summary(self):
         """One line: how many tensors passed."""
         failed = sum(not r.passed for r in self.results)
+        subset = any(r.n_checked + r.n_skipped < r.size for r in self.results)
         return (f"{len(self.results) - failed} of {len(self.results)} tensors passed (max relative "
                 f"error <= {THRESHOLD:g}, central differences in float64, h = {EPS:g})"
-                + (f"; {failed} FAILED" if failed else ""))
+                + (f"; {failed} FAILED" if failed else "")
+                + ("; 'k of n' rows checked k random entries of a tensor of n" if subset else ""))
 
     def __str__(self):
         return "\n".join([table_header()] + [r.row() for r in self.results] + [self.summary()])

@@ -214,6 +214,14 @@ def test_verbose_prints_the_table_row_by_row(numpy_backend, capsys):
     assert str(report).splitlines() == lines
 
 
+def test_summary_says_when_only_a_subset_was_checked():
+    whole = gc.GradcheckResult("d: bias", (4,), 4, 0, 1e-9)
+    subset = gc.GradcheckResult("d: kernel", (40, 4), 20, 0, 1e-9)
+    assert "random entries" not in gc.GradcheckReport([whole]).summary()
+    assert gc.GradcheckReport([whole, subset]).summary().endswith(
+        "; 'k of n' rows checked k random entries of a tensor of n")
+
+
 def test_failed_tensor_is_marked_in_the_table():
     result = gc.GradcheckResult("x: kernel", (2, 3), 6, 0, 3e-3)
     assert not result.passed and result.row().endswith("FAIL")
