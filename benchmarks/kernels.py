@@ -12,6 +12,9 @@ when TensorFlow is importable.
 - **GFLOP/s** for the convolutions: each of forward, backward-input and backward-weights is
   ``2 * N * H_out * W_out * KH * KW * C_in * C_out`` multiply-adds counted as two FLOPs.
   Pooling does comparisons, not FLOPs, so only its time is reported.
+- **One core** (``--one-core``): numba, BLAS and TensorFlow each limited to one thread, and
+  the clock is the process's CPU time. On a shared, busy machine wall-clock times of
+  multi-threaded code are mostly waiting; this mode still compares the kernels' own work.
 - **Peak**: ``cores x GHz x FLOP/cycle/core``, with the clock from ``/proc/cpuinfo`` (the
   nominal one; boost clocks can exceed it) and FLOP/cycle from the vector ISA: two FMA units
   x lanes x 2 FLOPs, i.e. 64 float32 with AVX-512, 32 with AVX2+FMA, 16 otherwise.
@@ -133,22 +136,26 @@ def _layer_data(layer, rng):
     return x, np.zeros(1, np.float32), np.zeros(1, np.float32), np.ones_like(y), argmax
 
 
-def _import_tf():
+def _import_tf(one_core):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         import tensorflow as tf
     except ImportError:
         return None
+    if one_core:
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
     return tf
 
 
 def _thread_info():
     import numba
-    info = {"numba_threads": numba.config.NUMBA_NUM_THREADS}
+    info = {"numba_threads": numba.get_num_threads()}
     try:
         from threadpoolctl import threadpool_info
-        info["blas"] = [f"{d['internal_api']} ({d['num_threads']} threads)"
-                        for d in threadpool_info()]
+        info["blas"] = [f"{d['internal_api']} {d.get('architecture') or ''} "
+                        f"({d['num_threads']} threads)" for d in threadpool_info()
+                        if d["user_api"] == "blas"]
     except ImportError:
         info["blas"] = ["unknown (threadpoolctl not installed)"]
     try:
@@ -158,7 +165,7 @@ def _thread_info():
     return info
 
 
-def run(repeats=15, json_path=None, numpy_repeats=3):
+def run(repeats=15, json_path=None, numpy_repeats=3, one_core=False):
     """Time every kernel on every backend and return (and optionally save) the results.
 
     Parameters
@@ -169,15 +176,28 @@ def run(repeats=15, json_path=None, numpy_repeats=3):
         Where to write the results as JSON (atomically: a temp file renamed into place).
     numpy_repeats : int
         Timed repeats for the readable NumPy backend, which is much slower.
+    one_core : bool
+        Limit every library to one thread and time with the process's CPU time.
 
     Returns
     -------
     dict with ``peak``, ``threads``, ``rows`` (one per kernel and backend: median, min and max
     in ms, GFLOP/s at the median, ratio to TensorFlow's median) and ``notes``.
     """
+    backend.kernels("numba")  # imported first: it picks numba's threading layer before any launch
     rng = np.random.default_rng(111)
-    tf = _import_tf()
+    tf = _import_tf(one_core)
+    if one_core:
+        import numba
+        from threadpoolctl import threadpool_limits
+        numba.set_num_threads(1)
+        threadpool_limits(1)
+    clock = time.process_time if one_core else time.perf_counter
     notes = [] if tf else ["tensorflow is not importable: no TensorFlow column"]
+    if "avx512f" in Path("/proc/cpuinfo").read_text() and any(
+            "Haswell" in lib for lib in _thread_info()["blas"]):
+        notes.append("OpenBLAS runs its Haswell (AVX2) kernels on this AVX-512 CPU; "
+                     "OPENBLAS_CORETYPE=SkylakeX in the environment selects its AVX-512 ones")
     calls, flops = {}, {}
     for lname, layer in LAYERS.items():
         data = _layer_data(layer, rng)
@@ -198,9 +218,9 @@ def run(repeats=15, json_path=None, numpy_repeats=3):
         for key, fn in calls.items():
             if r >= (numpy_repeats if key[2] == "numpy" else repeats):
                 continue
-            start = time.perf_counter()
+            start = clock()
             fn()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(clock() - start)
 
     rows = []
     for (lname, op, bname), ts in times.items():
@@ -211,7 +231,12 @@ def run(repeats=15, json_path=None, numpy_repeats=3):
         tf_ts = times.get((lname, op, "tf"))
         row["vs_tf"] = statistics.median(tf_ts) / med if tf_ts else None
         rows.append(row)
-    result = {"batch": BATCH, "dtype": "float32", "peak": cpu_peak(), "threads": _thread_info(),
+    peak = cpu_peak()
+    if one_core and peak["gflops"]:
+        peak = {"gflops": peak["gflops"] / (os.cpu_count() or 1),
+                "how": peak["how"] + ", one core's share"}
+    result = {"batch": BATCH, "dtype": "float32", "one_core": one_core, "peak": peak,
+              "threads": _thread_info(),
               "rows": rows, "notes": notes}
     if json_path is not None:
         _write_json(Path(json_path), result)
@@ -232,10 +257,11 @@ def _write_json(path, data):
 
 
 def format_table(result):
-    """The results as a plain-text table, slowest kernels first within each layer."""
+    """The results as a plain-text table, one line per (layer, kernel, backend)."""
     peak = result["peak"]["gflops"]
     lines = [f"Kernels at batch {result['batch']}, {result['dtype']}; peak: {result['peak']['how']}",
              f"threads: {result['threads']}",
+             "clock: CPU time, one thread everywhere" if result["one_core"] else "clock: wall",
              f"{'layer':<6} {'op':<17} {'backend':<6} {'median ms':>10} {'min-max ms':>17} "
              f"{'GFLOP/s':>8} {'% peak':>7} {'speed vs tf':>11}"]
     for row in result["rows"]:
@@ -255,8 +281,10 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats (numba and tf)")
     parser.add_argument("--numpy-repeats", type=int, default=3, help="timed repeats (NumPy backend)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--one-core", action="store_true",
+                        help="one thread everywhere, timed by CPU time (for a busy machine)")
     args = parser.parse_args(argv)
-    print(format_table(run(args.repeats, args.json, args.numpy_repeats)))
+    print(format_table(run(args.repeats, args.json, args.numpy_repeats, args.one_core)))
 
 
 if __name__ == "__main__":
