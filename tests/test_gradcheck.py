@@ -92,6 +92,27 @@ def test_full_tutorial_model_is_the_tutorial_model():
     assert model.dtype == "float64"
 
 
+def test_layer_cases_cover_every_layer_type_and_the_asked_configurations():
+    conv = [label for label in CASES if label.startswith("Conv2D")]
+    assert len(conv) == 24  # 1x1/3x3/5x5 x valid/same x strides 1/2 x linear/relu
+    labels = " | ".join(CASES)
+    for wanted in ("MaxPooling2D 3x3", "MaxPooling2D 2x2 same odd input", "MaxPooling2D 3x3 s2 overlapping",
+                   "Dense linear", "Dense relu", "Dense softmax", "Flatten", "ReLU", "Softmax"):
+        assert wanted in labels
+
+
+def test_default_suite_checks_layers_then_the_small_and_the_full_tutorial_model(numpy_backend, monkeypatch):
+    monkeypatch.setattr(gc, "FULL_MODEL_ENTRIES", 2)
+    results = list(gc.default_suite())
+    by_model = {prefix: [r for r in results if r.name.startswith(prefix + ": ")]
+                for prefix in ("small tutorial model", "tutorial model")}
+    assert [len(rows) for rows in by_model.values()] == [9, 9]
+    assert by_model["tutorial model"][0].name == "tutorial model: conv2d.kernel"
+    assert sum(r.size for r in by_model["tutorial model"][:-1]) == 519_096
+    assert all(r.n_checked == 2 for r in by_model["tutorial model"])
+    assert failures(results) == []
+
+
 def test_uncompiled_model_is_checked_through_a_projection(numpy_backend):
     model = Sequential([layers.Dense(5, activation="relu", input_shape=(4,)), layers.Dense(3)])
     report = scratchconv.gradcheck(model, verbose=False)
