@@ -384,7 +384,12 @@ def cmd_visualize(args):
     glyphs, names = rune_labels()
     best = int(np.argmax(a[0]))
     guess = names[best] if a[0].size == len(names) else f"output {best}"
-    title = f"{args.image}: the model's best guess is {guess} ({a[0][best]:.1%})"
+    shown = str(args.image)
+    if plots.runic_font() is None:
+        # File names like ᚠ_01.png: without a runic font, spell the runes out.
+        for glyph, name in zip(glyphs, names):
+            shown = shown.replace(glyph, name)
+    title = f"{shown}: the model's best guess is {guess} ({a[0][best]:.1%})"
     fig = plots.network_figure(image[0], first_conv.params["kernel"], activations,
                                plots.axis_labels(glyphs, names), title=title)
     print(f"filters and feature maps: {plots.save_figure(fig, args.out)}")
