@@ -54,51 +54,82 @@ def _out_size(n, k, s, before, after):
 
 
 @njit(cache=True)
-def _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col):
-    """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b."""
-    _, h, wd, c = x.shape
+def _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col):
+    """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b.
+
+    ``x`` is the input seen as (N, H, W*C). For one kernel row p the KW*C entries come from
+    KW consecutive pixels of one input row, contiguous in NHWC, so a window that lies inside
+    the image is copied in one run; a window over the padding goes pixel by pixel. (Slices
+    name the runs: indexing them from 0 lets the copy loops vectorise.)
+    """
+    _, h, row_len = x.shape
+    wd = row_len // c
+    run = kw * c
     for r in range(col.shape[0]):
         i, j = r // w_out, r % w_out
+        w0 = j * sw - left
+        inside = w0 >= 0 and w0 + kw <= wd
         for p in range(kh):
             hi = i * sh + p - top
+            k0 = p * run
+            if 0 <= hi < h and inside:
+                src = x[b, hi, w0 * c:w0 * c + run]
+                dst = col[r, k0:k0 + run]
+                for k in range(run):
+                    dst[k] = src[k]
+                continue
             for q in range(kw):
-                wi = j * sw + q - left
-                k0 = (p * kw + q) * c
+                wi = w0 + q
+                dst = col[r, k0 + q * c:k0 + (q + 1) * c]
                 if 0 <= hi < h and 0 <= wi < wd:
+                    src = x[b, hi, wi * c:(wi + 1) * c]
                     for cc in range(c):
-                        col[r, k0 + cc] = x[b, hi, wi, cc]
+                        dst[cc] = src[cc]
                 else:
                     for cc in range(c):
-                        col[r, k0 + cc] = 0.0
+                        dst[cc] = 0.0
 
 
 @njit(cache=True)
-def _col2im(dcol, b, kh, kw, sh, sw, top, left, w_out, dx):
+def _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx):
     """dx[b, s_h*i + p - top, s_w*j + q - left, c] += dcol[i*W_out + j, (p*KW + q)*C + c].
 
-    Entries that fall on the padding are dropped; the sums run in (i, j, p, q) order.
+    ``dx`` is the input gradient seen as (N, H, W*C). Entries that fall on the padding are
+    dropped. Every dx entry receives its terms in (i, j, p, q) order, whether its window row
+    is added in one run (window inside the image) or pixel by pixel.
     """
-    _, h, wd, c = dx.shape
+    _, h, row_len = dx.shape
+    wd = row_len // c
+    run = kw * c
     for r in range(dcol.shape[0]):
         i, j = r // w_out, r % w_out
+        w0 = j * sw - left
+        inside = w0 >= 0 and w0 + kw <= wd
         for p in range(kh):
             hi = i * sh + p - top
             if hi < 0 or hi >= h:
                 continue
+            k0 = p * run
+            if inside:
+                src = dcol[r, k0:k0 + run]
+                dst = dx[b, hi, w0 * c:w0 * c + run]
+                for k in range(run):
+                    dst[k] += src[k]
+                continue
             for q in range(kw):
-                wi = j * sw + q - left
-                if wi < 0 or wi >= wd:
-                    continue
-                k0 = (p * kw + q) * c
-                for cc in range(c):
-                    dx[b, hi, wi, cc] += dcol[r, k0 + cc]
+                wi = w0 + q
+                if 0 <= wi < wd:
+                    src = dcol[r, k0 + q * c:k0 + (q + 1) * c]
+                    dst = dx[b, hi, wi * c:(wi + 1) * c]
+                    for cc in range(c):
+                        dst[cc] += src[cc]
 
 
 @njit(parallel=True, cache=True)
-def _conv_forward(x, w2, bias, add_bias, relu, kh, kw, sh, sw, top, left, w_out, cols, y):
+def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out, cols, y):
     """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
 
-    x : (N, H, W, C_in); w2 : (KH*KW*C_in, C_out); y : (N, H_out*W_out, C_out);
+    x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); y : (N, H_out*W_out, C_out);
     cols : (T, H_out*W_out, KH*KW*C_in), one scratch matrix per thread t, which handles
     samples t, t + T, t + 2T, ...
     """
@@ -106,7 +137,7 @@ def _conv_forward(x, w2, bias, add_bias, relu, kh, kw, sh, sw, top, left, w_out,
     for t in prange(n_threads):
         col = cols[t]
         for b in range(t, n, n_threads):
-            _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col)
+            _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
             yb = y[b]
             np.dot(col, w2, yb)
             if add_bias or relu:
@@ -119,10 +150,10 @@ def _conv_forward(x, w2, bias, add_bias, relu, kh, kw, sh, sw, top, left, w_out,
 
 
 @njit(parallel=True, cache=True)
-def _conv_backward_input(dy, w2t, kh, kw, sh, sw, top, left, w_out, cols, dx):
+def _conv_backward_input(dy, w2t, c, kh, kw, sh, sw, top, left, w_out, cols, dx):
     """dx[n] = col2im(dy[n] @ w2t) for every sample n; dx must hold zeros on entry.
 
-    dy : (N, H_out*W_out, C_out); w2t : (C_out, KH*KW*C_in); dx : (N, H, W, C_in);
+    dy : (N, H_out*W_out, C_out); w2t : (C_out, KH*KW*C_in); dx : (N, H, W*C_in);
     cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
     """
     n_threads, n = cols.shape[0], dy.shape[0]
@@ -130,21 +161,21 @@ def _conv_backward_input(dy, w2t, kh, kw, sh, sw, top, left, w_out, cols, dx):
         dcol = cols[t]
         for b in range(t, n, n_threads):
             np.dot(dy[b], w2t, dcol)
-            _col2im(dcol, b, kh, kw, sh, sw, top, left, w_out, dx)
+            _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx)
 
 
 @njit(parallel=True, cache=True)
-def _conv_backward_weights(dy, x, kh, kw, sh, sw, top, left, w_out, cols, parts):
+def _conv_backward_weights(dy, x, c, kh, kw, sh, sw, top, left, w_out, cols, parts):
     """parts[n] = im2col(x[n])^T @ dy[n] for every sample n (summed over n by the caller).
 
-    dy : (N, H_out*W_out, C_out); x : (N, H, W, C_in); parts : (N, KH*KW*C_in, C_out);
+    dy : (N, H_out*W_out, C_out); x : (N, H, W*C_in); parts : (N, KH*KW*C_in, C_out);
     cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
     """
     n_threads, n = cols.shape[0], x.shape[0]
     for t in prange(n_threads):
         col = cols[t]
         for b in range(t, n, n_threads):
-            _im2col(x, b, kh, kw, sh, sw, top, left, w_out, col)
+            _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
             np.dot(col.T, dy[b], parts[b])
 
 
@@ -159,10 +190,15 @@ def _sum_over_samples(parts, out):
                 out[r, o] += parts[b, r, o]
 
 
+def _rows(a):
+    """A view of the contiguous NHWC array a as (N, H, W*C): one image row per line."""
+    return a.reshape(a.shape[0], a.shape[1], -1)
+
+
 def _geometry(x_shape, w_shape, strides, pads):
     """The integer arguments the compiled convolutions share, and the scratch matrices' shape.
 
-    Returns ``(kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and ``(T, H_out*W_out, K)`` with
+    Returns ``(c_in, kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and ``(T, H_out*W_out, K)`` with
     T = numba's current thread count and K = KH*KW*C_in.
     """
     _, h, wd, _ = x_shape
@@ -172,7 +208,7 @@ def _geometry(x_shape, w_shape, strides, pads):
     h_out = _out_size(h, kh, sh, top, bottom)
     w_out = _out_size(wd, kw, sw, left, right)
     cols_shape = (numba.get_num_threads(), h_out * w_out, kh * kw * c_in)
-    return (kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
+    return (c_in, kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
 
 
 def conv2d_forward(x, w, b, strides, pads, relu=False):
@@ -189,7 +225,7 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     y = np.empty((x.shape[0], cols_shape[1], c_out), dtype=x.dtype)
     cols = np.empty(cols_shape, dtype=x.dtype)
     with _one_blas_thread():
-        _conv_forward(x, w.reshape(-1, c_out), bias, b is not None, bool(relu), *args, cols, y)
+        _conv_forward(_rows(x), w.reshape(-1, c_out), bias, b is not None, bool(relu), *args, cols, y)
     return y.reshape(x.shape[0], h_out, args[-1], c_out)
 
 
@@ -207,7 +243,7 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     dx = np.zeros(tuple(x_shape), dtype=dy.dtype)
     cols = np.empty(cols_shape, dtype=dy.dtype)
     with _one_blas_thread():
-        _conv_backward_input(dy.reshape(dy.shape[0], -1, c_out), w2t, *args, cols, dx)
+        _conv_backward_input(dy.reshape(dy.shape[0], -1, c_out), w2t, *args, cols, _rows(dx))
     return dx
 
 
@@ -225,7 +261,7 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     cols = np.empty(cols_shape, dtype=dy.dtype)
     dw = np.empty((cols_shape[2], c_out), dtype=dy.dtype)
     with _one_blas_thread():
-        _conv_backward_weights(dy.reshape(dy.shape[0], -1, c_out), x, *args, cols, parts)
+        _conv_backward_weights(dy.reshape(dy.shape[0], -1, c_out), _rows(x), *args, cols, parts)
     _sum_over_samples(parts, dw)
     return dw.reshape(tuple(w_shape))
 
