@@ -157,9 +157,35 @@ def _print_test(result):
         print(report.confusion_table(result["test"][name]["confusion_matrix"], sc_data.RUNES))
 
 
+def markdown(results):
+    """The side-by-side results as Markdown tables (per variant: the epochs, then the test
+    results), as docs/agreement.md shows them."""
+    lines = []
+    for name, variant in results["variants"].items():
+        lines += [f"**{name}** ({variant['train_images']} training, {variant['test_images']} test images, "
+                  f"{results['dtype']})", "",
+                  "| epoch | scratchconv loss | tf.keras loss | loss rel. diff | scratchconv accuracy "
+                  "| tf.keras accuracy |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: |"]
+        for row in variant["epochs"]:
+            ours, theirs = row["scratchconv"], row["keras"]
+            lines.append(f"| {row['epoch']} | {ours['loss']:.4f} | {theirs['loss']:.4f} | "
+                         f"{abs(ours['loss'] - theirs['loss']) / abs(theirs['loss']):.1e} | "
+                         f"{ours['accuracy']:.4f} | {theirs['accuracy']:.4f} |")
+        ours, theirs = variant["test"]["scratchconv"], variant["test"]["keras"]
+        lines += [f"| test | {ours['loss']:.4f} | {theirs['loss']:.4f} | "
+                  f"{abs(ours['loss'] - theirs['loss']) / abs(theirs['loss']):.1e} | "
+                  f"{ours['accuracy']:.4f} | {theirs['accuracy']:.4f} |", "",
+                  f"Test set: the two frameworks predict the same class for "
+                  f"{100 * variant['prediction_agreement']:.1f}% of the images; largest difference "
+                  f"of a probability {variant['max_abs_probability_difference']:.2g}.", ""]
+    return "\n".join(lines)
+
+
 def _write_json(path, payload):
     """Write ``payload`` to ``path`` through a temporary file and a rename, so an existing
-    results file is never left half-written."""
+    results file is never left half-written. The file gets the usual permissions (0666 less the
+    umask), not mkstemp's private 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
@@ -167,6 +193,9 @@ def _write_json(path, payload):
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(payload, f, indent=1, ensure_ascii=False)
             f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -223,7 +252,8 @@ def main(argv=None):
         _print_test(result)
         results["variants"][name] = {"train_images": len(x_train), "test_images": len(x_test), **result}
     _write_json(args.out, results)
-    print(f"\nwrote {args.out}")
+    print("\n" + markdown(results))
+    print(f"wrote {args.out}")
 
 
 def _git_commit():

@@ -1,6 +1,8 @@
 """python -m reference.tutorial: the side-by-side run of the tutorial in scratchconv and tf.keras,
 here on a tiny generated rune set (3 images per rune) for one epoch."""
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -22,10 +24,15 @@ def runes(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def results(tutorial, runes, tmp_path_factory):
+def results_file(tutorial, runes, tmp_path_factory):
     out = tmp_path_factory.mktemp("results") / "tutorial.json"
     tutorial.main(["--data", str(runes), "--out", str(out), "--epochs", "1"])
-    return json.loads(out.read_text(encoding="utf-8"))
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(results_file):
+    return json.loads(results_file.read_text(encoding="utf-8"))
 
 
 def test_both_variants_are_run_with_the_tutorial_split(results):
@@ -59,6 +66,13 @@ def test_confusion_matrix_holds_every_test_image_and_the_test_accuracy(results, 
 def test_results_record_the_command_and_versions(results):
     assert results["command"].startswith("python -m reference.tutorial --data ")
     assert set(results["versions"]) == {"scratchconv", "keras", "tensorflow", "numpy", "python"}
+
+
+def test_results_file_has_the_usual_permissions_and_no_temporary_left(results_file):
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(results_file.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in results_file.parent.iterdir()] == ["tutorial.json"]
 
 
 def test_a_missing_data_folder_is_refused_with_one_sentence(tutorial, tmp_path, capsys):
