@@ -44,10 +44,18 @@ def apply(activation, z):
     return z
 
 
-def gradient(activation, dy, y):
-    """dz = dL/dz from dy = dL/dy and the activation's output y."""
+def gradient(activation, dy, y, out=None):
+    """dz = dL/dz from dy = dL/dy and the activation's output y.
+
+    For relu, ``dz = dy * (y > 0)``; since ``y = max(z, 0) >= 0`` the 0/1 mask ``y > 0`` is
+    ``sign(y)``, which can be written straight into ``out`` (a buffer of dy's shape and dtype, or
+    None for a new array): no temporaries over what is, for the first convolution,
+    the largest array of a training step.
+    """
     if activation == "relu":
-        return dy * (y > 0)
+        out = np.sign(y, out=out)
+        out *= dy
+        return out
     if activation == "softmax":
         return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
     return dy
@@ -107,6 +115,8 @@ class Activated(Layer):
     :meth:`_activate`, and implement ``backward_from_logits(dz, need_dx)`` (the linear part's
     backward); the activation's own backward is shared here."""
 
+    _dz = None  # dL/dz buffer, made by the first backward
+
     def _activate(self, z, already_applied=False):
         """y = activation(z), keeping what backward needs: y, and z itself before a softmax.
         ``already_applied``: the kernel fused the activation (Conv2D's relu)."""
@@ -117,4 +127,8 @@ class Activated(Layer):
 
     def backward(self, dy, need_dx=True):
         dy = np.asarray(dy, dtype=self.dtype)
-        return self.backward_from_logits(gradient(self.activation, dy, self._y), need_dx)
+        # dz only lives until backward_from_logits has turned it into gradients, so one buffer
+        # serves every step (a fresh array per step costs page faults as well as the pass).
+        if self._dz is None or self._dz.shape != dy.shape:
+            self._dz = np.empty(dy.shape, dtype=self.dtype)
+        return self.backward_from_logits(gradient(self.activation, dy, self._y, out=self._dz), need_dx)
