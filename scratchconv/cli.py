@@ -288,14 +288,23 @@ def cmd_train(args):
 
     scratchconv.set_seed(args.seed)
     folder = existing_dir(args.data, "data folder") if args.data else shipped_data_dir()
-    model = scratchconv.tutorial_model(input_shape=(args.image_size, args.image_size, 3))
+    try:
+        model = scratchconv.tutorial_model(input_shape=(args.image_size, args.image_size, 3))
+    except ValueError as err:
+        raise UserError(f"--image-size {args.image_size} is too small for the tutorial model: "
+                        f"{one_line(err)}") from err
     x, y = load_runes(folder, *model_image_shape(model))
     n_images = len(x)
     if args.augment:
         x, y = data.augment_rotations(x, y)
-    x_train, x_test, t_train, t_test = data.split(x, data.to_categorical(y, len(data.RUNES)),
-                                                  test_size=args.test_size,
-                                                  random_state=args.seed)
+    try:
+        x_train, x_test, t_train, t_test = data.split(
+            x, data.to_categorical(y, len(data.RUNES)), test_size=args.test_size,
+            random_state=args.seed)
+    except ValueError as err:
+        # scikit-learn's stratified split needs every rune in both parts.
+        raise UserError(f"cannot split the {len(x)} images of {folder} with --test-size "
+                        f"{args.test_size}: {one_line(err)}") from err
     out = Path(args.out) if args.out else new_run_dir()
     out.mkdir(parents=True, exist_ok=True)
     print(f"{n_images} images from {folder}"

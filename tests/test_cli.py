@@ -326,6 +326,18 @@ def test_data_path_that_is_a_file(trained, capsys):
     assert error_line(capsys) == f"data folder {model} is not a folder"
 
 
+def test_image_size_too_small_for_the_tutorial_model(runes, capsys):
+    assert cli.main(["train", "--data", str(runes), "--image-size", "5"]) == 1
+    assert error_line(capsys).startswith("--image-size 5 is too small for the tutorial model: ")
+
+
+def test_too_few_images_to_split(tmp_path, capsys):
+    data.make_dataset(tmp_path, per_class=1, seed=1)
+    assert cli.main(["train", "--data", str(tmp_path), "--no-augment", "--image-size", SIZE]) == 1
+    assert error_line(capsys).startswith(f"cannot split the 24 images of {tmp_path} with "
+                                         "--test-size 0.33: ")
+
+
 def test_missing_model_file(runes, capsys):
     assert cli.main(["evaluate", "no-model.npz", str(runes)]) == 1
     assert error_line(capsys) == "model file no-model.npz does not exist"
