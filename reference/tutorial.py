@@ -1,17 +1,19 @@
 """The tutorial, side by side: tf.keras and scratchconv trained from the same initial weights.
 
     python -m reference.tutorial [--out reference/results/tutorial.json] [--epochs 5] [--data DIR]
+                                 [--dtype float32|float64] [--variants original rotated] [--seed 0]
 
 The recipe is the tf.keras tutorial's (DEVELOPERS.md): 50x50 RGB rune images, the 0.33 test
-split with random_state=111, batch 32, Adam, categorical cross-entropy; run twice, first on the
-images alone, then with their rotated copies (±10°, ±20°, nearest fill) added before the split,
-as the tutorial does.
+split with random_state=111 (``scratchconv.data.split``, stratified by class as
+``scratchconv train`` splits), batch 32, Adam, categorical cross-entropy; run twice, first on
+the images alone, then with their rotated copies (±10°, ±20°, nearest fill) added before the
+split, as the tutorial does.
 
 To make the two runs comparable step by step, both frameworks start from the same weights
 (scratchconv's seeded initialisation, copied into the keras model) and see the same batches:
 each epoch's shuffle is drawn once, from a seeded NumPy generator, and both are fed the shuffled
 arrays with ``shuffle=False``. Differences in the table therefore come only from floating-point
-arithmetic (float32 sums in a different order), not from different draws.
+arithmetic (sums in a different order), not from different draws.
 
 It prints each epoch's training loss and accuracy for both frameworks (and the relative
 difference of the two losses), then the test loss and accuracy of both and both confusion
