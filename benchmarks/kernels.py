@@ -259,7 +259,8 @@ def _write_json(path, data):
 def format_table(result):
     """The results as a plain-text table, one line per (layer, kernel, backend)."""
     peak = result["peak"]["gflops"]
-    lines = [f"Kernels at batch {result['batch']}, {result['dtype']}; peak: {result['peak']['how']}",
+    lines = [f"Kernels at batch {result['batch']}, {result['dtype']}",
+             f"peak: {result['peak']['how']}",
              f"threads: {result['threads']}",
              "clock: CPU time, one thread everywhere" if result["one_core"] else "clock: wall",
              f"{'layer':<6} {'op':<17} {'backend':<6} {'median ms':>10} {'min-max ms':>17} "
@@ -277,9 +278,11 @@ def format_table(result):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="timed repeats (numba and tf)")
-    parser.add_argument("--numpy-repeats", type=int, default=3, help="timed repeats (NumPy backend)")
+    parser.add_argument("--numpy-repeats", type=int, default=3,
+                        help="timed repeats (NumPy backend)")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--one-core", action="store_true",
                         help="one thread everywhere, timed by CPU time (for a busy machine)")

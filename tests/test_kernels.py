@@ -281,3 +281,16 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
         numba.set_num_threads(saved)
     for got, want in zip(one_thread, all_threads):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_conv2d_kernels_on_an_empty_batch_give_empty_outputs_and_zero_weight_gradient(name):
+    k = backend.kernels(name)
+    x = np.zeros((0, 5, 5, 2))
+    w = random((3, 3, 2, 4), np.float64, 7)
+    pads = ((0, 0), (0, 0))
+    y = k.conv2d_forward(x, w, None, (1, 1), pads)
+    assert y.shape == (0, 3, 3, 4)
+    assert k.conv2d_backward_input(y, w, x.shape, (1, 1), pads).shape == x.shape
+    np.testing.assert_array_equal(k.conv2d_backward_weights(y, x, w.shape, (1, 1), pads),
+                                  np.zeros(w.shape))

@@ -184,22 +184,23 @@ def _sum_over_samples(parts, out):
     """out = parts[0] + parts[1] + ... in that order, for every entry (rows in parallel)."""
     for r in prange(out.shape[0]):
         for o in range(out.shape[1]):
-            out[r, o] = parts[0, r, o]
-        for b in range(1, parts.shape[0]):
+            out[r, o] = 0.0
+        for b in range(parts.shape[0]):
             for o in range(out.shape[1]):
                 out[r, o] += parts[b, r, o]
 
 
 def _rows(a):
     """A view of the contiguous NHWC array a as (N, H, W*C): one image row per line."""
-    return a.reshape(a.shape[0], a.shape[1], -1)
+    n, h, w, c = a.shape
+    return a.reshape(n, h, w * c)
 
 
 def _geometry(x_shape, w_shape, strides, pads):
     """The integer arguments the compiled convolutions share, and the scratch matrices' shape.
 
-    Returns ``(c_in, kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and ``(T, H_out*W_out, K)`` with
-    T = numba's current thread count and K = KH*KW*C_in.
+    Returns ``(c_in, kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and
+    ``(T, H_out*W_out, K)`` with T = numba's current thread count and K = KH*KW*C_in.
     """
     _, h, wd, _ = x_shape
     kh, kw, c_in, _ = w_shape
@@ -209,6 +210,12 @@ def _geometry(x_shape, w_shape, strides, pads):
     w_out = _out_size(wd, kw, sw, left, right)
     cols_shape = (numba.get_num_threads(), h_out * w_out, kh * kw * c_in)
     return (c_in, kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
+
+
+def _pixels(dy):
+    """A view of the contiguous NHWC array dy as (N, H*W, C): one pixel per line."""
+    n, h, w, c = dy.shape
+    return dy.reshape(n, h * w, c)
 
 
 def conv2d_forward(x, w, b, strides, pads, relu=False):
@@ -225,7 +232,8 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     y = np.empty((x.shape[0], cols_shape[1], c_out), dtype=x.dtype)
     cols = np.empty(cols_shape, dtype=x.dtype)
     with _one_blas_thread():
-        _conv_forward(_rows(x), w.reshape(-1, c_out), bias, b is not None, bool(relu), *args, cols, y)
+        _conv_forward(_rows(x), w.reshape(-1, c_out), bias, b is not None, bool(relu), *args,
+                      cols, y)
     return y.reshape(x.shape[0], h_out, args[-1], c_out)
 
 
@@ -243,7 +251,7 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     dx = np.zeros(tuple(x_shape), dtype=dy.dtype)
     cols = np.empty(cols_shape, dtype=dy.dtype)
     with _one_blas_thread():
-        _conv_backward_input(dy.reshape(dy.shape[0], -1, c_out), w2t, *args, cols, _rows(dx))
+        _conv_backward_input(_pixels(dy), w2t, *args, cols, _rows(dx))
     return dx
 
 
@@ -261,7 +269,7 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     cols = np.empty(cols_shape, dtype=dy.dtype)
     dw = np.empty((cols_shape[2], c_out), dtype=dy.dtype)
     with _one_blas_thread():
-        _conv_backward_weights(dy.reshape(dy.shape[0], -1, c_out), _rows(x), *args, cols, parts)
+        _conv_backward_weights(_pixels(dy), _rows(x), *args, cols, parts)
     _sum_over_samples(parts, dw)
     return dw.reshape(tuple(w_shape))
 
