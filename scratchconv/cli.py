@@ -2,11 +2,12 @@
 
     scratchconv train [--data DIR] [--epochs 5] [--batch-size 32] [--augment/--no-augment]
                       [--test-size 0.33] [--seed 111] [--out DIR] [--backend numba|numpy]
+                      [--image-size 50]
     scratchconv evaluate MODEL DIR [--out PNG]
     scratchconv predict MODEL IMAGE...
-    scratchconv gradcheck
+    scratchconv gradcheck [MODEL] [--max-entries N] [--seed S]
     scratchconv visualize MODEL IMAGE [--out PNG]
-    scratchconv make-data --out DIR [--per-class N] [--seed S]
+    scratchconv make-data --out DIR [--per-class N] [--seed S] [--overwrite]
     scratchconv summary MODEL
     scratchconv compare-keras [ARGS...]
 
@@ -52,34 +53,23 @@ USER_ERRORS = (UserError, ValueError, OSError)
 # Argument types: each rejects a bad value with one sentence, which argparse turns into a usage
 # error (exit status 2).
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
-    return value
+def bounded(convert, accept, expected):
+    """An argparse type: ``convert`` the text, then keep it if ``accept(value)``, else say what
+    was ``expected``."""
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def non_negative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 0, got {text!r}")
-    return value
-
-
-def fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}")
-    return value
+positive_int = bounded(int, lambda v: v >= 1, "a whole number of at least 1")
+non_negative_int = bounded(int, lambda v: v >= 0, "a whole number of at least 0")
+fraction = bounded(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,7 +208,7 @@ def load_one_image(path, model):
 
 def show_results(model, x, y, png_path, title):
     """Print accuracy, the per-class report and the confusion table, and draw the matrix to
-    ``png_path``. ``y`` holds class indices. Returns the accuracy."""
+    ``png_path``. ``y`` holds class indices."""
     from scratchconv import plots, report
 
     glyphs, names = rune_labels()
@@ -235,7 +225,6 @@ def show_results(model, x, y, png_path, title):
         cm, plots.axis_labels(glyphs, names), title=f"{title}: accuracy {accuracy:.3f}"),
         png_path)
     print(f"\nconfusion matrix picture: {png_path}")
-    return accuracy
 
 
 # ---------------------------------------------------------------------------------------------

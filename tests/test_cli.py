@@ -338,6 +338,17 @@ def test_too_few_images_to_split(tmp_path, capsys):
                                          "--test-size 0.33: ")
 
 
+def test_model_whose_inputs_the_loader_cannot_make(tmp_path, capsys):
+    from scratchconv import Sequential, layers
+
+    model = Sequential([layers.Flatten(input_shape=(20, 30, 3)), layers.Dense(24)])
+    model.save(tmp_path / "wide.npz")
+    Image.new("L", (30, 20)).save(tmp_path / "x.png")
+    assert cli.main(["predict", str(tmp_path / "wide.npz"), str(tmp_path / "x.png")]) == 1
+    assert error_line(capsys) == ("the model expects 20x30x3 inputs; scratchconv's image loader "
+                                  "makes square grayscale (1 channel) or RGB (3 channel) images")
+
+
 def test_missing_model_file(runes, capsys):
     assert cli.main(["evaluate", "no-model.npz", str(runes)]) == 1
     assert error_line(capsys) == "model file no-model.npz does not exist"
