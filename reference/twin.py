@@ -144,6 +144,10 @@ def to_keras(model):
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built, so it has no weights to copy: build it "
                          f"(or give the first layer input_shape=) first")
+    mixed = [layer.name for layer in model.layers if layer.dtype != model.dtype]
+    if mixed:
+        raise ValueError(f"model {model.name!r} is {model.dtype} but its layers {', '.join(mixed)} are not; "
+                         f"the keras twin computes in one dtype")
     twin = keras.Sequential([keras.Input(shape=model.input_shape, dtype=model.dtype)]
                             + [keras_layer(layer, model.dtype) for layer in model.layers], name=model.name)
     twin.set_weights(model.get_weights())

@@ -114,6 +114,13 @@ def test_to_keras_refuses_an_unbuilt_model(reference):
         reference.to_keras(model)
 
 
+def test_to_keras_refuses_a_model_of_mixed_dtypes(reference):
+    model = scratchconv.Sequential([layers.Dense(3, input_shape=(4,)), layers.Dense(2, dtype="float64", name="wide")])
+    with pytest.raises(ValueError, match="model .* is float32 but its layers wide are not; the keras twin "
+                                         "computes in one dtype"):
+        reference.to_keras(model)
+
+
 def test_to_keras_refuses_what_is_not_a_scratchconv_model(reference, keras):
     with pytest.raises(TypeError, match="to_keras takes a scratchconv Sequential, got Sequential"):
         reference.to_keras(keras.Sequential())
