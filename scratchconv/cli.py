@@ -399,7 +399,8 @@ def cmd_make_data(args):
 
     out = Path(args.out)
     data.make_dataset(out, per_class=args.per_class, seed=args.seed, overwrite=args.overwrite)
-    print(f"wrote {args.per_class} images of each of the {len(data.RUNES)} runes to {out}")
+    images = "image" if args.per_class == 1 else "images"
+    print(f"wrote {args.per_class} {images} of each of the {len(data.RUNES)} runes to {out}")
     return 0
 
 

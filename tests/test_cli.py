@@ -249,7 +249,7 @@ def test_make_data_writes_every_rune(tmp_path, capsys):
     assert cli.main(["make-data", "--out", str(tmp_path / "d"), "--per-class", "1",
                      "--seed", "2"]) == 0
     assert sorted(p.name.split("_")[0] for p in (tmp_path / "d").iterdir()) == sorted(data.RUNES)
-    assert "wrote 1 images of each of the 24 runes" in capsys.readouterr().out
+    assert "wrote 1 image of each of the 24 runes" in capsys.readouterr().out
 
 
 def test_make_data_overwrite_allows_a_non_empty_folder(tmp_path):
