@@ -41,6 +41,7 @@ from scratchconv import report
 from .twin import keras_floatx
 
 VARIANTS = ("original", "rotated")
+FRAMEWORK_NAMES = {"scratchconv": "scratchconv", "keras": "tf.keras"}
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "tutorial.json"
 
 
@@ -181,6 +182,11 @@ def markdown(results):
                   f"Test set: the two frameworks predict the same class for "
                   f"{100 * variant['prediction_agreement']:.1f}% of the images; largest difference "
                   f"of a probability {variant['max_abs_probability_difference']:.2g}.", ""]
+        for framework in ("scratchconv", "keras"):
+            table = report.confusion_table(variant["test"][framework]["confusion_matrix"], sc_data.RUNES)
+            lines += [f"<details><summary>confusion matrix, {name}, {FRAMEWORK_NAMES[framework]} "
+                      f"(rows: true rune, columns: predicted)</summary>", "", "```", table, "```", "",
+                      "</details>", ""]
     return "\n".join(lines)
 
 
