@@ -94,3 +94,28 @@ def test_maxpooling2d_layer_reproduces_the_pooling_example(ex):
     dx = layer.backward(as_nhwc(ex["dy_pool"]))
     np.testing.assert_array_equal(y[0, :, :, 0], ex["pool"])
     np.testing.assert_array_equal(dx[0, :, :, 0], ex["dx_pool"])
+
+
+@pytest.mark.parametrize("module, name", [
+    ("scratchconv.kernels.padding", "output_size_1d"),
+    ("scratchconv.kernels.padding", "pads_1d"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_forward"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_backward_input"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_backward_weights"),
+    ("scratchconv.kernels.numpy_kernels", "maxpool2d_forward"),
+    ("scratchconv.kernels.numpy_kernels", "maxpool2d_backward"),
+    ("scratchconv.layers.activations", "relu"),
+    ("scratchconv.layers.activations", "gradient"),
+    ("scratchconv.layers.activations", "softmax"),
+    ("scratchconv.losses", "categorical_crossentropy"),
+    ("scratchconv.losses", "Loss.from_logits"),
+    ("scratchconv.model", "Sequential._forward_backward"),
+    ("scratchconv.layers.core", "Dense.backward_from_logits"),
+    ("scratchconv.optimizers", "Adam._update"),
+])
+def test_every_function_the_page_points_to_exists(module, name):
+    import functools
+    import importlib
+
+    assert name in DOC.read_text(encoding="utf-8")
+    assert callable(functools.reduce(getattr, name.split("."), importlib.import_module(module)))
