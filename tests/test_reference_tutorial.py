@@ -86,3 +86,13 @@ def test_epochs_below_one_are_refused(tutorial, runes, capsys):
     with pytest.raises(SystemExit):
         tutorial.main(["--data", str(runes), "--epochs", "0"])
     assert "--epochs must be at least 1, got 0" in capsys.readouterr().err
+
+
+def test_markdown_has_a_row_per_epoch_and_both_confusion_matrices_per_variant(tutorial, results):
+    text = tutorial.markdown(results)
+    for variant in ("original", "rotated"):
+        assert f"**{variant}** (" in text
+        for framework in ("scratchconv", "tf.keras"):
+            assert f"confusion matrix, {variant}, {framework}" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 1 |") or line.startswith("| test |")]
+    assert len(rows) == 4
