@@ -142,6 +142,25 @@ def report(results):
     return "\n".join(lines)
 
 
+def combine(parts):
+    """One result from several runs of the same measurement with different seeds (run side by side).
+
+    Each training seed is independent and deterministic, so running seeds in separate processes
+    and combining gives the same figures as one run over all of them. Raises ``ValueError`` if
+    the parts differ in anything but their seeds.
+    """
+    setting = {key: value for key, value in parts[0].items() if key not in ("runs", "summary")}
+    for part in parts[1:]:
+        other = {key: value for key, value in part.items() if key not in ("runs", "summary")}
+        if other != setting:
+            raise ValueError(f"cannot combine runs of different settings: {setting} and {other}")
+    runs = sorted((run for part in parts for run in part["runs"]), key=lambda run: run["seed"])
+    seeds = [run["seed"] for run in runs]
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"cannot combine runs that repeat a seed: {seeds}")
+    return {**setting, "runs": runs, "summary": summarise(runs)}
+
+
 def markdown(results):
     """The results as the Markdown block of data/README.md: the figures, then a per-rune table."""
     s = results["summary"]
@@ -193,10 +212,15 @@ def main(argv=None):
     parser.add_argument("--out", default=str(RESULTS), help="JSON results (default: %(default)s)")
     parser.add_argument("--readme", default=None, metavar="PATH",
                         help="also write the figures into this README's realism block (data/README.md)")
+    parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
+                        help="measure nothing: combine the results of runs with other seeds")
     args = parser.parse_args(argv)
-    if not Path(args.real).is_dir():
+    if args.combine:
+        results = combine([json.loads(Path(path).read_text(encoding="utf-8")) for path in args.combine])
+    elif not Path(args.real).is_dir():
         parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
-    results = measure(args)
+    else:
+        results = measure(args)
     print(report(results))
     out = Path(args.out)
     temp = out.with_name(f".{out.name}.tmp")

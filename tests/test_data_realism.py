@@ -52,3 +52,19 @@ def test_write_readme_needs_the_block(tmp_path):
     readme.write_text("no block\n", encoding="utf-8")
     with pytest.raises(ValueError, match="has no <!-- realism --> ... <!-- /realism --> block to fill"):
         realism.write_readme(_results(), readme)
+
+
+def test_combine_merges_seeds_run_apart():
+    first, second = _results(), _results()
+    second["runs"] = [{**second["runs"][0], "seed": 1, "real_accuracy": 0.85}]
+    combined = realism.combine([second, first])
+    assert [run["seed"] for run in combined["runs"]] == [0, 1]
+    assert np.isclose(combined["summary"]["real_accuracy"]["mean"], 0.9)
+
+
+def test_combine_refuses_different_settings_or_repeated_seeds():
+    other = {**_results(), "epochs": 5}
+    with pytest.raises(ValueError, match="cannot combine runs of different settings"):
+        realism.combine([_results(), other])
+    with pytest.raises(ValueError, match=r"cannot combine runs that repeat a seed: \[0, 0\]"):
+        realism.combine([_results(), _results()])
