@@ -21,7 +21,9 @@ written by exactly one thread, each thread has its own ``col`` buffer, and withi
 the order of every sum is fixed, so results are bit-for-bit the same run to run whatever the
 thread count. The products are single-threaded BLAS calls (numba's ``np.dot``): while a
 kernel runs, the BLAS libraries are held to one thread each, because BLAS threads on top of
-numba's threads oversubscribe the cores (measured: 10 to 100 times slower). For the same
+numba's threads oversubscribe the cores (measured: 10 to 100 times slower); importing this
+module sets them to one thread for the whole process, see ``_blas`` below (undo it with
+``threadpoolctl.threadpool_limits``). For the same
 reason numba's threading layer defaults here to ``workqueue``, whose idle threads sleep at
 once, unless the user chose one (``NUMBA_THREADING_LAYER``): the OpenMP layer's idle threads
 spin, and on two busy cores that spinning made a training step up to 8 times slower. The
@@ -39,12 +41,18 @@ from threadpoolctl import ThreadpoolController
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
-# Every BLAS loaded so far, scipy's (numba's np.dot) included.
+# Every BLAS loaded so far, scipy's (numba's np.dot) included, set to one thread for good:
+# between two kernels an idle BLAS worker keeps spinning on a core that numba's threads need
+# (a batch-1 training step took 12 to 28 ms instead of 3 with two BLAS threads).
 _blas = ThreadpoolController().select(user_api="blas")
+_blas.limit(limits=1)
 
 
 def _one_blas_thread():
-    """Context manager: all BLAS libraries single-threaded inside, as before on exit."""
+    """Context manager: all BLAS libraries single-threaded inside, as before on exit.
+
+    A guard for the kernels, in case the user raised the BLAS thread count again.
+    """
     return _blas.limit(limits=1)
 
 
