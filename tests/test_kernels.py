@@ -294,3 +294,16 @@ def test_conv2d_kernels_on_an_empty_batch_give_empty_outputs_and_zero_weight_gra
     assert k.conv2d_backward_input(y, w, x.shape, (1, 1), pads).shape == x.shape
     np.testing.assert_array_equal(k.conv2d_backward_weights(y, x, w.shape, (1, 1), pads),
                                   np.zeros(w.shape))
+
+
+def test_numba_kernel_restores_a_blas_thread_count_the_user_raised():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    k = backend.kernels("numba")
+    x, w, b, _, pads = conv_case(CONV_SHAPES[0], (1, 1), "same", np.float32)
+    want = k.conv2d_forward(x, w, b, (1, 1), pads)
+    with threadpool_limits(2, user_api="blas"):
+        got = k.conv2d_forward(x, w, b, (1, 1), pads)
+        assert all(lib["num_threads"] == 2 for lib in threadpool_info()
+                   if lib["user_api"] == "blas")
+    np.testing.assert_array_equal(got, want)

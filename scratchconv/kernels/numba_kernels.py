@@ -30,6 +30,7 @@ spin, and on two busy cores that spinning made a training step up to 8 times slo
 choice takes effect only if no numba-parallel code has run yet in the process; workqueue
 does not allow two Python threads to run these kernels at the same moment.
 """
+import contextlib
 import os
 
 import numba
@@ -51,8 +52,11 @@ _blas.limit(limits=1)
 def _one_blas_thread():
     """Context manager: all BLAS libraries single-threaded inside, as before on exit.
 
-    A guard for the kernels, in case the user raised the BLAS thread count again.
+    A guard for the kernels, in case the user raised the BLAS thread count again; when every
+    BLAS already runs one thread (the usual case) it costs a microsecond instead of twenty.
     """
+    if all(lib.num_threads == 1 for lib in _blas.lib_controllers):
+        return contextlib.nullcontext()
     return _blas.limit(limits=1)
 
 
