@@ -66,7 +66,7 @@ def uruz(w, s, l, r, rng):
     # Stave, then an arch over to a shorter right leg.
     shoulder = rng.uniform(0.12, 0.35) * s
     return [[_pt(0, 1), _pt(0, 0, SOFT), _pt(1.05 * w, shoulder, SOFT),
-             _pt(1.05 * w, 1 - rng.uniform(0.0, 0.2))]]
+             _pt(1.05 * w, 1 - rng.uniform(0.0, 0.12))]]
 
 
 def thurisaz(w, s, l, r, rng):
@@ -92,7 +92,7 @@ def raidho(w, s, l, r, rng):
     # A bow at the top right (like ᚦ at the top), then a leg down to the right.
     waist = rng.uniform(0.4, 0.55)
     return [_stave(),
-            _bow(0, waist, 0.95 * w, r)[:-1] + [_pt(0.05 * w, waist), _pt(0.95 * w, rng.uniform(0.85, 1.0))]]
+            _bow(0, waist, 0.95 * w, 0.5 * r)[:-1] + [_pt(0.05 * w, waist), _pt(0.95 * w, rng.uniform(0.85, 1.0))]]
 
 
 def kaunan(w, s, l, r, rng):
