@@ -165,6 +165,11 @@ def test_every_layer_output_and_the_probabilities_match_keras(reference, backend
                  atol=FLOAT64_ATOL if dtype == "float64" else FLOAT32_PROBS_ATOL)
 
 
+def gradient_names(model):
+    """What each of loss_and_gradients' arrays is the gradient to: layer/weight, then the input."""
+    return [f"{layer.name}/{key}" for layer in model.layers for key in layer.params] + ["input"]
+
+
 def keras_loss_and_gradients(tf, twin, x, y):
     """The compiled loss of a keras model and its gradients to every weight and to x."""
     x = tf.constant(x)
@@ -186,8 +191,7 @@ def test_loss_and_gradients_match_keras_gradient_tape(reference, tf, backend, ca
     keras_loss, keras_grads, keras_dx = keras_loss_and_gradients(tf, twin, x, y)
     rtol = FLOAT64_GRAD_RTOL if dtype == "float64" else FLOAT32_GRAD_RTOL
     assert_close(np.array(loss), np.array(keras_loss), f"{case}: loss", rtol=rtol, floor=0.0)
-    names = [f"{layer.name}/{key}" for layer in model.layers for key in layer.params]
-    for name, a, b in zip(names + ["input"], grads + [dx], keras_grads + [keras_dx]):
+    for name, a, b in zip(gradient_names(model), grads + [dx], keras_grads + [keras_dx]):
         assert a.dtype == np.dtype(dtype), f"{name}: our gradient is {a.dtype}, not {dtype}"
         assert_close(a, b, f"{case}: gradient of the loss to {name}", rtol=rtol,
                      floor=float(np.abs(b).max()))
@@ -223,3 +227,29 @@ def test_a_float32_keras_max_pool_layer_rounds_float64_input(tf):
     y = np.asarray(keras.layers.MaxPooling2D((2, 2))(x))
     assert y.dtype == np.float32
     assert 0 < np.abs(y - x.reshape(1, 2, 2, 2, 2, 1).max(axis=(2, 4))).max() < 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("output", ["softmax", "relu"])
+@pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
+def test_both_losses_match_keras_from_logits_and_from_probabilities(reference, tf, loss, output, dtype):
+    """After a softmax both libraries take the loss from the logits; after another activation
+    (here relu, positive biases so that the outputs are not all zero) from the probabilities,
+    renormalised and clipped to [1e-7, 1 - 1e-7] (categorical) or clipped and log-softmaxed
+    (sparse), as keras/src/backend/tensorflow/nn.py does. Same bounds as above."""
+    from reference.compare import assert_close
+    scratchconv.set_seed(0)
+    model = built([layers.Conv2D(3, (3, 3), activation="relu"), layers.Flatten(),
+                   layers.Dense(4, activation=output)], (6, 6, 2), dtype)
+    rng = np.random.default_rng(1)
+    model.set_weights([w if w.ndim > 1 else rng.uniform(0.05, 0.1, w.shape) for w in model.get_weights()])
+    model.compile(optimizer="sgd", loss=loss)
+    x = rng.uniform(0, 1, (5, 6, 6, 2)).astype(dtype)
+    labels = rng.integers(0, 4, 5)
+    y = labels if loss.startswith("sparse") else np.eye(4, dtype=dtype)[labels]
+    loss_value, grads, dx = model.loss_and_gradients(x, y)
+    keras_loss, keras_grads, keras_dx = keras_loss_and_gradients(tf, reference.to_keras(model), x, y)
+    rtol = FLOAT64_GRAD_RTOL if dtype == "float64" else FLOAT32_GRAD_RTOL
+    assert_close(np.array(loss_value), np.array(keras_loss), f"{loss} after {output}", rtol=rtol, floor=0.0)
+    for name, a, b in zip(gradient_names(model), grads + [dx], keras_grads + [keras_dx]):
+        assert_close(a, b, f"{loss} after {output}: gradient to {name}", rtol=rtol, floor=float(np.abs(b).max()))
