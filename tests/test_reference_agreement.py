@@ -1,4 +1,5 @@
-"""Agreement with tf.keras, layer by layer: forward outputs and loss gradients (issue 4, 2a, 2b, 2d).
+"""Agreement with tf.keras, layer by layer: forward outputs and loss gradients (issue 4, 2a, 2b, 2d),
+for both cross-entropy losses, from a softmax's logits and from probabilities.
 
 Every model here is built in scratchconv, copied into tf.keras with ``reference.to_keras`` (the
 same layers and the same weights) and fed the same batch. Compared:
