@@ -64,11 +64,11 @@ NUMPY_APIS = {"train": ("step",), "predict": ()}
 PIP_NAMES = {"keras": "tensorflow", "torch": "torch"}
 
 FULL = dict(batch_sizes=(1, 8, 32, 128), predict_batch_sizes=(32, 256), image_sizes=(50, 100),
-            repeats=5, numpy_repeats=3, train_samples=2048, predict_samples=2048, max_steps=256,
-            numpy_divisor=16, kernel_repeats=5)
+            repeats=5, numpy_repeats=3, train_samples=1024, predict_samples=1024, max_steps=256,
+            numpy_divisor=16, numpy_image_sizes=(50,), kernel_repeats=5)
 QUICK = dict(batch_sizes=(32,), predict_batch_sizes=(32,), image_sizes=(50,),
              repeats=3, numpy_repeats=2, train_samples=512, predict_samples=512, max_steps=64,
-             numpy_divisor=16, kernel_repeats=2)
+             numpy_divisor=16, numpy_image_sizes=(50,), kernel_repeats=2)
 
 
 def log(message):
@@ -209,7 +209,9 @@ def plan_job(task, image_size, batch, frameworks, settings):
 
     Training loads ``train_samples`` images at 50x50 (fewer for larger images, the same pixel
     count), at most ``max_steps`` batches; a fit epoch goes through all of them and the step
-    loop takes as many steps. The NumPy backend takes ``numpy_divisor`` times fewer steps.
+    loop takes as many steps. The NumPy backend takes ``numpy_divisor`` times fewer steps,
+    and only at the image sizes in ``numpy_image_sizes`` (it is there for the numba-against-
+    NumPy ratio; at 100x100 it would take most of the run).
     """
     base = settings["train_samples"] if task == "train" else settings["predict_samples"]
     scaled = max(1, round(base * BASE_AREA / image_size**2))
@@ -217,6 +219,8 @@ def plan_job(task, image_size, batch, frameworks, settings):
     samples = steps * batch if task == "train" else max(scaled, batch)
     plan = []
     for framework in frameworks:
+        if framework == "scratchconv-numpy" and image_size not in settings["numpy_image_sizes"]:
+            continue
         apis = NUMPY_APIS[task] if framework == "scratchconv-numpy" else TASK_APIS[task]
         for api in apis:
             if (framework, api) not in SERIES:
@@ -754,10 +758,10 @@ def parse_args(argv=None):
     parser.add_argument("--repeats", type=int, help="timed repeats per measurement (default 5)")
     parser.add_argument("--train-samples", type=int,
                         help="samples per training repeat at 50x50, fewer for larger images "
-                             "(default 2048; quick: 512)")
+                             "(default 1024; quick: 512)")
     parser.add_argument("--predict-samples", type=int,
                         help="samples per inference repeat at 50x50, fewer for larger images "
-                             "(default 2048; quick: 512)")
+                             "(default 1024; quick: 512)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(),
                         help="threads for every framework (default: the core count)")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results, "

@@ -95,15 +95,20 @@ def test_format_profile_has_a_line_per_layer_and_the_totals():
     assert "| whole step | 3.75 |" in text
 
 
-@pytest.mark.parametrize("batch, image, steps", [(1, 50, 256), (32, 50, 64), (128, 100, 4)])
+@pytest.mark.parametrize("batch, image, steps", [(1, 50, 256), (32, 50, 32), (128, 100, 2)])
 def test_plan_scales_the_work_by_image_area_and_caps_the_steps(batch, image, steps):
-    settings = dict(run.FULL)
+    settings = dict(run.FULL, numpy_image_sizes=(50, 100))
     samples, plan = run.plan_job("train", image, batch, ("scratchconv", "scratchconv-numpy"),
                                  settings)
     assert samples == steps * batch
     assert ("scratchconv", "step", steps, settings["repeats"]) in plan
     assert ("scratchconv-numpy", "step", max(1, steps // settings["numpy_divisor"]),
             settings["numpy_repeats"]) in plan
+
+
+def test_plan_leaves_the_numpy_backend_out_at_other_image_sizes():
+    _, plan = run.plan_job("train", 100, 32, ("scratchconv", "scratchconv-numpy"), run.FULL)
+    assert [framework for framework, *_ in plan] == ["scratchconv", "scratchconv"]
 
 
 @pytest.mark.parametrize("argv, message", [
