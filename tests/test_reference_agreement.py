@@ -199,9 +199,9 @@ def test_loss_and_gradients_match_keras_gradient_tape(reference, tf, backend, ca
 
 
 def test_keras_float64_max_pool_is_exact(tf):
-    """The lead saw ~1e-7 between float64 inputs and TF's max pool: that is keras's float32
-    MaxPooling2D layer (the default dtype policy) casting float64 input to float32, not TF's
-    kernel. TF's float64 max pool, forward and gradient, equals our readable kernel bit for bit
+    """A ~1e-7 difference between float64 inputs and a keras max pool is keras's float32
+    MaxPooling2D layer (the default dtype policy) casting float64 input to float32 (next test),
+    not TF's kernel. TF's float64 max pool, forward and gradient, equals our readable kernel bit for bit
     on this input (no ties: continuous random values), which is what lets the float64 forward
     checks above use 1e-12 through the pooling layers."""
     from scratchconv.kernels import numpy_kernels, padding

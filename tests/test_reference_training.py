@@ -16,7 +16,7 @@ Tolerances, and why they hold:
   square, so for a weight whose gradient is near zero, float32 rounding in the gradient decides
   the direction of a step of size ~learning_rate, and two float32 runs that differ only in
   the order of their sums drift apart by 1e-4 to 3e-3 of an array's largest entry, depending
-  on the batches (measured; Keras's own float32 run drifts exactly as far from a float64 run).
+  on the batches (measured; Keras's own float32 run drifts at least as far from a float64 run).
   What is held instead is the statement that matters: our float32 weights are no further from
   exact arithmetic (the float64 Keras run, which equals ours to 1e-12, see the next case) than
   Keras's float32 weights are, within a factor of 2.
