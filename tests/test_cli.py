@@ -4,6 +4,7 @@ The model is trained on 20x20 images (`--image-size 20`) to keep these tests qui
 50x50 run is exercised by the subprocess tests in test_cli_process.py.
 """
 import json
+import re
 import shutil
 import sys
 
@@ -242,7 +243,8 @@ def test_summary_prints_the_layers_and_parameter_count(trained, capsys):
     out, _ = trained
     assert cli.main(["summary", str(out / "model.npz")]) == 0
     printed = capsys.readouterr().out
-    assert "conv2d (Conv2D)" in printed and "Total params:" in printed
+    # Layer names depend on how many models this process made before (conv2d, conv2d_1, ...).
+    assert "(Conv2D)" in printed and "(MaxPooling2D)" in printed and "Total params:" in printed
 
 
 def test_make_data_writes_every_rune(tmp_path, capsys):
@@ -499,8 +501,8 @@ def test_gradcheck_of_a_saved_model_prints_the_table_and_pass(trained, capsys):
     assert cli.main(["gradcheck", str(out / "model.npz"), "--max-entries", "2"]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].split()[:2] == ["tensor", "shape"] and "max rel error" in printed[0]
-    assert any(line.startswith("sequential: conv2d.kernel") and line.endswith("pass")
-               for line in printed)
+    kernels = [line for line in printed if re.match(r"\S+: \S+\.kernel ", line)]
+    assert len(kernels) == 4 and all(line.endswith("pass") for line in kernels)
     assert printed[-1] == "PASS"
 
 
