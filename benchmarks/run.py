@@ -643,6 +643,8 @@ def plot_scaling(rows, path):
         for k, batch in enumerate(sorted({r["batch"] for r in mine})):
             pts = sorted((r["image"] ** 2, r["ms_per_step"]["median"]) for r in mine
                          if r["batch"] == batch)
+            if len(pts) < 2:
+                continue  # a single image size shows no growth
             by_area.plot(*zip(*pts), styles[k % 4], marker="o", color=color,
                          label=f"{SERIES[s]}, batch {batch}")
     for ax, xlabel in ((by_batch, "batch size"), (by_area, "image area (pixels)")):
@@ -658,7 +660,7 @@ def plot_scaling(rows, path):
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("ms per training step (median)")
-        ax.legend(fontsize=6, loc="upper left")
+        ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     by_batch.set_title("cost against batch size")
     by_area.set_title("cost against image area")
     fig.suptitle("Training step cost scaling (log-log)")
