@@ -648,17 +648,20 @@ def plot_scaling(rows, path):
             by_area.plot(*zip(*pts), styles[k % 4], marker="o", color=color,
                          label=f"{SERIES[s]}, batch {batch}")
     for ax, xlabel in ((by_batch, "batch size"), (by_area, "image area (pixels)")):
-        lines = [line for line in ax.get_lines()]
-        if lines:
-            # Proportional growth through the lowest first point: the "linear" reference.
-            x0 = min(min(line.get_xdata()) for line in lines)
-            x1 = max(max(line.get_xdata()) for line in lines)
-            y0 = min(line.get_ydata()[0] for line in lines)
-            ax.plot([x0, x1], [y0, y0 * x1 / x0], color="grey", linewidth=3, alpha=0.35,
-                    label="linear (cost proportional)")
+        ax.set_xlabel(xlabel)
+        lines = ax.get_lines()
+        if not lines:
+            ax.text(0.5, 0.5, "measured at one size only: no growth to show",
+                    ha="center", transform=ax.transAxes)
+            continue
+        # Proportional growth through the lowest first point: the "linear" reference.
+        x0 = min(min(line.get_xdata()) for line in lines)
+        x1 = max(max(line.get_xdata()) for line in lines)
+        y0 = min(line.get_ydata()[0] for line in lines)
+        ax.plot([x0, x1], [y0, y0 * x1 / x0], color="grey", linewidth=3, alpha=0.35,
+                label="linear (cost proportional)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel(xlabel)
         ax.set_ylabel("ms per training step (median)")
         ax.legend(fontsize=6, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     by_batch.set_title("cost against batch size")
