@@ -512,8 +512,9 @@ def build_parser():
     make_data = command("make-data", cmd_make_data, "Draw a fresh set of handwritten-looking runes "
                         "with the generator.")
     make_data.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
-    make_data.add_argument("--per-class", type=positive_int, default=20, metavar="N",
-                           help="images per rune (default: %(default)s)")
+    make_data.add_argument("--per-class", type=positive_int, default=45, metavar="N",
+                           help="images per rune (default: %(default)s; with the default seed "
+                           "this redraws the shipped data/runes)")
     make_data.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
                            help="default: %(default)s")
     make_data.add_argument("--overwrite", action="store_true",
