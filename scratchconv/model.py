@@ -514,11 +514,11 @@ class Sequential:
             model.build((None,) + tuple(config["input_shape"]))
         return model
 
-    def save(self, path):
-        """Write the model (config, weights, compile settings) to one file; see
-        :mod:`scratchconv.saving` for the format."""
+    def save(self, path, include_optimizer=True):
+        """Write the model (config, weights, compile settings and, unless ``include_optimizer``
+        is False, the optimizer's state) to one file; see :mod:`scratchconv.saving`."""
         from .saving import save_model
-        save_model(self, path)
+        save_model(self, path, include_optimizer=include_optimizer)
 
 
 def _positive_int(value, name):

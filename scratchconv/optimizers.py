@@ -18,16 +18,25 @@ def _check_rate(value, what, cls, upper=None):
 
 
 class Optimizer:
-    """Shared bookkeeping: per-parameter state and the step counter ``iterations``."""
+    """Shared bookkeeping: per-parameter state and the step counter ``iterations``.
+
+    ``slot_names`` names the state arrays each parameter gets (Adam: ``("m", "v")``); they are
+    made on a parameter's first update, zero and shaped like it. ``get_state`` / ``set_state``
+    read and restore them with ``iterations``, so a saved model resumes training exactly.
+    """
+
+    slot_names = ()
+    _scratch = 0  # work arrays per parameter kept after the state, to avoid allocating per step
 
     def __init__(self):
         self.iterations = 0
         self._state = {}
 
-    def _slots(self, param, count):
-        """``count`` zero arrays shaped like ``param``, made on first use and kept with it."""
+    def _slots(self, param):
+        """The state arrays of ``param`` (then its scratch arrays), made zero on first use."""
         key = id(param)
         if key not in self._state:
+            count = len(self.slot_names) + self._scratch
             # Holding the parameter itself keeps its id from being reused by another array.
             self._state[key] = (param, [np.zeros_like(param) for _ in range(count)])
         return self._state[key][1]
@@ -40,6 +49,40 @@ class Optimizer:
         self.iterations += 1
         for grad, param in grads_and_params:
             self._update(grad, param)
+
+    def get_state(self, params):
+        """``(iterations, slots)``: ``slots[i]`` is a dict slot name -> copy of the state array of
+        ``params[i]``, or None for a parameter this optimizer has not updated yet."""
+        slots = []
+        for param in params:
+            entry = self._state.get(id(param))
+            slots.append(None if entry is None else
+                         {name: a.copy() for name, a in zip(self.slot_names, entry[1])})
+        return self.iterations, slots
+
+    def set_state(self, params, iterations, slots):
+        """Restore what :meth:`get_state` returned, for the same parameters in the same order.
+
+        Raises ValueError when the slots do not fit the parameters (count, names or shapes).
+        """
+        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
+            raise ValueError(f"iterations must be a non-negative int, got {iterations!r}")
+        if len(slots) != len(params):
+            raise ValueError(f"the state has slots for {len(slots)} parameters, but there are {len(params)}")
+        for i, (param, named) in enumerate(zip(params, slots)):
+            if named is not None and set(named) != set(self.slot_names):
+                raise ValueError(f"{type(self).__name__} keeps the state {list(self.slot_names)} per "
+                                 f"parameter, but parameter {i} has {sorted(named)}")
+            for name, a in (named or {}).items():
+                if np.shape(a) != param.shape:
+                    raise ValueError(f"the {name!r} state of parameter {i} has shape {np.shape(a)}, "
+                                     f"but the parameter has {param.shape}")
+        self._state = {}
+        for param, named in zip(params, slots):
+            if named is not None:
+                for target, name in zip(self._slots(param), self.slot_names):
+                    target[...] = named[name]
+        self.iterations = int(iterations)
 
     def get_config(self):
         raise NotImplementedError
@@ -62,13 +105,17 @@ class SGD(Optimizer):
         self.momentum = _check_rate(momentum, "momentum", "SGD", upper=1)
         self.nesterov = bool(nesterov)
 
+    @property
+    def slot_names(self):
+        return ("momentum",) if self.momentum else ()
+
     def _update(self, grad, param):
         dt = param.dtype.type
         lr_g = grad * dt(self.learning_rate)
         if self.momentum == 0:
             param -= lr_g
             return
-        (m,) = self._slots(param, 1)
+        (m,) = self._slots(param)
         momentum = dt(np.float32(self.momentum))  # tf.keras casts it through float32 too
         m *= momentum
         m -= lr_g
@@ -93,6 +140,9 @@ class Adam(Optimizer):
         w -= (m * alpha) / (sqrt(v) + epsilon)
     """
 
+    slot_names = ("m", "v")
+    _scratch = 1
+
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__()
         self.learning_rate = _check_rate(learning_rate, "learning_rate", "Adam")
@@ -102,7 +152,7 @@ class Adam(Optimizer):
 
     def _update(self, grad, param):
         dt = param.dtype.type
-        m, v, tmp = self._slots(param, 3)
+        m, v, tmp = self._slots(param)
         alpha = dt(self.learning_rate) * np.sqrt(dt(1) - self._power(self.beta_2, dt)) \
             / (dt(1) - self._power(self.beta_1, dt))
         np.subtract(grad, m, out=tmp)

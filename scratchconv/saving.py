@@ -4,7 +4,8 @@ A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
 
 - ``config``: a 0-d unicode array, the JSON text of ``{"format", "format_version",
   "scratchconv_version", "model", "compile", "weights"}``;
-- ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias).
+- ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias);
+- ``s0, s1, ...``: the optimizer's state arrays (Adam's moments, SGD's momentum), when saved.
 
 :func:`save_model` writes it to a temporary file beside the target, flushes it to disk and
 renames it over the target, so a file that was there is replaced whole or not at all.
@@ -25,6 +26,7 @@ FORMAT = "scratchconv-model"
 FORMAT_VERSION = 1
 CONFIG_ENTRY = "config"
 WEIGHT_ENTRY = re.compile(r"w\d+")
+STATE_ENTRY = re.compile(r"s\d+")
 
 # The first bytes of a zip archive (an .npz) and of a single .npy array.
 ZIP_MAGIC = b"PK\x03\x04"
@@ -42,11 +44,13 @@ def _weight_records(model):
     return [(f"w{i}", layer, name, p) for i, (layer, name, p) in enumerate(pairs)]
 
 
-def save_model(model, path):
+def save_model(model, path, include_optimizer=True):
     """Write ``model`` (config, weights, compile settings) to the single file ``path``.
 
     model : a built Sequential
     path : str or os.PathLike; any name works, ``.npz`` is recommended (``np.load`` reads it)
+    include_optimizer : also save the optimizer's state (step count and per-weight arrays), so
+        that training the loaded model continues exactly as training this one would
 
     Raises ValueError for an unbuilt model and OSError (naming ``path``) when the file cannot
     be written; in both cases a file already at ``path`` is left as it was.
@@ -65,9 +69,19 @@ def save_model(model, path):
         "compile": model.get_compile_config(),
         "weights": [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
                      "dtype": p.dtype.name} for entry, layer, name, p in records],
+        "optimizer_state": None,
     }
-    arrays = {CONFIG_ENTRY: np.array(json.dumps(config, allow_nan=False))}
-    arrays.update((entry, p) for entry, _, _, p in records)
+    arrays = {entry: p for entry, _, _, p in records}
+    if include_optimizer and model.optimizer is not None:
+        iterations, slots = model.optimizer.get_state([p for _, _, _, p in records])
+        manifest = []
+        for (weight, _, _, _), named in zip(records, slots):
+            for slot, a in (named or {}).items():
+                entry = f"s{len(manifest)}"
+                manifest.append({"entry": entry, "weight": weight, "slot": slot})
+                arrays[entry] = a
+        config["optimizer_state"] = {"iterations": iterations, "slots": manifest}
+    arrays[CONFIG_ENTRY] = np.array(json.dumps(config, allow_nan=False))
     _write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
 
 
@@ -105,7 +119,7 @@ def _fail(path, reason):
 
 def load_model(path):
     """The model saved by :func:`save_model` at ``path``: built, with its weights, and compiled
-    as it was when saved (with a fresh optimizer state).
+    as it was when saved, its optimizer state restored when the file has it.
 
     Raises FileNotFoundError when there is no file at ``path``, and :class:`ModelFileError`
     (a ValueError) naming the file and the fault for anything else wrong with it.
@@ -122,6 +136,7 @@ def load_model(path):
     _load_weights(path, model, entries)
     if config["compile"] is not None:
         _compile(path, model, config["compile"])
+        _load_optimizer_state(path, model, config.get("optimizer_state"), entries)
     return model
 
 
@@ -230,3 +245,43 @@ def _compile(path, model, compile_config):
                       metrics=compile_config.get("metrics"))
     except (TypeError, ValueError) as err:
         raise _fail(path, f"its compile settings are invalid ({err})") from None
+
+
+def _load_optimizer_state(path, model, state, entries):
+    """Restore the optimizer's step count and state arrays from the archive's s0, s1, ...
+
+    ``state`` is the config's ``optimizer_state``: null (or absent) when none was saved, else
+    ``{"iterations": int, "slots": [{"entry", "weight", "slot"}, ...]}``.
+    """
+    found = {name for name in entries if STATE_ENTRY.fullmatch(name)}
+    if state is None:
+        if found:
+            raise _fail(path, f"it holds {len(found)} optimizer state arrays but its config lists none")
+        return
+    manifest = state.get("slots") if isinstance(state, dict) else None
+    if not (isinstance(manifest, list) and all(
+            isinstance(s, dict) and all(isinstance(s.get(k), str) for k in ("entry", "weight", "slot"))
+            for s in manifest)):
+        raise _fail(path, 'its optimizer state is not an {"iterations", "slots": [{"entry", "weight", '
+                          '"slot"}, ...]} object')
+    listed = [s["entry"] for s in manifest]
+    if set(listed) != found or len(listed) != len(found):
+        raise _fail(path, f"its config lists {len(listed)} optimizer state arrays but it holds {len(found)}")
+    records = _weight_records(model)
+    index = {entry: i for i, (entry, _, _, _) in enumerate(records)}
+    slots = [None] * len(records)
+    for s in manifest:
+        if s["weight"] not in index:
+            raise _fail(path, f"optimizer state {s['entry']} belongs to weight {s['weight']!r}, "
+                              f"which the model does not have")
+        i = index[s["weight"]]
+        a, p = entries[s["entry"]], records[i][3]
+        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
+            raise _fail(path, f"optimizer state {s['entry']} ({s['slot']} of {s['weight']}) has dtype "
+                              f"{getattr(a, 'dtype', None)}, but the model is {p.dtype}")
+        slots[i] = slots[i] or {}
+        slots[i][s["slot"]] = a
+    try:
+        model.optimizer.set_state([p for _, _, _, p in records], state.get("iterations"), slots)
+    except ValueError as err:
+        raise _fail(path, f"its optimizer state does not fit the optimizer ({err})") from None

@@ -36,8 +36,10 @@ def batch(n=5, dtype="float32"):
 
 @pytest.fixture
 def saved(tmp_path):
-    """(model, path) of a small compiled model saved to tmp_path/model.npz."""
+    """(model, path) of a small compiled model, trained one Adam step (so the file holds the
+    optimizer's state s0 ... s15), saved to tmp_path/model.npz."""
     model = small_model()
+    model.train_on_batch(*batch())
     path = tmp_path / "model.npz"
     model.save(path)
     return model, path
@@ -73,13 +75,43 @@ def test_uncompiled_model_loads_uncompiled(tmp_path):
     assert scratchconv.load_model(tmp_path / "m.npz").get_compile_config() is None
 
 
-def test_training_continues_after_loading_as_with_a_fresh_optimizer(saved):
-    """The optimizer state is not saved (docs/model-format.md): a loaded model trains exactly
-    like the saved one would with a freshly compiled optimizer."""
-    model, path = saved
-    loaded = scratchconv.load_model(path)
-    model.compile(**model.get_compile_config())
+OPTIMIZERS = {
+    "adam": lambda: scratchconv.optimizers.Adam(learning_rate=0.01),
+    "sgd_momentum": lambda: scratchconv.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
+    "sgd": lambda: scratchconv.optimizers.SGD(learning_rate=0.05),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_training_resumed_from_a_file_equals_training_straight_through(tmp_path, optimizer, dtype):
+    """The optimizer's state is saved with the model: 3 steps, save, load, 3 more steps give
+    bit for bit the weights of 6 steps without stopping."""
+    x, y = batch(dtype=dtype)
+    through = small_model(dtype, compile=False)
+    through.compile(optimizer=OPTIMIZERS[optimizer](), loss="categorical_crossentropy")
+    stopped = small_model(dtype, compile=False)
+    stopped.compile(optimizer=OPTIMIZERS[optimizer](), loss="categorical_crossentropy")
+    for _ in range(3):
+        through.train_on_batch(x, y)
+        stopped.train_on_batch(x, y)
+    stopped.save(tmp_path / "m.npz")
+    resumed = scratchconv.load_model(tmp_path / "m.npz")
+    assert resumed.optimizer.iterations == 3
+    for _ in range(3):
+        assert resumed.train_on_batch(x, y) == through.train_on_batch(x, y)
+    for a, b in zip(resumed.get_weights(), through.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_without_the_optimizer_a_loaded_model_trains_as_with_a_fresh_optimizer(tmp_path):
+    model = small_model()
     x, y = batch()
+    model.train_on_batch(x, y)
+    model.save(tmp_path / "m.npz", include_optimizer=False)
+    loaded = scratchconv.load_model(tmp_path / "m.npz")
+    assert loaded.optimizer.iterations == 0
+    model.compile(**model.get_compile_config())
     for _ in range(3):
         assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
@@ -294,6 +326,25 @@ BAD_FILES = {
                       r"its compile settings are invalid \(optimizer must be"),
     "bad_compile": (modified(change_config=set_key("compile", value=[])),
                     'its compile settings are not an {"optimizer", "loss", "metrics"} object'),
+    "state_not_listed": (modified(change_config=set_key("optimizer_state", value=None)),
+                         "it holds 16 optimizer state arrays but its config lists none"),
+    "bad_state": (modified(change_config=set_key("optimizer_state", "slots", value={})),
+                  'its optimizer state is not an {"iterations", "slots": '),
+    "missing_state": (modified(change_entries=delete_entry("s5")),
+                      "its config lists 16 optimizer state arrays but it holds 15"),
+    "state_of_unknown_weight": (modified(change_config=set_key("optimizer_state", "slots", 0, "weight", value="w99")),
+                                "optimizer state s0 belongs to weight 'w99', which the model does not have"),
+    "state_wrong_dtype": (modified(change_entries=set_entry("s1", np.zeros((3, 3, 1, 64)))),
+                          r"optimizer state s1 \(v of w0\) has dtype float64, but the model is float32"),
+    "state_wrong_shape": (modified(change_entries=set_entry("s1", np.zeros(3, dtype="float32"))),
+                          r"its optimizer state does not fit the optimizer \(the 'v' state of parameter 0 "
+                          r"has shape \(3,\), but the parameter has \(3, 3, 1, 64\)\)"),
+    "state_wrong_slot": (modified(change_config=set_key("optimizer_state", "slots", 1, "slot", value="velocity")),
+                         r"its optimizer state does not fit the optimizer \(Adam keeps the state \['m', 'v'\] "
+                         r"per parameter, but parameter 0 has \['m', 'velocity'\]\)"),
+    "state_bad_iterations": (modified(change_config=set_key("optimizer_state", "iterations", value=-1)),
+                             r"its optimizer state does not fit the optimizer \(iterations must be a "
+                             r"non-negative int, got -1\)"),
 }
 
 
