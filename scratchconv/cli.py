@@ -21,11 +21,9 @@ import datetime
 import importlib.util
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from pathlib import Path
@@ -182,11 +180,7 @@ def load_runes(folder, image_size, color_mode):
 
 def load_one_image(path, model):
     """One image file prepared exactly as the folder loader prepares training images (resized,
-    scaled to [0, 1], turned light-on-dark): an array of shape (1, h, w, c) for ``model``.
-
-    The loader reads labelled folders only, so the file is copied under a placeholder label into
-    a temporary folder of its own.
-    """
+    scaled to [0, 1], turned light-on-dark): an array of shape (1, h, w, c) for ``model``."""
     from scratchconv import data
 
     path = existing_file(path, "image")
@@ -194,16 +188,10 @@ def load_one_image(path, model):
         raise UserError(f"{path} is not an image file (expected one of "
                         f"{' '.join(data.IMAGE_EXTENSIONS)})")
     size, color_mode = model_image_shape(model)
-    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
-        # The placeholder folder holds one rune of 24; the loader would warn about the others.
-        warnings.simplefilter("ignore")
-        shutil.copyfile(path, Path(folder) / f"{data.RUNES[0]}_1{path.suffix}")
-        try:
-            x, _, _ = data.load_image_folder(folder, image_size=size, color_mode=color_mode,
-                                             strict=True)
-        except ValueError as err:
-            raise UserError(f"{path} is not a readable image") from err
-    return x
+    try:
+        return data.load_image(path, image_size=size, color_mode=color_mode)[None]
+    except ValueError as err:
+        raise UserError(f"{path} is not a readable image") from err
 
 
 def show_results(model, x, y, png_path, title):

@@ -194,6 +194,37 @@ def test_bad_options_are_named(tmp_path, option, message):
         data.load_image_folder(tmp_path, **option)
 
 
+@pytest.mark.parametrize("option, message", [
+    ({"color_mode": "cmyk"}, "color_mode must be 'rgb' or 'grayscale'"),
+    ({"image_size": 0}, "image_size must be a positive integer"),
+])
+def test_bad_options_of_one_image_are_named(tmp_path, option, message):
+    _save(tmp_path / "a.png", _stroke())
+    with pytest.raises(ValueError, match=message):
+        data.load_image(tmp_path / "a.png", **option)
+
+
+def test_one_image_loads_as_it_would_in_a_folder(tmp_path):
+    _save(tmp_path / "scan.png", _stroke(size=105, ink=0, paper=255), mode="RGBA")
+    one = data.load_image(tmp_path / "scan.png", image_size=28, color_mode="grayscale")
+    _save(tmp_path / "folder" / "isa_1.png", _stroke(size=105, ink=0, paper=255), mode="RGBA")
+    with pytest.warns(UserWarning):
+        x, _, _ = data.load_image_folder(tmp_path / "folder", image_size=28, color_mode="grayscale")
+    assert one.dtype == np.float32 and one.shape == (28, 28, 1)
+    np.testing.assert_array_equal(one, x[0])
+
+
+def test_one_unreadable_image_names_the_file(tmp_path):
+    (tmp_path / "ᚠ_02.png").write_bytes(b"not a png")
+    with pytest.raises(ValueError, match=r"ᚠ_02\.png is not a readable image \("):
+        data.load_image(tmp_path / "ᚠ_02.png")
+
+
+def test_one_missing_image_is_a_file_not_found_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no such image file: .*nothing\.png"):
+        data.load_image(tmp_path / "nothing.png")
+
+
 def test_shipped_data_set_is_the_tutorial_layout():
     x, y, _ = data.load_image_folder(data.default_data_dir())
     counts = np.bincount(y, minlength=24)

@@ -80,30 +80,17 @@ def load_image_folder(path, image_size=50, color_mode="rgb", invert="auto", resa
     strokes, black behind light ones) before anything else. Non-square images are stretched to
     the square, as keras's ``load_img(target_size=...)`` does.
     """
-    if color_mode not in COLOR_MODES:
-        raise ValueError(f"color_mode must be 'rgb' or 'grayscale', got {color_mode!r}")
-    if resample not in RESAMPLE:
-        raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}, got {resample!r}")
-    if invert not in ("auto", True, False):
-        raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
-        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    _check_options(image_size, color_mode, invert, resample)
     files = _labelled_files(Path(path))
     images, labels = [], []
     for label, file in files:
         try:
-            with Image.open(file) as image:
-                image.load()
-                array = _to_array(image, color_mode)
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-            message = f"{file} is not a readable image ({error})"
+            array = _read(file, image_size, color_mode, invert, resample)
+        except ValueError as error:
             if strict:
-                raise ValueError(message) from error
-            warnings.warn(message + "; skipped", stacklevel=2)
+                raise
+            warnings.warn(f"{error}; skipped", stacklevel=2)
             continue
-        array = _resize(array, image_size, RESAMPLE[resample])
-        if invert is True or (invert == "auto" and np.median(array.mean(axis=-1)) > 0.5):
-            array = 1.0 - array
         images.append(array)
         labels.append(label)
     if not images:
@@ -114,6 +101,47 @@ def load_image_folder(path, image_size=50, color_mode="rgb", invert="auto", resa
         warnings.warn(f"{path} has no images of {len(missing)} of the {len(RUNES)} runes: {names}",
                       stacklevel=2)
     return np.stack(images).astype(np.float32), np.array(labels, dtype=np.int64), list(RUNES)
+
+
+def load_image(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear"):
+    """One image file prepared exactly as :func:`load_image_folder` prepares each of its images.
+
+    The parameters are those of :func:`load_image_folder`. Returns an ndarray of shape
+    (image_size, image_size, 3 or 1), float32 in [0, 1]; ``x[None]`` is a batch of one for
+    ``model.predict``. Raises FileNotFoundError when there is no file at ``path`` and ValueError
+    naming the file and the reason when it cannot be read as an image.
+    """
+    _check_options(image_size, color_mode, invert, resample)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {path}")
+    return _read(path, image_size, color_mode, invert, resample).astype(np.float32)
+
+
+def _check_options(image_size, color_mode, invert, resample):
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"color_mode must be 'rgb' or 'grayscale', got {color_mode!r}")
+    if resample not in RESAMPLE:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE)}, got {resample!r}")
+    if invert not in ("auto", True, False):
+        raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
+        raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+
+
+def _read(file, image_size, color_mode, invert, resample):
+    """The image at ``file`` as floats (image_size, image_size, c), light strokes on dark;
+    ValueError naming the file when it is not a readable image."""
+    try:
+        with Image.open(file) as image:
+            image.load()
+            array = _to_array(image, color_mode)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ValueError(f"{file} is not a readable image ({error})") from error
+    array = _resize(array, image_size, RESAMPLE[resample])
+    if invert is True or (invert == "auto" and np.median(array.mean(axis=-1)) > 0.5):
+        array = 1.0 - array
+    return array
 
 
 def _natural_key(name):
