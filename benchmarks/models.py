@@ -144,19 +144,11 @@ class KerasRunner:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
         import keras
 
+        from reference.tutorial import keras_tutorial_model
+
         self.tf = tf
         keras.utils.set_random_seed(SEED)
-        self.model = keras.Sequential([
-            keras.Input((image_size, image_size, CHANNELS)),
-            keras.layers.Conv2D(64, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Conv2D(32, (3, 3), activation="relu"),
-            keras.layers.MaxPooling2D((2, 2)),
-            keras.layers.Flatten(),
-            keras.layers.Dense(128, activation="relu"),
-            keras.layers.Dense(NUM_CLASSES, activation="softmax"),
-        ])
-        self.model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+        self.model = keras_tutorial_model((image_size, image_size, CHANNELS), NUM_CLASSES)
         self.apis = ("step", "fit", "predict")
 
         # The bare step a user writes with GradientTape; its own model and optimizer so that

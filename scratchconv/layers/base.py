@@ -10,6 +10,8 @@ import itertools
 
 import numpy as np
 
+from ..kernels.padding import output_size_2d
+
 DTYPES = ("float32", "float64")
 
 # Keras numbers automatic names per kind: dense, dense_1, dense_2, ...
@@ -38,6 +40,20 @@ def shape_str(shape):
 
 def _positive_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def window_output_hw(layer, input_shape, window, what):
+    """(H_out, W_out) of a sliding ``window`` (a conv kernel or a pool) over images of
+    ``input_shape`` (h, w, c), with ``layer.strides`` and ``layer.padding``; a ValueError naming
+    the layer when the input is not an image or the window does not fit."""
+    if len(input_shape) != 3:
+        raise ValueError(f"{layer.describe()} takes images of shape (None, height, width, channels), "
+                         f"got input of shape {shape_str((None,) + tuple(input_shape))}")
+    h_out, w_out = output_size_2d(input_shape[:2], window, layer.strides, layer.padding)
+    if h_out <= 0 or w_out <= 0:
+        raise ValueError(f"{layer.describe()}: a {window} {what} does not fit an input of shape "
+                         f"{shape_str((None,) + tuple(input_shape))} with padding {layer.padding!r}")
+    return h_out, w_out
 
 
 def to_pair(value, what, owner):

@@ -2,11 +2,11 @@
 import numpy as np
 
 from .. import backend
-from ..kernels.padding import check_padding, output_size_2d, pads_2d
+from ..kernels.padding import check_padding, pads_2d
 from ..initializers import check as check_initializer
 from ..random import generator
 from .activations import Activated, check_activation
-from .base import shape_str, to_pair
+from .base import to_pair, window_output_hw
 
 
 class Conv2D(Activated):
@@ -64,15 +64,7 @@ class Conv2D(Activated):
         self.bias_initializer = check_initializer(bias_initializer)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.describe()} takes images of shape (None, height, width, channels), "
-                             f"got input of shape {shape_str((None,) + tuple(input_shape))}")
-        h_out, w_out = output_size_2d(input_shape[:2], self.kernel_size, self.strides, self.padding)
-        if h_out <= 0 or w_out <= 0:
-            raise ValueError(f"{self.describe()}: a {self.kernel_size} kernel does not fit an input "
-                             f"of shape {shape_str((None,) + tuple(input_shape))} with padding "
-                             f"{self.padding!r}")
-        return (h_out, w_out, self.filters)
+        return window_output_hw(self, input_shape, self.kernel_size, "kernel") + (self.filters,)
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)

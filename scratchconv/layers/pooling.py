@@ -1,7 +1,7 @@
 """MaxPooling2D over NHWC images."""
 from .. import backend
-from ..kernels.padding import check_padding, output_size_2d, pads_2d
-from .base import Layer, shape_str, to_pair
+from ..kernels.padding import check_padding, pads_2d
+from .base import Layer, to_pair, window_output_hw
 
 
 class MaxPooling2D(Layer):
@@ -41,15 +41,7 @@ class MaxPooling2D(Layer):
         self.padding = check_padding(padding)
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{self.describe()} takes images of shape (None, height, width, channels), "
-                             f"got input of shape {shape_str((None,) + tuple(input_shape))}")
-        h_out, w_out = output_size_2d(input_shape[:2], self.pool_size, self.strides, self.padding)
-        if h_out <= 0 or w_out <= 0:
-            raise ValueError(f"{self.describe()}: a {self.pool_size} pool does not fit an input "
-                             f"of shape {shape_str((None,) + tuple(input_shape))} with padding "
-                             f"{self.padding!r}")
-        return (h_out, w_out, input_shape[2])
+        return window_output_hw(self, input_shape, self.pool_size, "pool") + (input_shape[2],)
 
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
