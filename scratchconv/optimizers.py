@@ -7,6 +7,8 @@ parameter's dtype, in Keras's order, so float32 runs match TensorFlow closely.
 """
 import numpy as np
 
+from . import backend
+
 
 def _check_rate(value, what, cls, upper=None):
     """A non-negative float (and below ``upper`` when given), or a ValueError naming it."""
@@ -26,19 +28,17 @@ class Optimizer:
     """
 
     slot_names = ()
-    _scratch = 0  # work arrays per parameter kept after the state, to avoid allocating per step
 
     def __init__(self):
         self.iterations = 0
         self._state = {}
 
     def _slots(self, param):
-        """The state arrays of ``param`` (then its scratch arrays), made zero on first use."""
+        """The state arrays of ``param``, made zero on first use."""
         key = id(param)
         if key not in self._state:
-            count = len(self.slot_names) + self._scratch
             # Holding the parameter itself keeps its id from being reused by another array.
-            self._state[key] = (param, [np.zeros_like(param) for _ in range(count)])
+            self._state[key] = (param, [np.zeros_like(param) for _ in self.slot_names])
         return self._state[key][1]
 
     def apply_gradients(self, grads_and_params):
@@ -141,7 +141,6 @@ class Adam(Optimizer):
     """
 
     slot_names = ("m", "v")
-    _scratch = 1
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__()
@@ -152,20 +151,12 @@ class Adam(Optimizer):
 
     def _update(self, grad, param):
         dt = param.dtype.type
-        m, v, tmp = self._slots(param)
+        m, v = self._slots(param)
         alpha = dt(self.learning_rate) * np.sqrt(dt(1) - self._power(self.beta_2, dt)) \
             / (dt(1) - self._power(self.beta_1, dt))
-        np.subtract(grad, m, out=tmp)
-        tmp *= dt(1 - self.beta_1)
-        m += tmp
-        np.square(grad, out=tmp)
-        tmp -= v
-        tmp *= dt(1 - self.beta_2)
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += dt(self.epsilon)
-        np.divide(np.multiply(m, alpha), tmp, out=tmp)
-        param -= tmp
+        # The arithmetic is the backend's (numpy_kernels.adam_update reads like the equations).
+        backend.kernels().adam_update(param, grad, m, v, alpha, dt(1 - self.beta_1),
+                                      dt(1 - self.beta_2), dt(self.epsilon))
 
     def _power(self, beta, dt):
         """beta^t as tf.keras computes it: its ``ops.cast(beta, dtype)`` goes through a float32

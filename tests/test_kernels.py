@@ -307,3 +307,35 @@ def test_numba_kernel_restores_a_blas_thread_count_the_user_raised():
         assert all(lib["num_threads"] == 2 for lib in threadpool_info()
                    if lib["user_api"] == "blas")
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_backward_numba_matches_numpy_bit_for_bit(dtype):
+    y = np.maximum(random((3, 5, 4, 7), dtype, 1), 0)
+    y[0, 0, 0, :3] = 0.0
+    dy = random(y.shape, dtype, 2)
+    dy[0, 0, 0, 0], dy[0, 0, 0, 1], dy[1, 0, 0, 0] = np.inf, -1.0, np.nan
+    with np.errstate(invalid="ignore"):  # inf * 0
+        want = backend.kernels("numpy").relu_backward(dy, y)
+        expected = np.where(y > 0, dy, dy * 0)
+    got = backend.kernels("numba").relu_backward(dy, y, out=np.empty_like(dy))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))  # -0.0 where dy < 0 is masked
+    assert np.isnan(got[0, 0, 0, 0])  # inf * 0, as in every framework
+    np.testing.assert_array_equal(want, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_update_numba_matches_numpy_bit_for_bit(dtype):
+    states = {}
+    for name in BACKENDS:
+        param, m = random((6, 5), dtype, 3), random((6, 5), dtype, 4)
+        v = np.abs(random((6, 5), dtype, 5))
+        for step in range(3):
+            grad = random((6, 5), dtype, 10 + step)
+            backend.kernels(name).adam_update(param, grad, m, v, dtype(1e-3), dtype(0.1),
+                                              dtype(0.001), dtype(1e-7))
+        states[name] = (param, m, v)
+    for got, want in zip(states["numba"], states["numpy"]):
+        assert got.dtype == want.dtype == dtype
+        np.testing.assert_array_equal(got, want)

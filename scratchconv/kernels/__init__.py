@@ -7,6 +7,8 @@
 - ``conv2d_backward_weights(dy, x, w_shape, strides, pads) -> dw``
 - ``maxpool2d_forward(x, pool_size, strides, pads) -> (y, argmax)``
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
+- ``relu_backward(dy, y, out=None) -> dz``
+- ``adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)`` (in place)
 
 with identical semantics (documented in ``numpy_kernels``). Layers reach them through
 :func:`scratchconv.backend.kernels`, so the backend can be switched at run time.

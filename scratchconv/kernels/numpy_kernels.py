@@ -13,6 +13,9 @@ Shapes (NHWC throughout):
 - ``b``  : (C_out,) or None           bias
 - ``y``  : (N, H_out, W_out, C_out)   output; ``dy`` has the same shape
 - ``pads``: ((top, bottom), (left, right)), from :mod:`scratchconv.kernels.padding`
+
+Two elementwise steps of training live here too, because the fast backend runs them in
+parallel: ReLU's backward and Adam's update.
 """
 import numpy as np
 
@@ -140,3 +143,29 @@ def maxpool2d_backward(dy, argmax, x_shape):
     cc = np.arange(c)[None, None, None, :]
     np.add.at(dx, (np.broadcast_to(nn, dy.shape), argmax, np.broadcast_to(cc, dy.shape)), dy)
     return dx.reshape(x_shape)
+
+
+def relu_backward(dy, y, out=None):
+    """ReLU's backward through its output ``y = max(z, 0)``: ``dz = dy * (y > 0)``.
+
+    dy, y : ndarrays of one shape and dtype; out : a buffer of that shape and dtype, or None.
+    The mask is a multiplication by 1 or 0 (not a selection), so ``dy = inf`` where ``y = 0``
+    gives NaN, as it does in every framework.
+    """
+    return np.multiply(dy, y > 0, out=out)
+
+
+def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+    """One Adam step for one parameter, in place, in Keras 3's order of operations:
+
+        m     += (g - m) * (1 - beta_1)
+        v     += (g^2 - v) * (1 - beta_2)
+        param -= (m * alpha) / (sqrt(v) + epsilon)
+
+    with ``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`` computed by the optimizer. The
+    scalars come in the parameter's dtype, so float32 parameters are updated in float32
+    arithmetic, as tf.keras does.
+    """
+    m += (grad - m) * one_minus_beta_1
+    v += (np.square(grad) - v) * one_minus_beta_2
+    param -= (m * alpha) / (np.sqrt(v) + epsilon)

@@ -10,6 +10,7 @@ fuses its activation (Conv2D with ``relu=True`` in the kernel) needs no extra ca
 """
 import numpy as np
 
+from .. import backend
 from .base import Layer
 
 ACTIVATIONS = ("relu", "softmax", "linear")
@@ -47,15 +48,12 @@ def apply(activation, z):
 def gradient(activation, dy, y, out=None):
     """dz = dL/dz from dy = dL/dy and the activation's output y.
 
-    For relu, ``dz = dy * (y > 0)``; since ``y = max(z, 0) >= 0`` the 0/1 mask ``y > 0`` is
-    ``sign(y)``, which can be written straight into ``out`` (a buffer of dy's shape and dtype, or
-    None for a new array): no temporaries over what is, for the first convolution,
-    the largest array of a training step.
+    For relu, ``dz = dy * (y > 0)``, by the backend's ``relu_backward`` (for the first
+    convolution this is the largest array of a training step, worth a parallel pass), written
+    into ``out`` (a buffer of dy's shape and dtype) when given.
     """
     if activation == "relu":
-        out = np.sign(y, out=out)
-        out *= dy
-        return out
+        return backend.kernels().relu_backward(dy, y, out=out)
     if activation == "softmax":
         return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
     return dy
