@@ -2,7 +2,7 @@
 
     from scratchconv import Sequential, layers
 """
-from . import initializers, layers, losses, metrics, optimizers
+from . import callbacks, initializers, layers, losses, metrics, optimizers
 from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
 from .model import History, Sequential
@@ -12,5 +12,5 @@ from .tutorial import tutorial_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "History", "layers", "losses", "optimizers", "metrics", "initializers",
+__all__ = ["Sequential", "History", "callbacks", "layers", "losses", "optimizers", "metrics", "initializers",
            "load_model", "gradcheck", "set_seed", "set_backend", "get_backend", "tutorial_model"]

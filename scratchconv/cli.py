@@ -239,24 +239,20 @@ def interrupt_deferred():
         raise KeyboardInterrupt
 
 
-class EpochHeader:
-    """Standard output for one-epoch ``fit`` calls: the "Epoch 1/1" header that such a call prints
-    is shown as "Epoch k/N", so the progress reads as one run of N epochs. Everything else
-    (the progress bar, including its terminal detection) passes through unchanged."""
+def save_each_epoch(model_path, history_path, history):
+    """A fit callback that, after every epoch, appends the epoch's logs to ``history`` and
+    writes the model and the history, both at once or (Ctrl-C held back) not at all."""
+    from scratchconv.callbacks import Callback
 
-    def __init__(self, stream, epoch, epochs):
-        self._stream = stream
-        self._header = f"Epoch {epoch}/{epochs}"
-        self._pending = True
+    class SaveEachEpoch(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            with interrupt_deferred():
+                for key, value in logs.items():
+                    history.setdefault(key, []).append(value)
+                self.model.save(model_path)
+                write_atomically(history_path, json.dumps(history, indent=2) + "\n")
 
-    def write(self, text):
-        if self._pending and text.startswith("Epoch 1/1"):
-            self._pending = False
-            text = self._header + text[len("Epoch 1/1"):]
-        return self._stream.write(text)
-
-    def __getattr__(self, name):
-        return getattr(self._stream, name)
+    return SaveEachEpoch()
 
 
 def cmd_train(args):
@@ -292,18 +288,11 @@ def cmd_train(args):
     model_path, history_path = out / MODEL_FILE, out / "history.json"
     history = {}
     try:
-        # One epoch per fit call, so that after every completed epoch the model and the history
-        # are on disk: Ctrl-C then loses at most the epoch in progress. Shuffling draws from the
-        # one seeded generator, so N one-epoch calls train exactly as one N-epoch call would.
-        for epoch in range(1, args.epochs + 1):
-            with contextlib.redirect_stdout(EpochHeader(sys.stdout, epoch, args.epochs)):
-                result = model.fit(x_train, t_train, epochs=1, batch_size=args.batch_size,
-                                   validation_data=(x_test, t_test), verbose=1)
-            with interrupt_deferred():
-                for key, values in result.history.items():
-                    history.setdefault(key, []).extend(values)
-                model.save(model_path)
-                write_atomically(history_path, json.dumps(history, indent=2) + "\n")
+        # The model and the history are on disk after every completed epoch: Ctrl-C then loses
+        # at most the epoch in progress.
+        model.fit(x_train, t_train, epochs=args.epochs, batch_size=args.batch_size,
+                  validation_data=(x_test, t_test), verbose=1,
+                  callbacks=[save_each_epoch(model_path, history_path, history)])
     except KeyboardInterrupt:
         done = len(history.get("loss", []))
         if done == 0:

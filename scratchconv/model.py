@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
@@ -61,6 +62,7 @@ class Sequential:
         self.dtype = check_dtype(dtype)
         self.layers = []
         self.optimizer = None
+        self.stop_training = False
         self.loss = None
         self.metrics = []
         for layer in layers or []:
@@ -329,7 +331,7 @@ class Sequential:
         return {m: float(metrics_module.accuracy(y, y_pred, self.loss.sparse).sum()) for m in self.metrics}
 
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
-            validation_data=None, verbose=1):
+            validation_data=None, verbose=1, callbacks=None):
         """Train for ``epochs`` passes over (x, y); returns a :class:`History`.
 
         x : ndarray of shape (n,) + input_shape
@@ -339,6 +341,9 @@ class Sequential:
         validation_data : (x_val, y_val) or None
             Overrides ``validation_split``.
         verbose : 0 (silent), 1 (progress bar) or 2 (one line per epoch)
+        callbacks : list of :class:`scratchconv.callbacks.Callback`, run at the points that
+            module describes; one that sets ``model.stop_training`` ends training after the
+            epoch in progress
 
         Each epoch visits the samples in a fresh permutation from the seeded generator (when
         ``shuffle``); the last batch may be smaller. The epoch's loss and metrics are means over
@@ -364,16 +369,21 @@ class Sequential:
             x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
         else:
             x_val = y_val = None
+        callbacks = callbacks_module.callback_list(callbacks, self)
         n = len(x)
         steps = math.ceil(n / batch_size)
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        _run(callbacks, "on_train_begin", {})
         for epoch in range(epochs):
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            _run(callbacks, "on_epoch_begin", epoch, {})
             order = generator().permutation(n) if shuffle else np.arange(n)
             bar = ProgressBar(steps, verbose)
             sums, seen = dict.fromkeys(self.metrics + ["loss"], 0.0), 0
             for step in range(steps):
+                _run(callbacks, "on_train_batch_begin", step, {})
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 x_batch, y_batch = x[batch], y[batch]
                 # Overflow shows up as a non-finite loss or gradient, checked just below with a
@@ -390,13 +400,19 @@ class Sequential:
                 sums["loss"] += loss * len(batch)
                 for m, total in self._batch_metrics(y_batch, y_pred).items():
                     sums[m] += total
-                bar.update(step + 1, {k: v / seen for k, v in sums.items()})
+                running = {k: v / seen for k, v in sums.items()}
+                bar.update(step + 1, running)
+                _run(callbacks, "on_train_batch_end", step, running)
             logs = {k: v / seen for k, v in sums.items()}
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, y_val, batch_size, verbose=0)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             bar.finish(logs)
             history.append(epoch, logs)
+            _run(callbacks, "on_epoch_end", epoch, dict(logs))
+            if self.stop_training:
+                break
+        _run(callbacks, "on_train_end", dict(logs))
         return history
 
     def _evaluate_arrays(self, x, y, batch_size, verbose):
@@ -528,6 +544,12 @@ class Sequential:
         is False, the optimizer's state) to one file; see :mod:`scratchconv.saving`."""
         from .saving import save_model
         save_model(self, path, include_optimizer=include_optimizer)
+
+
+def _run(callbacks, hook, *args):
+    """Call ``hook`` (e.g. "on_epoch_end") of every callback, in the order given."""
+    for c in callbacks:
+        getattr(c, hook)(*args)
 
 
 def _positive_int(value, name):

@@ -121,24 +121,23 @@ def test_new_run_dir_does_not_reuse_a_folder(tmp_path, monkeypatch):
     assert cli.new_run_dir() != first
 
 
-def interrupt_on_call(monkeypatch, n):
-    """Make the n-th call of Sequential.fit raise KeyboardInterrupt, as Ctrl-C would."""
-    from scratchconv import Sequential
+def interrupt_in_epoch(monkeypatch, n):
+    """Make Ctrl-C arrive as epoch n (from 1) of fit begins."""
+    from scratchconv import model
 
-    real_fit, calls = Sequential.fit, []
+    real_run = model._run
 
-    def fit(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == n:
+    def run(callbacks, hook, *args):
+        if hook == "on_epoch_begin" and args[0] == n - 1:
             raise KeyboardInterrupt
-        return real_fit(self, *args, **kwargs)
+        real_run(callbacks, hook, *args)
 
-    monkeypatch.setattr(Sequential, "fit", fit)
+    monkeypatch.setattr(model, "_run", run)
 
 
 def test_ctrl_c_keeps_the_last_completed_epoch_and_says_where(runes, tmp_path, monkeypatch,
                                                               capsys):
-    interrupt_on_call(monkeypatch, 2)
+    interrupt_in_epoch(monkeypatch, 2)
     status = cli.main(["train", "--data", str(runes), "--epochs", "3", "--no-augment",
                        "--image-size", SIZE, "--out", str(tmp_path)])
     err = capsys.readouterr().err
@@ -150,7 +149,7 @@ def test_ctrl_c_keeps_the_last_completed_epoch_and_says_where(runes, tmp_path, m
 
 def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(runes, tmp_path, monkeypatch,
                                                               capsys):
-    interrupt_on_call(monkeypatch, 1)
+    interrupt_in_epoch(monkeypatch, 1)
     status = cli.main(["train", "--data", str(runes), "--epochs", "3", "--no-augment",
                        "--image-size", SIZE, "--out", str(tmp_path)])
     assert status == 130
@@ -158,15 +157,12 @@ def test_ctrl_c_before_the_first_epoch_says_nothing_was_saved(runes, tmp_path, m
     assert not (tmp_path / "model.npz").exists()
 
 
-def test_epoch_header_renumbers_only_the_first_header():
-    import io
-
-    stream = io.StringIO()
-    header = cli.EpochHeader(stream, 3, 5)
-    header.write("Epoch 1/1")
-    header.write("\n")
-    header.write("Epoch 1/1 is not a header any more")
-    assert stream.getvalue() == "Epoch 3/5\nEpoch 1/1 is not a header any more"
+def test_train_prints_one_header_per_epoch_of_one_run(runes, tmp_path, capsys):
+    assert cli.main(["train", "--data", str(runes), "--epochs", "2", "--no-augment",
+                     "--image-size", SIZE, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("Epoch 1/2") == 1 and out.count("Epoch 2/2") == 1
+    assert len(json.loads((tmp_path / "history.json").read_text())["loss"]) == 2
 
 
 # ---- the shipped data ------------------------------------------------------------------------
