@@ -217,6 +217,20 @@ def test_predict_in_batches_equals_one_forward():
     np.testing.assert_allclose(model.predict(x, batch_size=4, verbose=0), model.forward(x), rtol=1e-6)
 
 
+def test_large_predict_batches_run_as_passes_of_predict_chunk_samples(monkeypatch):
+    from scratchconv import model as model_module
+
+    model = small_model()
+    x, _ = data(11)
+    monkeypatch.setattr(model_module, "PREDICT_CHUNK", 3)
+    sizes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda xs: sizes.append(len(xs)) or forward(xs))
+    out = model.predict(x, batch_size=8, verbose=0)
+    assert sizes == [3, 3, 2, 3]
+    np.testing.assert_allclose(out, forward(x), rtol=1e-6)
+
+
 # ----- progress output -----------------------------------------------------------------------
 
 def test_verbose_0_prints_nothing(capsys):

@@ -143,3 +143,32 @@ def test_updates_match_keras_bit_for_bit(tf, name, kwargs, dtype):
     grads = [rng.standard_normal(1000).astype(dtype) for _ in range(20)]
     ours = run(getattr(optimizers, name)(**kwargs), w0, grads)
     np.testing.assert_array_equal(ours, keras_steps(tf, name, kwargs, w0, grads))
+
+
+@pytest.mark.parametrize("make", [optimizers.Adam, lambda: optimizers.SGD(momentum=0.9)])
+def test_state_read_and_restored_continues_the_same_steps(make):
+    rng = np.random.default_rng(3)
+    params = [rng.standard_normal((4, 3)).astype("float32"), rng.standard_normal(3).astype("float32")]
+    grads = [[rng.standard_normal(p.shape).astype("float32") for p in params] for _ in range(4)]
+    first = make()
+    for g in grads[:2]:
+        first.apply_gradients(zip(g, params))
+    iterations, slots = first.get_state(params)
+    assert iterations == 2 and all(set(s) == set(first.slot_names) for s in slots)
+    slots[0][first.slot_names[0]][...] = 99.0  # a copy: the optimizer's own state is untouched
+    iterations, slots = first.get_state(params)
+    copies = [p.copy() for p in params]
+    second = make()
+    second.set_state(copies, iterations, slots)
+    for g in grads[2:]:
+        first.apply_gradients(zip(g, params))
+        second.apply_gradients(zip(g, copies))
+    for a, b in zip(params, copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_plain_sgd_keeps_no_state():
+    params = [np.ones(3, dtype="float32")]
+    sgd = optimizers.SGD()
+    sgd.apply_gradients([(np.ones(3, dtype="float32"), params[0])])
+    assert sgd.slot_names == () and sgd.get_state(params) == (1, [None])
