@@ -455,9 +455,9 @@ def test_interrupt_deferred_delivers_ctrl_c_after_the_block():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-def test_train_equals_one_fit_call_of_all_epochs(trained, runes):
-    """The command fits one epoch per call (to save each one); that must train exactly as the
-    README's single `model.fit(epochs=2)` does."""
+def test_train_equals_the_readmes_fit_call(trained, runes):
+    """The command saves each epoch through a fit callback; it must train exactly as the
+    README's `model.fit(epochs=2)` does."""
     import scratchconv
 
     out, _ = trained
