@@ -77,6 +77,48 @@ def test_conv2d_backward_weights_numba_matches_numpy(shapes, strides, padding, d
     assert rel_err(got, want) < TOLERANCE[dtype]
 
 
+@pytest.mark.parametrize("shapes, strides, padding, dtype", CONV_GRID)
+@pytest.mark.parametrize("fused_relu", [False, True])
+def test_conv2d_backward_numba_matches_numpy(shapes, strides, padding, dtype, fused_relu):
+    x, w, b, dy, pads = conv_case(shapes, strides, padding, dtype)
+    # About half of relu_y is 0: the mask matters.
+    relu_y = backend.kernels("numpy").conv2d_forward(x, w, b, strides, pads, relu=True) if fused_relu else None
+    want = backend.kernels("numpy").conv2d_backward(dy, x, w, strides, pads, relu_y=relu_y)
+    got = backend.kernels("numba").conv2d_backward(dy, x, w, strides, pads, relu_y=relu_y)
+    for g, wnt, shape in zip(got, want, (w.shape, b.shape, x.shape)):
+        assert g.dtype == dtype and g.shape == shape
+        assert rel_err(g, wnt) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_conv2d_backward_is_the_three_gradients_of_the_masked_dy(name):
+    k = backend.kernels(name)
+    x, w, b, dy, pads = conv_case(CONV_SHAPES[0], (1, 1), "same", np.float64)
+    y = k.conv2d_forward(x, w, b, (1, 1), pads, relu=True)
+    dw, db, dx = k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=y)
+    dz = dy * (y > 0)
+    assert rel_err(dw, k.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads)) < 1e-14
+    assert rel_err(db, dz.sum(axis=(0, 1, 2))) < 1e-14
+    assert rel_err(dx, k.conv2d_backward_input(dz, w, x.shape, (1, 1), pads)) < 1e-14
+    dw_only, no_db, no_dx = k.conv2d_backward(dy, x, w, (1, 1), pads, need_db=False, need_dx=False)
+    assert no_db is None and no_dx is None
+    assert rel_err(dw_only, k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads)) < 1e-14
+
+
+@pytest.mark.parametrize("name", BACKENDS)
+def test_conv2d_backward_mask_gives_nan_for_an_infinite_gradient_on_a_dead_unit(name):
+    # dz = dy * (y > 0) multiplies: inf * 0 is NaN, as in every framework.
+    k = backend.kernels(name)
+    x, w, b, dy, pads = conv_case(CONV_SHAPES[0], (1, 1), "valid", np.float32)
+    y = k.conv2d_forward(x, w, b, (1, 1), pads, relu=True)
+    dead = np.argwhere(y == 0)[0]
+    dy[tuple(dead)] = np.inf
+    with np.errstate(invalid="ignore"):
+        dw, db, _ = k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=y)
+    assert np.isnan(db[dead[3]]) and np.isnan(dw[..., dead[3]]).any()
+    assert np.isfinite(np.delete(db, dead[3])).all()
+
+
 @pytest.mark.parametrize("name", BACKENDS)
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_conv2d_forward_relu_fusion_is_relu_of_plain_output(name, with_bias):
@@ -233,6 +275,7 @@ def test_numba_kernels_are_bit_for_bit_deterministic():
     runs = [(k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
              k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
              k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
+             *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)),
              *k.maxpool2d_forward(x, (3, 3), (1, 1), pads),
              k.maxpool2d_backward(dy[..., :5], k.maxpool2d_forward(x, (3, 3), (1, 1), pads)[1],
                                   x.shape))
@@ -270,7 +313,8 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
     def run():
         return (k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
                 k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
-                k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads))
+                k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
+                *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)))
 
     all_threads = run()
     saved = numba.get_num_threads()

@@ -5,6 +5,7 @@
 - ``conv2d_forward(x, w, b, strides, pads, relu=False) -> y``
 - ``conv2d_backward_input(dy, w, x_shape, strides, pads) -> dx``
 - ``conv2d_backward_weights(dy, x, w_shape, strides, pads) -> dw``
+- ``conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True) -> (dw, db, dx)``
 - ``maxpool2d_forward(x, pool_size, strides, pads) -> (y, argmax)``
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
 - ``relu_backward(dy, y, out=None) -> dz``

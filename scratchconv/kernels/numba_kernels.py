@@ -172,35 +172,52 @@ def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_o
 
 
 @njit(parallel=True, cache=True)
-def _conv_backward_input(dy, w2t, c, kh, kw, sh, sw, top, left, w_out, cols, dx):
-    """dx[n] = col2im(dy[n] @ w2t) for every sample n.
+def _conv_backward(dy, relu_y, x, w2t, relu, need_db, need_dw, need_dx, c, kh, kw, sh, sw, top,
+                   left, w_out, cols, dzs, db_parts, dw_parts, dx):
+    """The whole backward of a convolution, one sample at a time: for every sample n
 
-    dy : (N, H_out*W_out, C_out); w2t : (C_out, KH*KW*C_in); dx : (N, H, W*C_in), zeroed
-    here sample by sample by the thread that fills it (in parallel, and while it is in cache);
-    cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
+        dz[n] = dy[n] * (relu_y[n] > 0) if relu, else dy[n]
+        db_parts[n] = sum over pixels of dz[n]       (if need_db; in float64)
+        dw_parts[n] = im2col(x[n])^T @ dz[n]         (if need_dw)
+        dx[n] = col2im(dz[n] @ w2t)                  (if need_dx)
+
+    summed over n by the caller. One pass per sample while its dz is in cache, instead of one
+    pass over the whole batch for the ReLU mask, one for the bias and one per product.
+
+    dy, relu_y : (N, H_out*W_out, C_out); x : (N, H, W*C_in); w2t : (C_out, KH*KW*C_in);
+    db_parts : (N, C_out) float64; dw_parts : (N, KH*KW*C_in, C_out); dx : (N, H, W*C_in),
+    zeroed here sample by sample by the thread that fills it. Scratch, one per thread t (which
+    handles samples t, t + T, ...): cols (T, H_out*W_out, KH*KW*C_in), the im2col matrix and
+    then the columns of dx; dzs (T, H_out*W_out, C_out), the masked gradient. Arrays whose
+    flag is off are not touched (the caller passes placeholders).
     """
     n_threads, n = cols.shape[0], dy.shape[0]
     for t in prange(n_threads):
-        dcol = cols[t]
-        for b in range(t, n, n_threads):
-            dx[b] = 0.0
-            np.dot(dy[b], w2t, dcol)
-            _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx)
-
-
-@njit(parallel=True, cache=True)
-def _conv_backward_weights(dy, x, c, kh, kw, sh, sw, top, left, w_out, cols, parts):
-    """parts[n] = im2col(x[n])^T @ dy[n] for every sample n (summed over n by the caller).
-
-    dy : (N, H_out*W_out, C_out); x : (N, H, W*C_in); parts : (N, KH*KW*C_in, C_out);
-    cols : (T, H_out*W_out, KH*KW*C_in) scratch, one per thread.
-    """
-    n_threads, n = cols.shape[0], x.shape[0]
-    for t in prange(n_threads):
         col = cols[t]
+        dz = dzs[t]
         for b in range(t, n, n_threads):
-            _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
-            np.dot(col.T, dy[b], parts[b])
+            if relu:
+                # dy * 0 rather than 0, as in relu_backward: -0.0 for a negative dy, NaN for an
+                # infinite one.
+                for r in range(dz.shape[0]):
+                    for o in range(dz.shape[1]):
+                        g = dy[b, r, o]
+                        dz[r, o] = g if relu_y[b, r, o] > 0 else g * 0
+            else:
+                dz = dy[b]
+            if need_db:
+                acc = db_parts[b]
+                acc[:] = 0.0
+                for r in range(dz.shape[0]):
+                    for o in range(dz.shape[1]):
+                        acc[o] += dz[r, o]
+            if need_dw:
+                _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
+                np.dot(col.T, dz, dw_parts[b])
+            if need_dx:
+                dx[b] = 0.0
+                np.dot(dz, w2t, col)
+                _col2im(col, b, c, kh, kw, sh, sw, top, left, w_out, dx)
 
 
 @njit(parallel=True, cache=True)
@@ -261,22 +278,24 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     return y.reshape(x.shape[0], h_out, args[-1], c_out)
 
 
+def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True):
+    """The whole backward of a convolution; see ``numpy_kernels.conv2d_backward``.
+
+    dy : ndarray of shape (n, h_out, w_out, c_out); x : (n, h, w, c_in);
+    w : (kh, kw, c_in, c_out); relu_y : the fused ReLU's output, dy's shape, or None.
+    Returns ``(dw, db, dx)`` in dy's dtype; db is None unless ``need_db``, dx None unless
+    ``need_dx``.
+    """
+    return _backward(dy, x, x.shape, w, w.shape, strides, pads, relu_y, need_db, True, need_dx)
+
+
 def conv2d_backward_input(dy, w, x_shape, strides, pads):
     """Gradient with respect to the input; see ``numpy_kernels.conv2d_backward_input``.
 
     dy : ndarray of shape (n, h_out, w_out, c_out); w : (kh, kw, c_in, c_out).
     Returns dx : ndarray of shape ``x_shape``, ``dy``'s dtype.
     """
-    dy = np.ascontiguousarray(dy)
-    w = np.ascontiguousarray(w, dtype=dy.dtype)
-    c_out = w.shape[3]
-    args, _, cols_shape = _geometry(x_shape, w.shape, strides, pads)
-    w2t = np.ascontiguousarray(w.reshape(-1, c_out).T)
-    dx = np.empty(tuple(x_shape), dtype=dy.dtype)
-    cols = np.empty(cols_shape, dtype=dy.dtype)
-    with _one_blas_thread():
-        _conv_backward_input(_pixels(dy), w2t, *args, cols, _rows(dx))
-    return dx
+    return _backward(dy, None, x_shape, w, w.shape, strides, pads, None, False, False, True)[2]
 
 
 def conv2d_backward_weights(dy, x, w_shape, strides, pads):
@@ -285,17 +304,37 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     dy : ndarray of shape (n, h_out, w_out, c_out); x : (n, h, w, c_in).
     Returns dw : ndarray of shape ``w_shape`` = (kh, kw, c_in, c_out), ``dy``'s dtype.
     """
+    return _backward(dy, x, x.shape, None, w_shape, strides, pads, None, False, True, False)[0]
+
+
+def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, need_db, need_dw, need_dx):
+    """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward``, each None
+    unless asked for. ``x`` may be None when dw is not asked for, ``w`` when dx is not."""
     dy = np.ascontiguousarray(dy)
-    x = np.ascontiguousarray(x, dtype=dy.dtype)
-    c_out = w_shape[3]
-    args, _, cols_shape = _geometry(x.shape, w_shape, strides, pads)
-    parts = np.empty((x.shape[0], cols_shape[2], c_out), dtype=dy.dtype)
-    cols = np.empty(cols_shape, dtype=dy.dtype)
-    dw = np.empty((cols_shape[2], c_out), dtype=dy.dtype)
+    n, dtype, c_out = dy.shape[0], dy.dtype, w_shape[3]
+    args, _, cols_shape = _geometry(x_shape, w_shape, strides, pads)
+    placeholder = np.empty((cols_shape[0], 0, 0), dtype)  # for arrays not needed
+    x_rows = _rows(np.ascontiguousarray(x, dtype=dtype)) if need_dw else placeholder
+    relu = relu_y is not None
+    y_pixels = _pixels(np.ascontiguousarray(relu_y, dtype=dtype)) if relu else _pixels(dy)
+    w2t = (np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(-1, c_out).T) if need_dx
+           else np.empty((0, 0), dtype))
+    db_parts = np.empty((n, c_out) if need_db else (0, 0), np.float64)
+    dw_parts = np.empty((n, cols_shape[2], c_out) if need_dw else (0, 0, 0), dtype)
+    dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
+    dzs = np.empty(cols_shape[:2] + (c_out,), dtype) if relu else placeholder
+    cols = np.empty(cols_shape, dtype)
     with _one_blas_thread():
-        _conv_backward_weights(_pixels(dy), _rows(x), *args, cols, parts)
-    _sum_over_samples(parts, dw)
-    return dw.reshape(tuple(w_shape))
+        _conv_backward(_pixels(dy), y_pixels, x_rows, w2t, relu, need_db, need_dw, need_dx,
+                       *args, cols, dzs, db_parts, dw_parts, _rows(dx) if need_dx else placeholder)
+    dw = db = None
+    if need_dw:
+        dw = np.empty((cols_shape[2], c_out), dtype)
+        _sum_over_samples(dw_parts, dw)
+        dw = dw.reshape(tuple(w_shape))
+    if need_db:
+        db = db_parts.sum(axis=0).astype(dtype)
+    return dw, db, dx if need_dx else None
 
 
 @njit(parallel=True, cache=True)

@@ -98,6 +98,25 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     return dw
 
 
+def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True):
+    """The whole backward of a Conv2D layer, from dy = dL/dy to ``(dw, db, dx)``:
+
+        dz = dy * (relu_y > 0)   when the layer's ReLU is fused (``relu_y`` = its output),
+             dy                  otherwise
+        dw = conv2d_backward_weights(dz),  db[o] = sum_{n, i, j} dz[n, i, j, o],
+        dx = conv2d_backward_input(dz)
+
+    ``db`` is None unless ``need_db``, ``dx`` None unless ``need_dx`` (a model's first layer
+    needs no input gradient). The fast backend does all of it in one pass per sample.
+    """
+    dz = dy if relu_y is None else relu_backward(dy, relu_y)
+    dw = conv2d_backward_weights(dz, x, w.shape, strides, pads)
+    # db summed in float64: a float32 running sum over N*H*W terms would lose digits.
+    db = dz.sum(axis=(0, 1, 2), dtype=np.float64).astype(dz.dtype) if need_db else None
+    dx = conv2d_backward_input(dz, w, x.shape, strides, pads) if need_dx else None
+    return dw, db, dx
+
+
 def maxpool2d_forward(x, pool_size, strides, pads):
     """Max pooling, returning the output and where each maximum came from.
 
