@@ -18,7 +18,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .layers import Layer, Softmax
+from .layers import Conv2D, Layer, Softmax
 from .layers import get as get_layer_class
 from .layers.base import check_dtype, shape_str, unique_name
 from .progress import ProgressBar
@@ -65,6 +65,7 @@ class Sequential:
         self.stop_training = False
         self.loss = None
         self.metrics = []
+        self._fused = set()  # indices of the Conv2D layers the last forward fused with their pooling
         for layer in layers or []:
             self.add(layer)
 
@@ -164,13 +165,31 @@ class Sequential:
         return x
 
     def forward(self, x, training=False):
-        """The model's output for a batch.
+        """The model's output for a batch, layer by layer (each layer keeps what its own
+        ``backward`` needs).
 
         x : ndarray of shape (n,) + input_shape  ->  ndarray of shape (n,) + output_shape
         """
+        return self._forward(x, training, fuse=False)
+
+    def _forward(self, x, training, fuse):
+        """``forward``; with ``fuse`` (the model's own steps: fit, train_on_batch, evaluate,
+        predict, loss_and_gradients) each Conv2D followed directly by a MaxPooling2D runs as one
+        fused kernel, ``Conv2D.forward_pooled``, which never stores the convolution's output.
+        Which pairs ran fused is kept for ``_backward``."""
         x = self._cast(x)
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
+        self._fused = set()
+        i = 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            pool = self.layers[i + 1] if fuse and i + 1 < len(self.layers) else None
+            if pool is not None and isinstance(layer, Conv2D) and layer.fuses_with(pool):
+                x = layer.forward_pooled(x, pool)
+                self._fused.add(i)
+                i += 2
+            else:
+                x = layer.forward(x, training=training)
+                i += 1
         return x
 
     def __call__(self, x, training=False):
@@ -183,13 +202,16 @@ class Sequential:
         ``d`` is dL/d(output), or dL/d(logits) when ``from_logits``; the first layer skips
         its input gradient unless ``need_dx``.
         """
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            want_dx = need_dx or i > 0
-            if i == last and from_logits:
-                d = self.layers[i].backward_from_logits(d, want_dx)
+        i = len(self.layers) - 1
+        while i >= 0:
+            if i - 1 in self._fused:  # layer i is the pooling fused into convolution i - 1
+                i -= 1
+                d = self.layers[i].backward_pooled(d, self.layers[i + 1], need_dx or i > 0)
+            elif i == len(self.layers) - 1 and from_logits:
+                d = self.layers[i].backward_from_logits(d, need_dx or i > 0)
             else:
-                d = self.layers[i].backward(d, want_dx)
+                d = self.layers[i].backward(d, need_dx or i > 0)
+            i -= 1
         return d
 
     def backward(self, dy, need_dx=True):
@@ -207,7 +229,7 @@ class Sequential:
 
     def _forward_backward(self, x, y, need_dx):
         """Forward, loss and backward for one batch: (loss, y_pred, dx)."""
-        y_pred = self.forward(x, training=True)
+        y_pred = self._forward(x, training=True, fuse=True)
         if self._from_logits():
             loss, dz = self.loss.from_logits(y, self.layers[-1].logits, y_pred)
             dx = self._backward(dz, need_dx, from_logits=True)
@@ -422,7 +444,7 @@ class Sequential:
         sums = dict.fromkeys(self.metrics + ["loss"], 0.0)
         for step in range(steps):
             x_batch, y_batch = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            y_pred = self.forward(x_batch)
+            y_pred = self._forward(x_batch, training=False, fuse=True)
             sums["loss"] += self._loss_of(y_batch, y_pred) * len(x_batch)
             for m, total in self._batch_metrics(y_batch, y_pred).items():
                 sums[m] += total
@@ -457,7 +479,7 @@ class Sequential:
             end = min((step + 1) * batch_size, len(x))
             for start in range(step * batch_size, end, PREDICT_CHUNK):
                 rows = slice(start, min(start + PREDICT_CHUNK, end))
-                out[rows] = self.forward(x[rows])
+                out[rows] = self._forward(x[rows], training=False, fuse=True)
             bar.update(step + 1, {})
         bar.finish({})
         return out

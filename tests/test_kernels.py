@@ -383,3 +383,58 @@ def test_adam_update_numba_matches_numpy_bit_for_bit(dtype):
     for got, want in zip(states["numba"], states["numpy"]):
         assert got.dtype == want.dtype == dtype
         np.testing.assert_array_equal(got, want)
+
+
+# ----- a convolution fused with the max pooling after it ---------------------------------------
+
+# (conv geometry, pool geometry): plain 2x2 windows, overlapping "same" windows after a strided
+# "same" convolution, and a pool that leaves a row and a column of the convolution unused.
+FUSED_CASES = [
+    ((CONV_SHAPES[0], (1, 1), "valid"), ((2, 2), (2, 2), "valid")),
+    ((CONV_SHAPES[2], (2, 2), "same"), ((3, 3), (1, 1), "same")),
+    ((CONV_SHAPES[3], (1, 1), "valid"), ((2, 2), (2, 2), "valid")),
+]
+
+
+def fused_case(conv, pool, dtype, relu):
+    x, w, b, _, pads = conv_case(*conv, dtype)
+    z = backend.kernels("numpy").conv2d_forward(x, w, b, conv[1], pads, relu)
+    pool_pads = pads_2d(z.shape[1:3], pool[0], pool[1], pool[2])
+    return x, w, b, pads, z, (pool[0], pool[1], pool_pads)
+
+
+@pytest.mark.parametrize("conv, pool", FUSED_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("relu", [True, False])
+def test_conv2d_maxpool_forward_is_the_pooling_of_the_convolution_on_both_backends(conv, pool, dtype, relu):
+    x, w, b, pads, _, pool_args = fused_case(conv, pool, dtype, relu)
+    for name in BACKENDS:
+        k = backend.kernels(name)
+        y, argmax = k.conv2d_maxpool_forward(x, w, b, conv[1], pads, relu, *pool_args)
+        want_y, want_argmax = k.maxpool2d_forward(k.conv2d_forward(x, w, b, conv[1], pads, relu), *pool_args)
+        # The same arithmetic in the same order on each backend: the same bits.
+        np.testing.assert_array_equal(y, want_y)
+        np.testing.assert_array_equal(argmax, want_argmax)
+        assert y.dtype == dtype
+
+
+@pytest.mark.parametrize("conv, pool", FUSED_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("relu", [True, False])
+def test_conv2d_maxpool_backward_is_the_unfused_backward_and_numba_matches_numpy(conv, pool, dtype, relu):
+    x, w, b, pads, z, pool_args = fused_case(conv, pool, dtype, relu)
+    y, argmax = backend.kernels("numpy").maxpool2d_forward(z, *pool_args)
+    dy = random(y.shape, dtype, 5)
+    # The layers one by one: route through the pooling, then the convolution's backward with
+    # the mask taken from the convolution's own output.
+    numpy = backend.kernels("numpy")
+    dz = numpy.maxpool2d_backward(dy, argmax, z.shape)
+    want = numpy.conv2d_backward(dz, x, w, conv[1], pads, relu_y=z if relu else None)
+    for name in BACKENDS:
+        got = backend.kernels(name).conv2d_maxpool_backward(dy, y, argmax, x, w, conv[1], pads, relu)
+        for g, wnt in zip(got, want):
+            assert g.dtype == dtype and g.shape == wnt.shape
+            assert rel_err(g, wnt) < TOLERANCE[dtype]
+    dw, no_db, no_dx = backend.kernels("numba").conv2d_maxpool_backward(
+        dy, y, argmax, x, w, conv[1], pads, relu, need_db=False, need_dx=False)
+    assert no_db is None and no_dx is None and rel_err(dw, want[0]) < TOLERANCE[dtype]

@@ -147,6 +147,24 @@ def _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx):
                         dst[cc] += src[cc]
 
 
+@njit(cache=True)
+def _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out, col, yb):
+    """yb = im2col(x[b]) @ w2 (+ bias, then max(., 0)): one sample's convolution.
+
+    x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); col : (H_out*W_out, KH*KW*C_in) scratch;
+    yb : (H_out*W_out, C_out).
+    """
+    _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
+    np.dot(col, w2, yb)
+    if add_bias or relu:
+        for r in range(yb.shape[0]):
+            for o in range(yb.shape[1]):
+                v = yb[r, o] + bias[o] if add_bias else yb[r, o]
+                if relu and v < 0.0:  # a NaN stays NaN, as with np.maximum
+                    v = 0.0
+                yb[r, o] = v
+
+
 @njit(parallel=True, cache=True)
 def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out, cols, y):
     """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
@@ -157,26 +175,39 @@ def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_o
     """
     n_threads, n = cols.shape[0], x.shape[0]
     for t in prange(n_threads):
-        col = cols[t]
         for b in range(t, n, n_threads):
-            _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
-            yb = y[b]
-            np.dot(col, w2, yb)
-            if add_bias or relu:
-                for r in range(yb.shape[0]):
-                    for o in range(yb.shape[1]):
-                        v = yb[r, o] + bias[o] if add_bias else yb[r, o]
-                        if relu and v < 0.0:  # a NaN stays NaN, as with np.maximum
-                            v = 0.0
-                        yb[r, o] = v
+            _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
+                         cols[t], y[b])
 
 
 @njit(parallel=True, cache=True)
-def _conv_backward(dy, relu_y, x, w2t, relu, need_db, need_dw, need_dx, c, kh, kw, sh, sw, top,
-                   left, w_out, cols, dzs, db_parts, dw_parts, dx):
+def _conv_maxpool_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
+                          h_out, ph, pw, psh, psw, ptop, pleft, cols, ys, y, argmax):
+    """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
+    it is in cache: the convolution's output is never written to memory.
+
+    ys : (T, H_out*W_out, C_out) scratch; y, argmax : the pooled output (N, Hp, Wp, C_out) and
+    where each maximum came from; the other arguments as in ``_conv_forward``.
+    """
+    n_threads, n = cols.shape[0], x.shape[0]
+    for t in prange(n_threads):
+        yb = ys[t]
+        for b in range(t, n, n_threads):
+            _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
+                         cols[t], yb)
+            _maxpool_sample(yb.reshape((h_out, w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
+                            pleft, y[b], argmax[b])
+
+
+@njit(parallel=True, cache=True)
+def _conv_backward(dy, relu_y, argmax, x, w2t, relu, pooled, need_db, need_dw, need_dx, c, kh,
+                   kw, sh, sw, top, left, w_out, cols, dzs, db_parts, dw_parts, dx):
     """The whole backward of a convolution, one sample at a time: for every sample n
 
         dz[n] = dy[n] * (relu_y[n] > 0) if relu, else dy[n]
+        (pooled: dy and relu_y are the following max pooling's gradient and output, and
+        dz[n] = maxpool_backward(dy[n] * (relu_y[n] > 0), argmax[n]); at a window's winner the
+        convolution's output equals the pooled one, and elsewhere dz is 0)
         db_parts[n] = sum over pixels of dz[n]       (if need_db; in float64)
         dw_parts[n] = im2col(x[n])^T @ dz[n]         (if need_dw)
         dx[n] = col2im(dz[n] @ w2t)                  (if need_dx)
@@ -184,7 +215,8 @@ def _conv_backward(dy, relu_y, x, w2t, relu, need_db, need_dw, need_dx, c, kh, k
     summed over n by the caller. One pass per sample while its dz is in cache, instead of one
     pass over the whole batch for the ReLU mask, one for the bias and one per product.
 
-    dy, relu_y : (N, H_out*W_out, C_out); x : (N, H, W*C_in); w2t : (C_out, KH*KW*C_in);
+    dy, relu_y : (N, H_out*W_out, C_out), or (N, Hp*Wp, C_out) with argmax when pooled;
+    x : (N, H, W*C_in); w2t : (C_out, KH*KW*C_in);
     db_parts : (N, C_out) float64; dw_parts : (N, KH*KW*C_in, C_out); dx : (N, H, W*C_in),
     zeroed here sample by sample by the thread that fills it. Scratch, one per thread t (which
     handles samples t, t + T, ...): cols (T, H_out*W_out, KH*KW*C_in), the im2col matrix and
@@ -196,7 +228,15 @@ def _conv_backward(dy, relu_y, x, w2t, relu, need_db, need_dw, need_dx, c, kh, k
         col = cols[t]
         dz = dzs[t]
         for b in range(t, n, n_threads):
-            if relu:
+            if pooled:
+                dz[:] = 0.0
+                for r in range(dy.shape[1]):
+                    for o in range(dz.shape[1]):
+                        g = dy[b, r, o]
+                        if relu and not relu_y[b, r, o] > 0:
+                            g = g * 0
+                        dz[argmax[b, r, o], o] += g
+            elif relu:
                 # dy * 0 rather than 0, as in relu_backward: -0.0 for a negative dy, NaN for an
                 # infinite one.
                 for r in range(dz.shape[0]):
@@ -265,17 +305,44 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     x : ndarray of shape (n, h, w, c_in); w : (kh, kw, c_in, c_out); b : (c_out,) or None.
     Returns y : ndarray of shape (n, h_out, w_out, c_out), ``x``'s dtype.
     """
+    x, w2, bias, args, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
+    y = np.empty((x.shape[0], cols_shape[1], w2.shape[1]), dtype=x.dtype)
+    cols = np.empty(cols_shape, dtype=x.dtype)
+    with _one_blas_thread():
+        _conv_forward(_rows(x), w2, bias, b is not None, bool(relu), *args, cols, y)
+    return y.reshape(x.shape[0], h_out, args[-1], w2.shape[1])
+
+
+def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads):
+    """A convolution followed by max pooling; see ``numpy_kernels.conv2d_maxpool_forward``.
+
+    Returns the pooled ``y`` and its ``argmax``, of shape (n, hp, wp, c_out).
+    """
+    x, w2, bias, args, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
+    (ph, pw), (psh, psw) = pool_size, pool_strides
+    (ptop, pbottom), (pleft, pright) = pool_pads
+    w_out, c_out = args[-1], w2.shape[1]
+    pooled_shape = (x.shape[0], _out_size(h_out, ph, psh, ptop, pbottom),
+                    _out_size(w_out, pw, psw, pleft, pright), c_out)
+    y = np.empty(pooled_shape, dtype=x.dtype)
+    argmax = np.empty(pooled_shape, dtype=np.int64)
+    cols = np.empty(cols_shape, dtype=x.dtype)
+    ys = np.empty(cols_shape[:2] + (c_out,), dtype=x.dtype)
+    with _one_blas_thread():
+        _conv_maxpool_forward(_rows(x), w2, bias, b is not None, bool(relu), *args, h_out, ph,
+                              pw, psh, psw, ptop, pleft, cols, ys, y, argmax)
+    return y, argmax
+
+
+def _forward_arguments(x, w, b, strides, pads):
+    """What both forward wrappers pass on: x contiguous, the kernel as a (KH*KW*C_in, C_out)
+    matrix, the bias (zeros when None), the geometry, H_out and the scratch matrices' shape."""
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=x.dtype)
     c_out = w.shape[3]
     args, h_out, cols_shape = _geometry(x.shape, w.shape, strides, pads)
     bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    y = np.empty((x.shape[0], cols_shape[1], c_out), dtype=x.dtype)
-    cols = np.empty(cols_shape, dtype=x.dtype)
-    with _one_blas_thread():
-        _conv_forward(_rows(x), w.reshape(-1, c_out), bias, b is not None, bool(relu), *args,
-                      cols, y)
-    return y.reshape(x.shape[0], h_out, args[-1], c_out)
+    return x, w.reshape(-1, c_out), bias, args, h_out, cols_shape
 
 
 def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True):
@@ -286,7 +353,16 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
     Returns ``(dw, db, dx)`` in dy's dtype; db is None unless ``need_db``, dx None unless
     ``need_dx``.
     """
-    return _backward(dy, x, x.shape, w, w.shape, strides, pads, relu_y, need_db, True, need_dx)
+    return _backward(dy, x, x.shape, w, w.shape, strides, pads, relu_y, None, need_db, True,
+                     need_dx)
+
+
+def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
+                            need_dx=True):
+    """The backward of a convolution followed by max pooling, from the pooling's gradient;
+    see ``numpy_kernels.conv2d_maxpool_backward``. Returns ``(dw, db, dx)``."""
+    return _backward(dy, x, x.shape, w, w.shape, strides, pads, y if relu else None, argmax,
+                     need_db, True, need_dx)
 
 
 def conv2d_backward_input(dy, w, x_shape, strides, pads):
@@ -295,7 +371,8 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     dy : ndarray of shape (n, h_out, w_out, c_out); w : (kh, kw, c_in, c_out).
     Returns dx : ndarray of shape ``x_shape``, ``dy``'s dtype.
     """
-    return _backward(dy, None, x_shape, w, w.shape, strides, pads, None, False, False, True)[2]
+    return _backward(dy, None, x_shape, w, w.shape, strides, pads, None, None, False, False,
+                     True)[2]
 
 
 def conv2d_backward_weights(dy, x, w_shape, strides, pads):
@@ -304,12 +381,15 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     dy : ndarray of shape (n, h_out, w_out, c_out); x : (n, h, w, c_in).
     Returns dw : ndarray of shape ``w_shape`` = (kh, kw, c_in, c_out), ``dy``'s dtype.
     """
-    return _backward(dy, x, x.shape, None, w_shape, strides, pads, None, False, True, False)[0]
+    return _backward(dy, x, x.shape, None, w_shape, strides, pads, None, None, False, True,
+                     False)[0]
 
 
-def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, need_db, need_dw, need_dx):
+def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, argmax, need_db, need_dw,
+              need_dx):
     """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward``, each None
-    unless asked for. ``x`` may be None when dw is not asked for, ``w`` when dx is not."""
+    unless asked for. ``x`` may be None when dw is not asked for, ``w`` when dx is not; with
+    ``argmax``, dy and relu_y are the following max pooling's."""
     dy = np.ascontiguousarray(dy)
     n, dtype, c_out = dy.shape[0], dy.dtype, w_shape[3]
     args, _, cols_shape = _geometry(x_shape, w_shape, strides, pads)
@@ -317,16 +397,20 @@ def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, need_db, need_d
     x_rows = _rows(np.ascontiguousarray(x, dtype=dtype)) if need_dw else placeholder
     relu = relu_y is not None
     y_pixels = _pixels(np.ascontiguousarray(relu_y, dtype=dtype)) if relu else _pixels(dy)
+    pooled = argmax is not None
+    argmax = (_pixels(np.ascontiguousarray(argmax, dtype=np.int64)) if pooled
+              else np.empty((0, 0, 0), np.int64))
     w2t = (np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(-1, c_out).T) if need_dx
            else np.empty((0, 0), dtype))
     db_parts = np.empty((n, c_out) if need_db else (0, 0), np.float64)
     dw_parts = np.empty((n, cols_shape[2], c_out) if need_dw else (0, 0, 0), dtype)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
-    dzs = np.empty(cols_shape[:2] + (c_out,), dtype) if relu else placeholder
+    dzs = np.empty(cols_shape[:2] + (c_out,), dtype) if relu or pooled else placeholder
     cols = np.empty(cols_shape, dtype)
     with _one_blas_thread():
-        _conv_backward(_pixels(dy), y_pixels, x_rows, w2t, relu, need_db, need_dw, need_dx,
-                       *args, cols, dzs, db_parts, dw_parts, _rows(dx) if need_dx else placeholder)
+        _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, relu, pooled, need_db,
+                       need_dw, need_dx, *args, cols, dzs, db_parts, dw_parts,
+                       _rows(dx) if need_dx else placeholder)
     dw = db = None
     if need_dw:
         dw = np.empty((cols_shape[2], c_out), dtype)
@@ -337,35 +421,42 @@ def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, need_db, need_d
     return dw, db, dx if need_dx else None
 
 
+@njit(cache=True)
+def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
+    """One sample, one pass per window: the running maximum and where it came from.
+
+    x : (H, W, C); y, argmax : (H_out, W_out, C). A later value replaces the maximum only if
+    strictly greater, so on a tie the first pixel in row-major window order wins; padding
+    cells are skipped, which is the same as -inf.
+    """
+    h, wd, c = x.shape
+    h_out, w_out = y.shape[0], y.shape[1]
+    for i in range(h_out):
+        for j in range(w_out):
+            for cc in range(c):
+                y[i, j, cc] = -np.inf
+                argmax[i, j, cc] = 0
+            for p in range(ph):
+                hi = i * sh + p - top
+                if hi < 0 or hi >= h:
+                    continue
+                for q in range(pw):
+                    wi = j * sw + q - left
+                    if wi < 0 or wi >= wd:
+                        continue
+                    flat = hi * wd + wi
+                    for cc in range(c):
+                        v = x[hi, wi, cc]
+                        if v > y[i, j, cc]:
+                            y[i, j, cc] = v
+                            argmax[i, j, cc] = flat
+
+
 @njit(parallel=True, cache=True)
 def _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax):
-    """One pass per window: the running maximum and where it came from.
-
-    A later value replaces the maximum only if strictly greater, so on a tie the first pixel
-    in row-major window order wins; padding cells are skipped, which is the same as -inf.
-    """
-    n, h, wd, c = x.shape
-    h_out, w_out = y.shape[1], y.shape[2]
-    for b in prange(n):
-        for i in range(h_out):
-            for j in range(w_out):
-                for cc in range(c):
-                    y[b, i, j, cc] = -np.inf
-                    argmax[b, i, j, cc] = 0
-                for p in range(ph):
-                    hi = i * sh + p - top
-                    if hi < 0 or hi >= h:
-                        continue
-                    for q in range(pw):
-                        wi = j * sw + q - left
-                        if wi < 0 or wi >= wd:
-                            continue
-                        flat = hi * wd + wi
-                        for cc in range(c):
-                            v = x[b, hi, wi, cc]
-                            if v > y[b, i, j, cc]:
-                                y[b, i, j, cc] = v
-                                argmax[b, i, j, cc] = flat
+    """Max pooling of every sample, one thread per sample."""
+    for b in prange(x.shape[0]):
+        _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b])
 
 
 @njit(parallel=True, cache=True)

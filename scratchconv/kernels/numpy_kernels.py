@@ -117,6 +117,37 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
     return dw, db, dx
 
 
+def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads):
+    """A convolution followed by max pooling, the pair a model fuses in its own steps:
+
+        y, argmax = maxpool2d_forward(conv2d_forward(x, w, b, strides, pads, relu), ...)
+
+    The fast backend pools each sample's convolution while it is in cache and never stores the
+    convolution's output; only the pooled ``y`` and ``argmax`` are returned.
+    """
+    z = conv2d_forward(x, w, b, strides, pads, relu)
+    return maxpool2d_forward(z, pool_size, pool_strides, pool_pads)
+
+
+def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
+                            need_dx=True):
+    """The backward of that pair from ``dy``, the gradient of the pooled output ``y``.
+
+    The pooling routes each ``dy`` to its window's winner, and the ReLU's mask
+    ``[conv output > 0]`` only matters there, where the convolution's output *is* ``y``. So
+    the convolution's output is not needed:
+
+        dz = maxpool2d_backward(dy * (y > 0), argmax, conv_shape)     (without ReLU: dy)
+        (dw, db, dx) = conv2d_backward(dz, x, w, ...)
+    """
+    kh, kw, _, c_out = w.shape
+    (top, bottom), (left, right) = pads
+    conv_shape = (x.shape[0], (x.shape[1] + top + bottom - kh) // strides[0] + 1,
+                  (x.shape[2] + left + right - kw) // strides[1] + 1, c_out)
+    dz = maxpool2d_backward(relu_backward(dy, y) if relu else dy, argmax, conv_shape)
+    return conv2d_backward(dz, x, w, strides, pads, need_db=need_db, need_dx=need_dx)
+
+
 def maxpool2d_forward(x, pool_size, strides, pads):
     """Max pooling, returning the output and where each maximum came from.
 

@@ -7,6 +7,7 @@ from ..initializers import check as check_initializer
 from ..random import generator
 from .activations import Activated, check_activation
 from .base import to_pair, window_output_hw
+from .pooling import MaxPooling2D
 
 
 class Conv2D(Activated):
@@ -84,6 +85,37 @@ class Conv2D(Activated):
         self._x = x
         return self._activate(z, already_applied=fused_relu)
 
+    def fuses_with(self, pool):
+        """Whether :meth:`forward_pooled` can run this layer and ``pool``, the next layer, as one."""
+        return (isinstance(pool, MaxPooling2D) and self.activation in ("relu", "linear")
+                and pool.dtype == self.dtype)
+
+    def forward_pooled(self, x, pool):
+        """``pool.forward(self.forward(x))`` as one kernel, for the MaxPooling2D ``pool`` that
+        follows this layer (the model's own steps use it).
+
+        x : ndarray of shape (n, h, w, c_in)  ->  y : the pooled output (n, hp, wp, c_out)
+
+        This layer's output is never stored: :meth:`backward_pooled` needs only ``x``, the
+        pooled output and where each maximum came from, kept here (not in ``pool``).
+        """
+        x = self._check_input(x)
+        y, argmax = backend.kernels().conv2d_maxpool_forward(
+            x, self.params["kernel"], self.params.get("bias"), self.strides, self._pads,
+            self.activation == "relu", pool.pool_size, pool.strides, pool._pads)
+        self._x, self._y, self._pooled = x, None, (y, argmax)
+        return y
+
+    def backward_pooled(self, dy, pool, need_dx=True):
+        """The backward of ``forward_pooled`` from dy = dL/d(pooled output); returns dL/dx."""
+        y, argmax = self._pooled
+        dw, db, dx = backend.kernels().conv2d_maxpool_backward(
+            np.asarray(dy, dtype=self.dtype), y, argmax, self._x, self.params["kernel"],
+            self.strides, self._pads, self.activation == "relu", need_db=self.use_bias,
+            need_dx=need_dx)
+        self._set_grads(dw, db)
+        return dx
+
     def backward(self, dy, need_dx=True):
         if self.activation != "relu":
             return super().backward(dy, need_dx)
@@ -98,10 +130,13 @@ class Conv2D(Activated):
         dw, db, dx = backend.kernels().conv2d_backward(dy, self._x, self.params["kernel"],
                                                        self.strides, self._pads, relu_y=relu_y,
                                                        need_db=self.use_bias, need_dx=need_dx)
+        self._set_grads(dw, db)
+        return dx
+
+    def _set_grads(self, dw, db):
         self.grads["kernel"] = dw
         if self.use_bias:
             self.grads["bias"] = db
-        return dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
