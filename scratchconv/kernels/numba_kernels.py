@@ -17,6 +17,12 @@ numba loops about 7 GFLOP/s, im2col + one product over the whole batch 66 GFLOP/
   sample order.
 - backward input: ``dcol = dy[n] @ w.reshape(-1, C_out)^T``, then ``col2im`` adds every row of
   ``dcol`` back onto the input pixels it was copied from.
+- the backward of a layer is one kernel (``_conv_backward``): each sample's ``dz`` (masked by
+  the ReLU, or routed back through a fused max pooling) is made in a per-thread buffer and fed
+  to the bias sum and both products while it is in cache.
+- a convolution followed by max pooling (``conv2d_maxpool_forward``): each sample's output goes
+  to a per-thread buffer and is pooled from there, so it is never written to memory. Measured
+  on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
 
 Threads and determinism: samples are dealt to numba's threads (``prange``); each sample is
 written by exactly one thread, each thread has its own ``col`` buffer, and within a sample
