@@ -391,3 +391,14 @@ def test_a_conv_with_softmax_or_another_dtype_is_not_fused_with_its_pooling():
     model.compile("sgd", "categorical_crossentropy")
     model.train_on_batch(*data(3, shape=(6, 6, 1), classes=2))
     assert model._fused == set()
+
+
+def test_a_conv_whose_last_forward_was_fused_refuses_its_own_backward_with_a_clear_message():
+    model = small_model()
+    x, y = data(3)
+    model.train_on_batch(x, y)
+    conv = model.layers[0]
+    with pytest.raises(RuntimeError, match="conv2d.*fused with the pooling after it.*backward_pooled"):
+        conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32))
+    model.forward(x)  # layer by layer: every layer's own backward works again
+    assert conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32)).shape == x.shape

@@ -119,6 +119,9 @@ class Conv2D(Activated):
     def backward(self, dy, need_dx=True):
         if self.activation != "relu":
             return super().backward(dy, need_dx)
+        if self._y is None:
+            raise RuntimeError(f"{self.describe()}: its last forward ran fused with the pooling after it "
+                               "and kept no output of its own; call backward_pooled, or forward again")
         # The fused ReLU's mask is applied inside the backward kernel.
         return self._backward(np.asarray(dy, dtype=self.dtype), self._y, need_dx)
 
