@@ -438,3 +438,29 @@ def test_conv2d_maxpool_backward_is_the_unfused_backward_and_numba_matches_numpy
     dw, no_db, no_dx = backend.kernels("numba").conv2d_maxpool_backward(
         dy, y, argmax, x, w, conv[1], pads, relu, need_db=False, need_dx=False)
     assert no_db is None and no_dx is None and rel_err(dw, want[0]) < TOLERANCE[dtype]
+
+
+def test_numba_kernels_reuse_a_workspace_of_the_same_shape_and_return_fresh_gradients():
+    k = backend.kernels("numba")
+    conv, pool = FUSED_CASES[0]
+    x, w, b, pads, _, pool_args = fused_case(conv, pool, np.float32, True)
+    workspace = {}
+    y, argmax = k.conv2d_maxpool_forward(x, w, b, conv[1], pads, True, *pool_args, workspace=workspace)
+    want_y, want_argmax = k.conv2d_maxpool_forward(x, w, b, conv[1], pads, True, *pool_args)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(argmax, want_argmax)
+    dy = random(y.shape, np.float32, 5)
+    grads = k.conv2d_maxpool_backward(dy, y, argmax, x, w, conv[1], pads, True, workspace=workspace)
+    for got, want in zip(grads, k.conv2d_maxpool_backward(dy, y, argmax, x, w, conv[1], pads, True)):
+        np.testing.assert_array_equal(got, want)
+    kept = [g.copy() for g in grads]
+    # The next call of the same shape reuses the outputs and scratch; gradients are new arrays.
+    y2, _ = k.conv2d_maxpool_forward(-x, w, b, conv[1], pads, True, *pool_args, workspace=workspace)
+    assert y2 is y
+    grads2 = k.conv2d_maxpool_backward(-dy, y2, argmax, -x, w, conv[1], pads, True, workspace=workspace)
+    assert all(g2 is not g for g, g2 in zip(grads, grads2))
+    for g, was in zip(grads, kept):
+        np.testing.assert_array_equal(g, was)
+    # Another batch size gets buffers of its own size.
+    y3, _ = k.conv2d_maxpool_forward(x[:1], w, b, conv[1], pads, True, *pool_args, workspace=workspace)
+    assert y3.shape[0] == 1 and workspace["y"] is y3

@@ -402,3 +402,15 @@ def test_a_conv_whose_last_forward_was_fused_refuses_its_own_backward_with_a_cle
         conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32))
     model.forward(x)  # layer by layer: every layer's own backward works again
     assert conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32)).shape == x.shape
+
+
+def test_gradients_returned_by_a_step_are_not_overwritten_by_the_next():
+    model = small_model()
+    x, y = data(4)
+    _, grads, dx = model.loss_and_gradients(x, y)
+    kept = [g.copy() for g in grads], dx.copy()
+    model.train_on_batch(x[::-1], y[::-1])
+    model.loss_and_gradients(x[::-1], y[::-1])
+    for g, was in zip(grads, kept[0]):
+        np.testing.assert_array_equal(g, was)
+    np.testing.assert_array_equal(dx, kept[1])

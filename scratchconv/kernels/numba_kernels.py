@@ -76,6 +76,22 @@ def _one_blas_thread():
     return _blas.limit(limits=1)
 
 
+def _take(workspace, name, shape, dtype):
+    """An uninitialised array: ``workspace[name]`` again when it has this shape and dtype, else
+    a new one, kept there for the next call; without a workspace (None), always a new one.
+
+    A layer keeps a workspace for its kernels so that training steps of one batch size reuse
+    the same buffers instead of allocating them per step (arrays above glibc's 32 MB mmap
+    threshold, such as conv1's argmax at batch 128, otherwise come back as fresh pages).
+    """
+    if workspace is None:
+        return np.empty(shape, dtype)
+    a = workspace.get(name)
+    if a is None or a.shape != tuple(shape) or a.dtype != dtype:
+        a = workspace[name] = np.empty(shape, dtype)
+    return a
+
+
 def _out_size(n, k, s, before, after):
     """Output length along one axis of the padded input: floor((n + pads - k) / s) + 1."""
     return (n + before + after - k) // s + 1
@@ -319,10 +335,13 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     return y.reshape(x.shape[0], h_out, args[-1], w2.shape[1])
 
 
-def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads):
+def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
+                           workspace=None):
     """A convolution followed by max pooling; see ``numpy_kernels.conv2d_maxpool_forward``.
 
-    Returns the pooled ``y`` and its ``argmax``, of shape (n, hp, wp, c_out).
+    Returns the pooled ``y`` and its ``argmax``, of shape (n, hp, wp, c_out). With a
+    ``workspace`` (a dict the caller keeps), ``y``, ``argmax`` and the scratch buffers are kept
+    there and reused by the next call of the same shape, which overwrites them.
     """
     x, w2, bias, args, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
     (ph, pw), (psh, psw) = pool_size, pool_strides
@@ -330,10 +349,10 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     w_out, c_out = args[-1], w2.shape[1]
     pooled_shape = (x.shape[0], _out_size(h_out, ph, psh, ptop, pbottom),
                     _out_size(w_out, pw, psw, pleft, pright), c_out)
-    y = np.empty(pooled_shape, dtype=x.dtype)
-    argmax = np.empty(pooled_shape, dtype=np.int64)
-    cols = np.empty(cols_shape, dtype=x.dtype)
-    ys = np.empty(cols_shape[:2] + (c_out,), dtype=x.dtype)
+    y = _take(workspace, "y", pooled_shape, x.dtype)
+    argmax = _take(workspace, "argmax", pooled_shape, np.int64)
+    cols = _take(workspace, "cols", cols_shape, x.dtype)
+    ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), x.dtype)
     with _one_blas_thread():
         _conv_maxpool_forward(_rows(x), w2, bias, b is not None, bool(relu), *args, h_out, ph,
                               pw, psh, psw, ptop, pleft, cols, ys, y, argmax)
@@ -351,24 +370,27 @@ def _forward_arguments(x, w, b, strides, pads):
     return x, w.reshape(-1, c_out), bias, args, h_out, cols_shape
 
 
-def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True):
+def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True,
+                    workspace=None):
     """The whole backward of a convolution; see ``numpy_kernels.conv2d_backward``.
 
     dy : ndarray of shape (n, h_out, w_out, c_out); x : (n, h, w, c_in);
     w : (kh, kw, c_in, c_out); relu_y : the fused ReLU's output, dy's shape, or None.
-    Returns ``(dw, db, dx)`` in dy's dtype; db is None unless ``need_db``, dx None unless
-    ``need_dx``.
+    Returns ``(dw, db, dx)`` in dy's dtype, new arrays; db is None unless ``need_db``, dx None
+    unless ``need_dx``. With a ``workspace`` (a dict the caller keeps) the scratch buffers are
+    kept there for the next call.
     """
     return _backward(dy, x, x.shape, w, w.shape, strides, pads, relu_y, None, need_db, True,
-                     need_dx)
+                     need_dx, workspace)
 
 
 def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
-                            need_dx=True):
+                            need_dx=True, workspace=None):
     """The backward of a convolution followed by max pooling, from the pooling's gradient;
-    see ``numpy_kernels.conv2d_maxpool_backward``. Returns ``(dw, db, dx)``."""
+    see ``numpy_kernels.conv2d_maxpool_backward``. Returns ``(dw, db, dx)``, new arrays;
+    ``workspace`` as in ``conv2d_backward``."""
     return _backward(dy, x, x.shape, w, w.shape, strides, pads, y if relu else None, argmax,
-                     need_db, True, need_dx)
+                     need_db, True, need_dx, workspace)
 
 
 def conv2d_backward_input(dy, w, x_shape, strides, pads):
@@ -392,7 +414,7 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
 
 
 def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, argmax, need_db, need_dw,
-              need_dx):
+              need_dx, workspace=None):
     """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward``, each None
     unless asked for. ``x`` may be None when dw is not asked for, ``w`` when dx is not; with
     ``argmax``, dy and relu_y are the following max pooling's."""
@@ -408,11 +430,13 @@ def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, argmax, need_db
               else np.empty((0, 0, 0), np.int64))
     w2t = (np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(-1, c_out).T) if need_dx
            else np.empty((0, 0), dtype))
-    db_parts = np.empty((n, c_out) if need_db else (0, 0), np.float64)
-    dw_parts = np.empty((n, cols_shape[2], c_out) if need_dw else (0, 0, 0), dtype)
+    db_parts = _take(workspace, "db_parts", (n, c_out) if need_db else (0, 0), np.float64)
+    dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out) if need_dw else (0, 0, 0),
+                     dtype)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
-    dzs = np.empty(cols_shape[:2] + (c_out,), dtype) if relu or pooled else placeholder
-    cols = np.empty(cols_shape, dtype)
+    dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if relu or pooled
+           else placeholder)
+    cols = _take(workspace, "cols", cols_shape, dtype)
     with _one_blas_thread():
         _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, relu, pooled, need_db,
                        need_dw, need_dx, *args, cols, dzs, db_parts, dw_parts,

@@ -98,7 +98,8 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     return dw
 
 
-def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True):
+def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True,
+                    workspace=None):
     """The whole backward of a Conv2D layer, from dy = dL/dy to ``(dw, db, dx)``:
 
         dz = dy * (relu_y > 0)   when the layer's ReLU is fused (``relu_y`` = its output),
@@ -107,7 +108,9 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
         dx = conv2d_backward_input(dz)
 
     ``db`` is None unless ``need_db``, ``dx`` None unless ``need_dx`` (a model's first layer
-    needs no input gradient). The fast backend does all of it in one pass per sample.
+    needs no input gradient). The fast backend does all of it in one pass per sample, and keeps
+    its scratch buffers in ``workspace`` (a dict the caller keeps); this version allocates what
+    it needs and ignores it.
     """
     dz = dy if relu_y is None else relu_backward(dy, relu_y)
     dw = conv2d_backward_weights(dz, x, w.shape, strides, pads)
@@ -117,20 +120,22 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
     return dw, db, dx
 
 
-def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads):
+def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
+                           workspace=None):
     """A convolution followed by max pooling, the pair a model fuses in its own steps:
 
         y, argmax = maxpool2d_forward(conv2d_forward(x, w, b, strides, pads, relu), ...)
 
     The fast backend pools each sample's convolution while it is in cache and never stores the
-    convolution's output; only the pooled ``y`` and ``argmax`` are returned.
+    convolution's output; only the pooled ``y`` and ``argmax`` are returned (and, given a
+    ``workspace``, kept there and overwritten by its next call; ignored here).
     """
     z = conv2d_forward(x, w, b, strides, pads, relu)
     return maxpool2d_forward(z, pool_size, pool_strides, pool_pads)
 
 
 def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
-                            need_dx=True):
+                            need_dx=True, workspace=None):
     """The backward of that pair from ``dy``, the gradient of the pooled output ``y``.
 
     The pooling routes each ``dy`` to its window's winner, and the ReLU's mask

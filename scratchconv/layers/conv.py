@@ -71,6 +71,7 @@ class Conv2D(Activated):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
         self._pads = pads_2d(self.input_shape[:2], self.kernel_size, self.strides, self.padding)
+        self._workspace = {}  # the kernels' buffers, reused from one step to the next
         rng = generator()
         self._add_param("kernel", self.kernel_size + (self.input_shape[2], self.filters),
                         self.kernel_initializer, rng)
@@ -97,12 +98,15 @@ class Conv2D(Activated):
         x : ndarray of shape (n, h, w, c_in)  ->  y : the pooled output (n, hp, wp, c_out)
 
         This layer's output is never stored: :meth:`backward_pooled` needs only ``x``, the
-        pooled output and where each maximum came from, kept here (not in ``pool``).
+        pooled output and where each maximum came from, kept here (not in ``pool``). The pooled
+        output lives in this layer's workspace: the next ``forward_pooled`` of the same batch
+        size overwrites it (the model's steps have consumed it by then).
         """
         x = self._check_input(x)
         y, argmax = backend.kernels().conv2d_maxpool_forward(
             x, self.params["kernel"], self.params.get("bias"), self.strides, self._pads,
-            self.activation == "relu", pool.pool_size, pool.strides, pool._pads)
+            self.activation == "relu", pool.pool_size, pool.strides, pool._pads,
+            workspace=self._workspace)
         self._x, self._y, self._pooled = x, None, (y, argmax)
         return y
 
@@ -112,7 +116,7 @@ class Conv2D(Activated):
         dw, db, dx = backend.kernels().conv2d_maxpool_backward(
             np.asarray(dy, dtype=self.dtype), y, argmax, self._x, self.params["kernel"],
             self.strides, self._pads, self.activation == "relu", need_db=self.use_bias,
-            need_dx=need_dx)
+            need_dx=need_dx, workspace=self._workspace)
         self._set_grads(dw, db)
         return dx
 
@@ -132,7 +136,8 @@ class Conv2D(Activated):
     def _backward(self, dy, relu_y, need_dx):
         dw, db, dx = backend.kernels().conv2d_backward(dy, self._x, self.params["kernel"],
                                                        self.strides, self._pads, relu_y=relu_y,
-                                                       need_db=self.use_bias, need_dx=need_dx)
+                                                       need_db=self.use_bias, need_dx=need_dx,
+                                                       workspace=self._workspace)
         self._set_grads(dw, db)
         return dx
 
