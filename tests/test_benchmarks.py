@@ -173,3 +173,21 @@ def test_update_readme_without_markers_says_so(tmp_path):
     with pytest.raises(ValueError, match="has no <!-- results:start --> ... <!-- results:end -->"):
         run.update_readme("table", readme)
     assert readme.read_text() == "no block here\n"
+
+
+@pytest.mark.parametrize("vendor, family, flags, per_cycle", [
+    ("GenuineIntel", "6", "fma avx2 avx512f", 64),
+    ("AuthenticAMD", "25", "fma avx2 avx512f", 32),  # Zen 4: 512-bit FMAs in two halves
+    ("AuthenticAMD", "26", "fma avx2 avx512f", 64),
+    ("AuthenticAMD", "23", "fma avx2", 32),
+])
+def test_cpu_peak_counts_flops_per_cycle_from_the_vector_units(monkeypatch, vendor, family, flags, per_cycle):
+    from benchmarks import kernels
+
+    cpuinfo = (f"processor\t: 0\nvendor_id\t: {vendor}\ncpu family\t: {family}\n"
+               f"cpu MHz\t\t: 2000.000\nflags\t\t: fpu sse {flags}\n")
+    monkeypatch.setattr(kernels.Path, "read_text", lambda self: cpuinfo)
+    monkeypatch.setattr(kernels.os, "cpu_count", lambda: 2)
+    peak = kernels.cpu_peak()
+    assert peak["gflops"] == pytest.approx(2 * 2.0 * per_cycle)
+    assert f"x {per_cycle} FLOP/cycle/core" in peak["how"]
