@@ -53,6 +53,8 @@ import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls; lo
 from numba import njit, prange
 from threadpoolctl import ThreadpoolController
 
+from .padding import padded_output_size
+
 if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
 if not {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ):
@@ -90,11 +92,6 @@ def _take(workspace, name, shape, dtype):
     if a is None or a.shape != tuple(shape) or a.dtype != dtype:
         a = workspace[name] = np.empty(shape, dtype)
     return a
-
-
-def _out_size(n, k, s, before, after):
-    """Output length along one axis of the padded input: floor((n + pads - k) / s) + 1."""
-    return (n + before + after - k) // s + 1
 
 
 @njit(cache=True)
@@ -309,8 +306,8 @@ def _geometry(x_shape, w_shape, strides, pads):
     kh, kw, c_in, _ = w_shape
     (top, bottom), (left, right) = pads
     sh, sw = strides
-    h_out = _out_size(h, kh, sh, top, bottom)
-    w_out = _out_size(wd, kw, sw, left, right)
+    h_out = padded_output_size(h, kh, sh, top, bottom)
+    w_out = padded_output_size(wd, kw, sw, left, right)
     cols_shape = (numba.get_num_threads(), h_out * w_out, kh * kw * c_in)
     return (c_in, kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
 
@@ -347,8 +344,8 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     (ph, pw), (psh, psw) = pool_size, pool_strides
     (ptop, pbottom), (pleft, pright) = pool_pads
     w_out, c_out = args[-1], w2.shape[1]
-    pooled_shape = (x.shape[0], _out_size(h_out, ph, psh, ptop, pbottom),
-                    _out_size(w_out, pw, psw, pleft, pright), c_out)
+    pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
+                    padded_output_size(w_out, pw, psw, pleft, pright), c_out)
     y = _take(workspace, "y", pooled_shape, x.dtype)
     argmax = _take(workspace, "argmax", pooled_shape, np.int64)
     cols = _take(workspace, "cols", cols_shape, x.dtype)
@@ -514,8 +511,8 @@ def maxpool2d_forward(x, pool_size, strides, pads):
     (ph, pw), (sh, sw) = pool_size, strides
     (top, bottom), (left, right) = pads
     n, h, wd, c = x.shape
-    h_out = _out_size(h, ph, sh, top, bottom)
-    w_out = _out_size(wd, pw, sw, left, right)
+    h_out = padded_output_size(h, ph, sh, top, bottom)
+    w_out = padded_output_size(wd, pw, sw, left, right)
     y = np.empty((n, h_out, w_out, c), dtype=x.dtype)
     argmax = np.empty((n, h_out, w_out, c), dtype=np.int64)
     _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax)

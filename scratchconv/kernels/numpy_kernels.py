@@ -19,6 +19,8 @@ parallel: ReLU's backward and Adam's update.
 """
 import numpy as np
 
+from .padding import padded_output_size
+
 
 def _pad(x, pads, value=0.0):
     """Pad the two spatial axes of an NHWC array."""
@@ -147,8 +149,8 @@ def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=Tr
     """
     kh, kw, _, c_out = w.shape
     (top, bottom), (left, right) = pads
-    conv_shape = (x.shape[0], (x.shape[1] + top + bottom - kh) // strides[0] + 1,
-                  (x.shape[2] + left + right - kw) // strides[1] + 1, c_out)
+    conv_shape = (x.shape[0], padded_output_size(x.shape[1], kh, strides[0], top, bottom),
+                  padded_output_size(x.shape[2], kw, strides[1], left, right), c_out)
     dz = maxpool2d_backward(relu_backward(dy, y) if relu else dy, argmax, conv_shape)
     return conv2d_backward(dz, x, w, strides, pads, need_db=need_db, need_dx=need_dx)
 

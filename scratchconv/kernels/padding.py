@@ -39,6 +39,12 @@ def output_size_1d(n, k, s, padding):
     return -(-n // s)
 
 
+def padded_output_size(n, k, s, before, after):
+    """Output length along one axis once ``before`` and ``after`` cells of padding are added:
+    ``floor((n + before + after - k) / s) + 1``."""
+    return (n + before + after - k) // s + 1
+
+
 def pads_2d(hw, kernel, strides, padding):
     """((top, bottom), (left, right)) for an input of spatial size hw = (H, W)."""
     return (pads_1d(hw[0], kernel[0], strides[0], padding),
