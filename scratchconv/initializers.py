@@ -65,7 +65,11 @@ def zeros(shape, dtype, rng):
     return np.zeros(shape, dtype=dtype)
 
 
-INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros)}
+def ones(shape, dtype, rng):
+    return np.ones(shape, dtype=dtype)
+
+
+INITIALIZERS = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones)}
 
 
 def check(name):

@@ -531,13 +531,14 @@ class Sequential:
             raise ValueError(f"model {self.name!r} is not built yet, so it has no weights to set: "
                              f"build it (or give the first layer input_shape=) first")
         weights = list(weights)
-        expected = sum(len(layer.params) for layer in self.layers)
+        expected = sum(len(layer.named_weights()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"model {self.name!r} has {expected} weight arrays, set_weights got {len(weights)}")
         start = 0
         for layer in self.layers:
-            layer.set_weights(weights[start:start + len(layer.params)])
-            start += len(layer.params)
+            count = len(layer.named_weights())
+            layer.set_weights(weights[start:start + count])
+            start += count
 
     def count_params(self):
         return sum(layer.count_params() for layer in self.layers)

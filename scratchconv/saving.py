@@ -40,7 +40,7 @@ _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, N
 
 def _weight_records(model):
     """(entry name, layer, parameter name, array) for every weight, in get_weights() order."""
-    pairs = [(layer, name, p) for layer in model.layers for name, p in layer.params.items()]
+    pairs = [(layer, name, p) for layer in model.layers for name, p, _ in layer.named_weights()]
     return [(f"w{i}", layer, name, p) for i, (layer, name, p) in enumerate(pairs)]
 
 

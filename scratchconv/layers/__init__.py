@@ -1,11 +1,10 @@
 """Keras-style layers, NHWC. See docs/architecture.md for the contract they share."""
 from .activations import ReLU, Softmax
-from .base import Layer
+from .base import LAYER_CLASSES, Layer
 from .conv import Conv2D
 from .core import Dense, Flatten
 from .pooling import MaxPooling2D
 
-LAYER_CLASSES = {cls.__name__: cls for cls in (Conv2D, MaxPooling2D, Flatten, Dense, ReLU, Softmax)}
 
 
 def get(class_name):

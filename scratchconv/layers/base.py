@@ -1,10 +1,20 @@
 """The contract every layer keeps (see docs/architecture.md, "Layers").
 
-A layer holds three things side by side: ``params`` (name -> array, Keras's names
-``"kernel"`` and ``"bias"``), ``grads`` (same names, same shapes, filled by ``backward``) and a
-cache of exactly what ``backward`` needs. Parameters are made in :meth:`Layer.build` on first
-use, so only the first layer of a model needs ``input_shape=``. Parameters are updated in place
-and never replaced, so an optimizer's state stays attached to them.
+A layer holds four things side by side: ``params``, its trainable weights (name -> array,
+Keras's names ``"kernel"`` and ``"bias"``), ``grads`` (same names, same shapes, filled by
+``backward``), ``state``, its non-trainable weights (BatchNormalization's moving statistics:
+updated by a training forward, never by the optimizer), and a cache of exactly what
+``backward`` needs. Weights are made in :meth:`Layer.build` on first use, so only the first
+layer of a model needs ``input_shape=``. They are updated in place and never replaced, so an
+optimizer's state stays attached to them.
+
+Everything that lists, counts, saves or converts weights goes through one declaration,
+:meth:`Layer.named_weights`: the trainable weights in creation order, then the non-trainable
+ones, which is Keras 3's order (BatchNormalization: gamma, beta, moving_mean,
+moving_variance). Only ``params`` reach the optimizer.
+
+Every subclass that sets its own ``_default_name`` is registered under its class name in
+:data:`LAYER_CLASSES` (so a model file or a config can name it): a new layer is one module.
 """
 import itertools
 
@@ -13,6 +23,9 @@ import numpy as np
 from ..kernels.padding import output_size_2d
 
 DTYPES = ("float32", "float64")
+
+# class name -> layer class, filled by Layer.__init_subclass__
+LAYER_CLASSES = {}
 
 # Keras numbers automatic names per kind: dense, dense_1, dense_2, ...
 _name_counters = {}
@@ -82,6 +95,12 @@ class Layer:
 
     _default_name = "layer"
 
+    def __init_subclass__(cls, **kwargs):
+        """Register every concrete layer (one that names its own ``_default_name``)."""
+        super().__init_subclass__(**kwargs)
+        if "_default_name" in cls.__dict__:
+            LAYER_CLASSES[cls.__name__] = cls
+
     def __init__(self, name=None, dtype=None, input_shape=None):
         self.name = unique_name(self._default_name) if name is None else str(name)
         self._given_dtype = None if dtype is None else check_dtype(dtype)
@@ -95,6 +114,7 @@ class Layer:
             self._given_input_shape = tuple(int(d) for d in shape)
         self.params = {}
         self.grads = {}
+        self.state = {}
         self.input_shape = None
         self.built = False
 
@@ -112,6 +132,26 @@ class Layer:
         from ..initializers import get
         self.params[name] = get(initializer)(shape, self.dtype, rng)
         self.grads[name] = np.zeros(shape, dtype=self.dtype)
+
+    def _add_state(self, name, shape, initializer):
+        """Create non-trainable weight ``name`` (e.g. a moving mean): saved, counted and
+        converted like a parameter, never given to the optimizer."""
+        from ..initializers import get
+        self.state[name] = get(initializer)(shape, self.dtype, None)
+
+    def named_weights(self):
+        """``(name, array, trainable)`` for every weight, in Keras's order: the trainable
+        weights in creation order, then the non-trainable ones."""
+        return ([(name, p, True) for name, p in self.params.items()]
+                + [(name, s, False) for name, s in self.state.items()])
+
+    @property
+    def trainable_weights(self):
+        return list(self.params.values())
+
+    @property
+    def non_trainable_weights(self):
+        return list(self.state.values())
 
     def _check_input(self, x):
         """Build on first use, cast to the layer's dtype and check the sample shape."""
@@ -152,16 +192,17 @@ class Layer:
         return cls(**config)
 
     def get_weights(self):
-        """Copies of the parameters in Keras's order (kernel, then bias)."""
-        return [p.copy() for p in self.params.values()]
+        """Copies of the weights in Keras's order (:meth:`named_weights`)."""
+        return [p.copy() for _, p, _ in self.named_weights()]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (Keras's order and shapes) into the parameters, in place."""
+        """Copy ``weights`` (Keras's order and shapes) into the weights, in place."""
         weights = list(weights)
-        if len(weights) != len(self.params):
-            raise ValueError(f"{self.describe()} has {len(self.params)} weight arrays, "
+        named = self.named_weights()
+        if len(weights) != len(named):
+            raise ValueError(f"{self.describe()} has {len(named)} weight arrays, "
                              f"set_weights got {len(weights)}")
-        for (name, p), w in zip(self.params.items(), weights):
+        for (name, p, _), w in zip(named, weights):
             w = np.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(f"{self.describe()}: weight {name!r} has shape {p.shape}, "
@@ -169,7 +210,8 @@ class Layer:
             p[...] = w
 
     def count_params(self):
-        return int(sum(p.size for p in self.params.values()))
+        """Trainable and non-trainable weights together, as Keras counts them."""
+        return int(sum(p.size for _, p, _ in self.named_weights()))
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r}>"
