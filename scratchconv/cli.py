@@ -92,25 +92,13 @@ def existing_dir(path, what):
 
 
 def shipped_data_dir():
-    """The folder of rune images that comes with scratchconv.
-
-    In a checkout (or an editable install) that is ``<repo>/data/runes``; a regular
-    ``pip install`` copies the images to ``<prefix>/share/scratchconv/runes`` (see
-    ``[tool.setuptools.data-files]`` in pyproject.toml), where ``<prefix>`` is the environment's
-    ``sys.prefix`` (or the user base for ``pip install --user``).
-    """
-    import site
-
+    """The folder of rune images that comes with scratchconv (``data.default_data_dir``)."""
     from scratchconv import data
 
-    candidates = [Path(data.default_data_dir())]
-    candidates += [Path(base) / "share" / "scratchconv" / "runes"
-                   for base in (sys.prefix, site.getuserbase())]
-    for folder in candidates:
-        if folder.is_dir() and any(folder.glob("*.png")):
-            return folder
-    raise UserError("the shipped rune images were not found (looked in "
-                    + ", ".join(str(c) for c in candidates) + "); pass --data DIR")
+    try:
+        return data.default_data_dir()
+    except FileNotFoundError as err:
+        raise UserError(f"{err}; pass --data DIR") from err
 
 
 def write_atomically(path, text):

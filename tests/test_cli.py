@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from scratchconv import backend, cli, data
+from scratchconv.data import loader
 
 SIZE = "20"
 
@@ -171,13 +172,13 @@ def test_shipped_data_dir_finds_the_installed_copy(tmp_path, monkeypatch):
     installed = tmp_path / "share" / "scratchconv" / "runes"
     installed.mkdir(parents=True)
     Image.new("L", (50, 50)).save(installed / "ᚠ_1.png")
-    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "no-checkout")
+    monkeypatch.setattr(loader, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout")
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
-    assert cli.shipped_data_dir() == installed
+    assert cli.shipped_data_dir() == installed == data.default_data_dir()
 
 
 def test_shipped_data_dir_missing_says_to_pass_data(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(data, "default_data_dir", lambda: tmp_path / "no-checkout")
+    monkeypatch.setattr(loader, "CHECKOUT_DATA_DIR", tmp_path / "no-checkout")
     monkeypatch.setattr(sys, "prefix", str(tmp_path))
     monkeypatch.setattr("site.getuserbase", lambda: str(tmp_path))
     assert cli.main(["train", "--epochs", "1"]) == 1

@@ -36,9 +36,37 @@ RESAMPLE = {
 COLOR_MODES = {"rgb": 3, "grayscale": 1}
 
 
+# The shipped images in a checkout or an editable install: <repo>/data/runes.
+CHECKOUT_DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "runes"
+
+
+def shipped_data_dirs():
+    """Where the shipped rune images can be, in the order :func:`default_data_dir` looks.
+
+    A checkout (or an editable install) has them at ``<repo>/data/runes``; a regular
+    ``pip install`` copies them to ``<prefix>/share/scratchconv/runes`` (see
+    ``[tool.setuptools.data-files]`` in pyproject.toml), where ``<prefix>`` is the environment's
+    ``sys.prefix``, or the user base for ``pip install --user``.
+    """
+    import site
+    import sys
+
+    return [CHECKOUT_DATA_DIR] + [Path(base) / "share" / "scratchconv" / "runes"
+                                  for base in (sys.prefix, site.getuserbase())]
+
+
 def default_data_dir():
-    """The shipped data set: the folder ``data/runes`` of the repository."""
-    return Path(__file__).resolve().parents[2] / "data" / "runes"
+    """The folder of the shipped rune images, wherever scratchconv is installed.
+
+    The first of :func:`shipped_data_dirs` that holds PNG images; FileNotFoundError listing the
+    places looked in when none does.
+    """
+    candidates = shipped_data_dirs()
+    for folder in candidates:
+        if folder.is_dir() and any(folder.glob("*.png")):
+            return folder
+    raise FileNotFoundError("the shipped rune images were not found (looked in "
+                            + ", ".join(str(c) for c in candidates) + ")")
 
 
 def load_image_folder(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear",
