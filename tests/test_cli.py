@@ -315,7 +315,7 @@ def test_data_folder_without_runes(tmp_path, capsys):
 def test_empty_data_folder(trained, tmp_path, capsys):
     out, _ = trained
     assert cli.main(["evaluate", str(out / "model.npz"), str(tmp_path)]) == 1
-    assert error_line(capsys) == f"{tmp_path} is empty: expected rune images or one folder per rune"
+    assert error_line(capsys) == f"{tmp_path} is empty: expected <class>_<n> images or one folder per class"
 
 
 def test_data_path_that_is_a_file(trained, capsys):

@@ -130,16 +130,88 @@ def test_unreadable_image_fails_a_strict_load(tmp_path):
         data.load_image_folder(tmp_path, strict=True)
 
 
-def test_unknown_label_names_the_file_and_the_known_labels(tmp_path):
+def test_a_misspelled_rune_among_runes_is_an_error_naming_both(tmp_path):
+    _all_runes(tmp_path)
     _save(tmp_path / "feoh_01.png", _stroke())
-    with pytest.raises(ValueError, match=r"unknown rune label 'feoh' \(from .*feoh_01\.png\).*ᚠ/fehu"):
+    with pytest.raises(ValueError, match=r"mixes rune labels \('ᚠ' from .*ᚠ_01\.png\) with others "
+                                         r"\('feoh' from .*feoh_01\.png\).*class_names="):
         data.load_image_folder(tmp_path)
 
 
-def test_unknown_class_folder_is_named(tmp_path):
-    _save(tmp_path / "cats" / "1.png", _stroke())
-    with pytest.raises(ValueError, match=r"unknown rune label 'cats' \(from .*cats\)"):
-        data.load_image_folder(tmp_path)
+def _shapes(folder, layout, per_class=2):
+    """per_class images of each of cat, dog, bird (a bar of a different brightness each)."""
+    for k, name in enumerate(("cat", "dog", "bird")):
+        for n in range(1, per_class + 1):
+            path = folder / name / f"{n}.png" if layout == "folders" else folder / f"{name}_{n}.png"
+            _save(path, _stroke(ink=100 + 50 * k))
+
+
+@pytest.mark.parametrize("layout", ["folders", "flat"])
+def test_any_classes_are_read_in_sorted_order_with_their_names(tmp_path, layout):
+    _shapes(tmp_path, layout)
+    x, y, names = data.load_image_folder(tmp_path, invert=False, color_mode="grayscale")
+    assert names == ["bird", "cat", "dog"]
+    assert list(y) == [0, 0, 1, 1, 2, 2]
+    # bird's bar was drawn with ink 200, cat's with 100, dog's with 150.
+    assert np.allclose(x[::2, 25, 25, 0] * 255, [200, 100, 150], atol=0.5)
+
+
+def test_class_names_set_the_order(tmp_path):
+    _shapes(tmp_path, "folders")
+    _, y, names = data.load_image_folder(tmp_path, class_names=["dog", "cat", "bird"])
+    assert names == ["dog", "cat", "bird"] and list(y) == [0, 0, 1, 1, 2, 2]
+
+
+def test_a_label_outside_the_class_names_is_an_error_naming_the_file(tmp_path):
+    _shapes(tmp_path, "flat")
+    with pytest.raises(ValueError, match=r"bird_1\.png has the label 'bird', which is not one of the "
+                                         r"class names cat, dog"):
+        data.load_image_folder(tmp_path, class_names=["cat", "dog"])
+
+
+def test_a_class_name_without_images_is_a_warning(tmp_path):
+    _shapes(tmp_path, "flat")
+    with pytest.warns(UserWarning, match="has no images of 1 of the 4 classes: fish"):
+        _, y, names = data.load_image_folder(tmp_path, class_names=["bird", "cat", "dog", "fish"])
+    assert names[3] == "fish" and 3 not in y
+
+
+def test_runes_by_name_in_any_case_are_the_runes(tmp_path):
+    _save(tmp_path / "FEHU_1.png", _stroke())
+    _save(tmp_path / "ᚢ_1.png", _stroke())
+    with pytest.warns(UserWarning, match="22 of the 24 runes"):
+        _, y, names = data.load_image_folder(tmp_path)
+    assert names == list(data.RUNES) and list(y) == [0, 1]
+
+
+def test_validation_split_holds_out_the_same_files_for_the_same_seed(tmp_path):
+    _shapes(tmp_path, "folders", per_class=10)
+    (x_train, y_train), (x_val, y_val), names = data.load_image_folder(
+        tmp_path, validation_split=0.2, subset="both", seed=3)
+    assert len(x_train) == 24 and len(x_val) == 6 and names == ["bird", "cat", "dog"]
+    x_val_again, y_val_again, _ = data.load_image_folder(tmp_path, validation_split=0.2,
+                                                          subset="validation", seed=3)
+    assert np.array_equal(x_val, x_val_again) and np.array_equal(y_val, y_val_again)
+    x_train_again, _, _ = data.load_image_folder(tmp_path, validation_split=0.2,
+                                                 subset="training", seed=3)
+    assert np.array_equal(x_train, x_train_again)
+    files, labels, _ = data.labelled_files(tmp_path)
+    assert len(files) == 30 and labels == sorted(labels)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"validation_split": 0.2, "seed": 1}, "subset must be 'training', 'validation' or 'both'"),
+    ({"validation_split": 0.2, "subset": "training"}, "give seed="),
+    ({"validation_split": 1.5, "subset": "training", "seed": 1}, "validation_split must be a fraction"),
+    ({"subset": "training"}, "needs validation_split="),
+    ({"validation_split": 0.01, "subset": "training", "seed": 1}, "leaves no validation file"),
+    ({"class_names": "cat"}, "class_names must be a list of non-empty strings"),
+    ({"class_names": ["cat", "cat"]}, "names a class twice"),
+])
+def test_bad_split_and_class_options_are_named(tmp_path, options, message):
+    _shapes(tmp_path, "folders")
+    with pytest.raises(ValueError, match=message):
+        data.load_image_folder(tmp_path, **options)
 
 
 def test_missing_classes_are_a_warning_naming_them(tmp_path):
@@ -154,7 +226,7 @@ def test_missing_folder_is_a_file_not_found_error(tmp_path):
 
 
 def test_empty_folder_is_an_error(tmp_path):
-    with pytest.raises(ValueError, match="is empty: expected rune images or one folder per rune"):
+    with pytest.raises(ValueError, match="is empty: expected <class>_<n> images or one folder per class"):
         data.load_image_folder(tmp_path)
 
 

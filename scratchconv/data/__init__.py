@@ -1,4 +1,5 @@
-"""Rune data: the 24 labels, a handwriting generator, an image-folder loader, augmentation, split.
+"""Rune data and image folders: the 24 labels, a handwriting generator, a loader for any labelled
+image folder, augmentation, split.
 
 The tutorial's recipe with this package::
 
@@ -9,7 +10,8 @@ The tutorial's recipe with this package::
 """
 from .augment import affine_transform, augment, augment_rotations
 from .generator import WriterStyle, draw_rune, make_dataset, writer_style
-from .loader import IMAGE_EXTENSIONS, default_data_dir, load_image, load_image_folder
+from .loader import (IMAGE_EXTENSIONS, default_data_dir, labelled_files, load_image,
+                     load_image_folder, shipped_data_dirs)
 from .runes import NUM_CLASSES, RUNE_NAMES, RUNES, label_index, label_table
 from .sheet import contact_sheet
 from .split import split, to_categorical
@@ -17,7 +19,8 @@ from .split import split, to_categorical
 __all__ = [
     "RUNES", "RUNE_NAMES", "NUM_CLASSES", "label_table", "label_index",
     "WriterStyle", "writer_style", "draw_rune", "make_dataset",
-    "IMAGE_EXTENSIONS", "default_data_dir", "load_image", "load_image_folder",
+    "IMAGE_EXTENSIONS", "default_data_dir", "shipped_data_dirs", "labelled_files", "load_image",
+    "load_image_folder",
     "affine_transform", "augment_rotations", "augment",
     "split", "to_categorical", "contact_sheet",
 ]

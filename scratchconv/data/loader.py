@@ -1,15 +1,20 @@
-"""Read a folder of rune images into arrays the tutorial model takes.
+"""Read a folder of labelled images (runes, or any classes) into arrays a model takes.
 
 Two layouts are read:
 
-- the tutorial's: image files directly in the folder, the label being the file name before the
-  first ``_``, either the rune or its name: ``ᚠ_03.png``, ``fehu_03.png``;
-- one folder per class, named by the rune or its name: ``ᚠ/anything.png``, ``fehu/scan.jpg``.
+- one folder per class, as ``keras.utils.image_dataset_from_directory`` reads:
+  ``cat/anything.png``, ``dog/scan.jpg``;
+- the tutorial's flat layout: image files directly in the folder, the class being the file name
+  before the first ``_``: ``cat_03.png``, ``ᚠ_03.png``.
+
+When every label is a rune, by character or by name (``ᚠ``, ``fehu``), the classes are the 24
+runes in the tutorial's order, whichever of them the folder holds; otherwise they are the labels
+found, sorted, or the ``class_names=`` given.
 
 Every image, whatever its mode (1, L, P, RGB, RGBA, I;16, ...) and size, becomes an array of
 floats in [0, 1], resized to ``image_size`` x ``image_size`` and, unless told otherwise, turned
 to the tutorial's polarity (light ink on a dark background): an image whose median brightness is
-above one half (the background is most of a rune image) is dark ink on light paper and is
+above one half (the background is most of a drawing) is dark ink on light paper and is
 inverted, ``x -> 1 - x``.
 """
 import re
@@ -19,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .runes import RUNE_NAMES, RUNES, label_index
+from .runes import RUNE_NAMES, RUNES, is_rune_label, label_index
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp",
                     ".ppm", ".pgm", ".pbm")
@@ -70,13 +75,15 @@ def default_data_dir():
 
 
 def load_image_folder(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear",
-                      strict=False):
-    """Load labelled rune images from a folder (tutorial layout or one folder per class).
+                      strict=False, class_names=None, validation_split=None, subset=None, seed=None):
+    """Load labelled images from a folder, one subfolder per class or the tutorial's flat layout.
 
     Parameters
     ----------
     path : str or Path
-        The folder.
+        The folder: ``<class>/<anything>.png`` (one subfolder per class, as
+        ``keras.utils.image_dataset_from_directory`` reads) or ``<class>_<n>.png`` (the
+        tutorial's flat layout, the class being the file name before the first ``_``).
     image_size : int
         Side of the square the images are resized to (the tutorial's 50).
     color_mode : {"rgb", "grayscale"}
@@ -90,45 +97,162 @@ def load_image_folder(path, image_size=50, color_mode="rgb", invert="auto", resa
     strict : bool
         If False, a file that cannot be read as an image is reported with ``warnings.warn`` and
         skipped; if True it fails the load with ``ValueError``.
+    class_names : list of str, optional
+        The classes and their order (label ``i`` is ``class_names[i]``); every label found must
+        be one of them. By default: when every label is a rune (character or name, any case),
+        the 24 runes in the tutorial's order; otherwise the labels found, sorted.
+    validation_split : float in (0, 1), optional
+        Hold out this fraction of the files, chosen at random with ``seed`` before any is read
+        (Keras's rule: the files are shuffled and the last ``int(validation_split * n)`` are
+        the validation files). Needs ``subset`` and ``seed``.
+    subset : {"training", "validation", "both"}
+        Which part to return with ``validation_split``.
+    seed : int
+        Seed of the validation split: the same seed holds out the same files.
 
     Returns
     -------
     x : ndarray of shape (n, image_size, image_size, 3 or 1), float32 in [0, 1]
     y : ndarray of shape (n,), int64
-        Labels in ``RUNES`` order.
+        Class indices: ``class_names[y[i]]`` is the class of image ``i``.
     class_names : list of str
-        ``list(RUNES)``: ``class_names[y[i]]`` is the rune of image ``i``.
+        ``list(RUNES)`` for runes. With ``subset="both"`` the return is
+        ``((x_train, y_train), (x_val, y_val), class_names)``.
 
     Notes
     -----
-    Files come in label order, and within a label in natural order of their names (``_2`` before
-    ``_10``), so a folder always loads the same way. Hidden files and files without an image
-    extension (``IMAGE_EXTENSIONS``) are ignored; subfolders of class folders are not searched.
-    Transparent pixels are filled with the colour opposite to the ink (white behind dark
-    strokes, black behind light ones) before anything else. Non-square images are stretched to
-    the square, as keras's ``load_img(target_size=...)`` does.
+    Files come in class order, and within a class in natural order of their names (``_2``
+    before ``_10``), so a folder always loads the same way (each part of a split too). Hidden
+    files and files without an image extension (``IMAGE_EXTENSIONS``) are ignored; subfolders
+    of class folders are not searched. Transparent pixels are filled with the colour opposite to
+    the ink (white behind dark strokes, black behind light ones) before anything else.
+    Non-square images are stretched to the square, as keras's ``load_img(target_size=...)`` does.
     """
     _check_options(image_size, color_mode, invert, resample)
-    files = _labelled_files(Path(path))
-    images, labels = [], []
-    for label, file in files:
+    _check_split(validation_split, subset, seed)
+    path = Path(path)
+    files, labels, class_names = labelled_files(path, class_names)
+    _warn_missing_classes(path, labels, class_names)
+    if validation_split is None:
+        return (*_read_all(path, files, labels, image_size, color_mode, invert, resample, strict),
+                class_names)
+    training, validation = _split_indices(len(files), validation_split, seed)
+    parts = [_read_all(path, [files[i] for i in part], [labels[i] for i in part], image_size,
+                       color_mode, invert, resample, strict)
+             for part in (training, validation)]
+    if subset == "both":
+        return parts[0], parts[1], class_names
+    return (*parts[0 if subset == "training" else 1], class_names)
+
+
+def labelled_files(path, class_names=None):
+    """``(files, labels, class_names)`` of the folder ``path`` in load order, without reading
+    any image: ``labels[i]`` is the class index of ``files[i]`` in ``class_names``.
+
+    The rules are those of :func:`load_image_folder`; ValueError naming the file or folder
+    whose label does not fit.
+    """
+    pairs = _labelled_files(Path(path))
+    if class_names is None:
+        class_names = _inferred_class_names(Path(path), pairs)
+    else:
+        class_names = _checked_class_names(class_names)
+    index = {_canonical(name): i for i, name in enumerate(class_names)}
+    labelled = []
+    for label, file in pairs:
+        i = index.get(_canonical(label))
+        if i is None:
+            raise ValueError(f"{file} has the label {label!r}, which is not one of the class names "
+                             f"{', '.join(class_names)}")
+        labelled.append((i, file))
+    # Stable: within a class, the natural order of the names found.
+    labelled.sort(key=lambda pair: pair[0])
+    return [file for _, file in labelled], [i for i, _ in labelled], list(class_names)
+
+
+def _warn_missing_classes(folder, labels, class_names):
+    missing = sorted(set(range(len(class_names))) - set(labels))
+    if not missing:
+        return
+    if class_names == list(RUNES):
+        names, kind = ", ".join(f"{RUNES[i]} {RUNE_NAMES[i]}" for i in missing), "runes"
+    else:
+        names, kind = ", ".join(class_names[i] for i in missing), "classes"
+    warnings.warn(f"{folder} has no images of {len(missing)} of the {len(class_names)} {kind}: "
+                  f"{names}", stacklevel=3)
+
+
+def _canonical(label):
+    """A label as classes are matched: a rune by its character (so ``fehu``, ``FEHU`` and ``ᚠ``
+    are one class), anything else as written."""
+    return RUNES[label_index(label)] if is_rune_label(label) else label
+
+
+def _inferred_class_names(folder, pairs):
+    """The runes when every label is one; else the labels found, sorted (Keras's order)."""
+    runes = [(label, file) for label, file in pairs if is_rune_label(label)]
+    if len(runes) == len(pairs):
+        return list(RUNES)
+    if runes:
+        other = next((label, file) for label, file in pairs if not is_rune_label(label))
+        raise ValueError(f"{folder} mixes rune labels ({runes[0][0]!r} from {runes[0][1]}) with "
+                         f"others ({other[0]!r} from {other[1]}): rename one of them, or give "
+                         f"class_names= to say which classes there are")
+    return sorted({label for label, _ in pairs})
+
+
+def _checked_class_names(class_names):
+    if isinstance(class_names, str) or not all(isinstance(n, str) and n for n in class_names):
+        raise ValueError(f"class_names must be a list of non-empty strings, got {class_names!r}")
+    class_names = list(class_names)
+    canonical = [_canonical(name) for name in class_names]
+    if len(set(canonical)) != len(canonical):
+        raise ValueError(f"class_names names a class twice: {class_names}")
+    return class_names
+
+
+def _check_split(validation_split, subset, seed):
+    if validation_split is None:
+        if subset is not None:
+            raise ValueError(f"subset={subset!r} needs validation_split=")
+        return
+    if isinstance(validation_split, bool) or not isinstance(validation_split, (int, float)) \
+            or not 0 < validation_split < 1:
+        raise ValueError(f"validation_split must be a fraction between 0 and 1, got {validation_split!r}")
+    if subset not in ("training", "validation", "both"):
+        raise ValueError(f"with validation_split, subset must be 'training', 'validation' or 'both', "
+                         f"got {subset!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"with validation_split, give seed= (an integer) so that the training and "
+                         f"the validation part never share a file, got {seed!r}")
+
+
+def _split_indices(n, validation_split, seed):
+    """(training, validation) indices of ``n`` files, each part in load order."""
+    order = np.random.default_rng(seed).permutation(n)
+    held_out = int(validation_split * n)
+    if held_out == 0 or held_out == n:
+        raise ValueError(f"validation_split={validation_split} of {n} files leaves "
+                         f"{'no validation' if held_out == 0 else 'no training'} file")
+    return sorted(order[:n - held_out].tolist()), sorted(order[n - held_out:].tolist())
+
+
+def _read_all(folder, files, labels, image_size, color_mode, invert, resample, strict):
+    """(x, y) of ``files``; an unreadable file is skipped with a warning, or fails if ``strict``."""
+    images, kept = [], []
+    for label, file in zip(labels, files):
         try:
             array = _read(file, image_size, color_mode, invert, resample)
         except ValueError as error:
             if strict:
                 raise
-            warnings.warn(f"{error}; skipped", stacklevel=2)
+            warnings.warn(f"{error}; skipped", stacklevel=3)
             continue
         images.append(array)
-        labels.append(label)
+        kept.append(label)
     if not images:
-        raise ValueError(f"{path} has image files but none of them could be read")
-    missing = sorted(set(range(len(RUNES))) - set(labels))
-    if missing:
-        names = ", ".join(f"{RUNES[i]} {RUNE_NAMES[i]}" for i in missing)
-        warnings.warn(f"{path} has no images of {len(missing)} of the {len(RUNES)} runes: {names}",
-                      stacklevel=2)
-    return np.stack(images).astype(np.float32), np.array(labels, dtype=np.int64), list(RUNES)
+        raise ValueError(f"{folder} has image files but none of them could be read")
+    return np.stack(images).astype(np.float32), np.array(kept, dtype=np.int64)
 
 
 def load_image(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear"):
@@ -188,14 +312,15 @@ def _is_image_file(entry):
 
 
 def _labelled_files(folder):
-    """``(label, file)`` pairs of ``folder`` in load order, in whichever layout it uses."""
+    """``(label text, file)`` pairs of ``folder`` in natural name order, in whichever layout
+    it uses."""
     if not folder.exists():
         raise FileNotFoundError(f"no such folder: {folder}")
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     entries = _visible(folder)
     if not entries:
-        raise ValueError(f"{folder} is empty: expected rune images or one folder per rune")
+        raise ValueError(f"{folder} is empty: expected <class>_<n> images or one folder per class")
     top_files = [entry for entry in entries if _is_image_file(entry)]
     class_dirs = [entry for entry in entries
                   if entry.is_dir() and any(_is_image_file(f) for f in entry.iterdir())]
@@ -203,16 +328,17 @@ def _labelled_files(folder):
         raise ValueError(f"{folder} holds both image files and class folders "
                          f"({class_dirs[0].name}/): keep one layout")
     if top_files:
-        pairs = [(label_index(file.name.split("_")[0].rsplit(".", 1)[0], where=file), file)
-                 for file in top_files]
-    elif class_dirs:
-        pairs = [(label_index(sub.name, where=sub), file)
-                 for sub in class_dirs for file in _visible(sub) if _is_image_file(file)]
-    else:
-        extensions = " ".join(IMAGE_EXTENSIONS)
-        raise ValueError(f"{folder} has no image files ({extensions}) and no class folders with any")
-    # Stable: within a label, the natural order of the names found above.
-    return sorted(pairs, key=lambda pair: pair[0])
+        return [(_flat_label(file), file) for file in top_files]
+    if class_dirs:
+        return [(sub.name, file) for sub in class_dirs for file in _visible(sub) if _is_image_file(file)]
+    extensions = " ".join(IMAGE_EXTENSIONS)
+    raise ValueError(f"{folder} has no image files ({extensions}) and no class folders with any")
+
+
+def _flat_label(file):
+    """The class of a file in the flat layout: its name before the first ``_`` (``cat_03.png``
+    is a cat), or its whole name without the extension when it has no ``_``."""
+    return file.name.split("_")[0].rsplit(".", 1)[0]
 
 
 def _to_array(image, color_mode):

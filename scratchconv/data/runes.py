@@ -1,6 +1,6 @@
 """The 24 Elder Futhark runes of the tutorial: their order, characters, names and labels.
 
-The order is the tutorial's class order (DEVELOPERS.md): label ``i`` is ``RUNES[i]``. Index 3 is
+The order is the tutorial's class order (the order of its label table): label ``i`` is ``RUNES[i]``. Index 3 is
 ᚫ (U+16AB) and index 21 is ᛜ (U+16DC), the code points the tutorial used for ansuz and ingwaz.
 """
 
@@ -26,6 +26,11 @@ def label_table():
     """
     return [(i, rune, name, f"U+{ord(rune):04X}")
             for i, (rune, name) in enumerate(zip(RUNES, RUNE_NAMES))]
+
+
+def is_rune_label(label):
+    """Whether ``label`` is a rune character or a rune name (any case)."""
+    return label in _INDEX or str(label).lower() in _INDEX
 
 
 def label_index(label, where=None):
