@@ -24,13 +24,13 @@ import argparse
 import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from scratchconv import backend
+from scratchconv.atomic import write_text
 from scratchconv.kernels.padding import output_size_2d, pads_2d
 
 BATCH = 32
@@ -250,16 +250,9 @@ def run(repeats=15, json_path=None, numpy_repeats=3, one_core=False):
 
 
 def _write_json(path, data):
-    """Write JSON to a temp file beside ``path`` and rename it into place."""
+    """Write JSON at ``path`` atomically (its folder created if missing)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(path, json.dumps(data, indent=2), what="the results")
 
 
 def format_table(result):

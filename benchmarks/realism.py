@@ -31,6 +31,7 @@ if not __package__:
 import numpy as np  # noqa: E402
 
 from scratchconv import data  # noqa: E402
+from scratchconv.atomic import write_text  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DIR = REPO.parent / "shared" / "omniglot-futhorc"
@@ -194,9 +195,7 @@ def write_readme(results, readme):
         raise ValueError(f"{readme} has no {start.strip()} ... {end} block to fill")
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
-    temp = Path(readme).with_name(f".{Path(readme).name}.tmp")
-    temp.write_text(head + start + markdown(results) + "\n" + end + tail, encoding="utf-8")
-    os.replace(temp, readme)
+    write_text(readme, head + start + markdown(results) + "\n" + end + tail)
 
 
 def main(argv=None):
@@ -222,10 +221,7 @@ def main(argv=None):
     else:
         results = measure(args)
     print(report(results))
-    out = Path(args.out)
-    temp = out.with_name(f".{out.name}.tmp")
-    temp.write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temp, out)
+    write_text(args.out, json.dumps(results, indent=1, ensure_ascii=False) + "\n", what="the results")
     if args.readme:
         write_readme(results, args.readme)
     return 0

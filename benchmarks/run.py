@@ -40,6 +40,8 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import models  # noqa: E402
+from scratchconv import atomic  # noqa: E402
+from scratchconv.atomic import write_atomically  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -576,10 +578,9 @@ def format_profile(rows):
 
 
 def _save_figure(fig, path):
-    """Write a figure through a temporary file, so an old PNG is never left half-written."""
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
+    """Write a figure atomically, so an old PNG is never left half-written."""
+    write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=110, bbox_inches="tight"),
+                     what="the picture")
 
 
 def plot_throughput(rows, path):
@@ -673,10 +674,8 @@ def plot_scaling(rows, path):
 
 
 def write_text(text, path):
-    """Write a file through a temporary file and a rename, so it is never left half-written."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """Write a file atomically, so it is never left half-written."""
+    atomic.write_text(path, text)
 
 
 def write_json(data, path):

@@ -23,11 +23,9 @@ docs/agreement.md).
 """
 import argparse
 import json
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +35,7 @@ import numpy as np
 import scratchconv
 from scratchconv import data as sc_data
 from scratchconv import report
+from scratchconv.atomic import write_text
 
 from .twin import keras_floatx
 
@@ -191,23 +190,11 @@ def markdown(results):
 
 
 def _write_json(path, payload):
-    """Write ``payload`` to ``path`` through a temporary file and a rename, so an existing
-    results file is never left half-written. The file gets the usual permissions (0666 less the
-    umask), not mkstemp's private 0600."""
+    """Write ``payload`` to ``path`` atomically, so an existing results file is never left
+    half-written (its folder created if missing)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(payload, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(path, json.dumps(payload, indent=1, ensure_ascii=False) + "\n", what="the results")
 
 
 def _parse_args(argv):

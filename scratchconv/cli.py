@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scratchconv.atomic import write_text
 from scratchconv.backend import BACKENDS, get_backend, set_backend
 
 PROG = "scratchconv"
@@ -99,18 +100,6 @@ def shipped_data_dir():
         return data.default_data_dir()
     except FileNotFoundError as err:
         raise UserError(f"{err}; pass --data DIR") from err
-
-
-def write_atomically(path, text):
-    """Write ``text`` to ``path`` through a temporary file and a rename, so a reader never sees
-    half a file and an existing file is never left half-overwritten."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def new_run_dir():
@@ -238,7 +227,7 @@ def save_each_epoch(model_path, history_path, history):
                 for key, value in logs.items():
                     history.setdefault(key, []).append(value)
                 self.model.save(model_path)
-                write_atomically(history_path, json.dumps(history, indent=2) + "\n")
+                write_text(history_path, json.dumps(history, indent=2) + "\n", what="the history")
 
     return SaveEachEpoch()
 

@@ -2,17 +2,18 @@
 and feature maps.
 
 Figures are drawn with matplotlib's object-oriented API (``matplotlib.figure.Figure``), so no
-window is opened and the caller's pyplot state is left alone. Every PNG is written to a temporary
-file beside its target and then renamed, so an existing picture is never left half-overwritten.
+window is opened and the caller's pyplot state is left alone. Every PNG is written through
+:func:`scratchconv.atomic.write_atomically`, so an existing picture is never left half-overwritten.
 """
 import functools
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 from matplotlib import font_manager, ft2font
 from matplotlib.figure import Figure
+
+from .atomic import write_atomically
 
 RUNIC_BLOCK = range(0x16A0, 0x1700)
 
@@ -44,16 +45,11 @@ def axis_labels(glyphs, names):
 
 
 def save_figure(fig, path, dpi=100):
-    """Write ``fig`` as a PNG at ``path`` (temporary file, then rename) and return the path."""
+    """Write ``fig`` as a PNG at ``path`` (:func:`scratchconv.atomic.write_atomically`) and
+    return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi), what="the picture")
 
 
 def confusion_matrix_figure(cm, labels, title="Confusion matrix"):

@@ -7,19 +7,19 @@ A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
 - ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias);
 - ``s0, s1, ...``: the optimizer's state arrays (Adam's moments, SGD's momentum), when saved.
 
-:func:`save_model` writes it to a temporary file beside the target, flushes it to disk and
-renames it over the target, so a file that was there is replaced whole or not at all.
+:func:`save_model` writes it through :func:`scratchconv.atomic.write_atomically`, so a file that
+was there is replaced whole or not at all, and keeps its permission bits.
 :func:`load_model` checks everything it reads and names the file and the fault in one sentence.
 """
 import json
 import os
 import re
-import secrets
 import zipfile
 import zlib
 
 import numpy as np
 
+from .atomic import write_atomically
 from .errors import ModelFileError
 
 FORMAT = "scratchconv-model"
@@ -82,34 +82,7 @@ def save_model(model, path, include_optimizer=True):
                 arrays[entry] = a
         config["optimizer_state"] = {"iterations": iterations, "slots": manifest}
     arrays[CONFIG_ENTRY] = np.array(json.dumps(config, allow_nan=False))
-    _write_atomically(os.fspath(path), lambda f: np.savez(f, **arrays))
-
-
-def _write_atomically(path, write):
-    """Call ``write(file)`` on a new temporary file beside ``path``, fsync it, rename it to
-    ``path``. On any failure the temporary file is removed and ``path`` is untouched."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise OSError(f"cannot write the model file {path}: the folder {folder} does not exist")
-    if os.path.isdir(path):
-        raise OSError(f"cannot write the model file {path}: it is a folder")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
-    try:
-        # O_EXCL: never write into someone else's file; mode 0o666 lets the umask decide, as
-        # for any newly created file.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
-    except OSError as err:
-        raise OSError(f"cannot write the model file {path}: {err.strerror or err}") from err
+    write_atomically(path, lambda f: np.savez(f, **arrays), what="the model file")
 
 
 def _fail(path, reason):
