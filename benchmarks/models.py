@@ -83,57 +83,49 @@ class ScratchconvRunner:
     def profile_steps(self, n):
         """Where ``n`` real ``train_on_batch`` steps spend their time, in ms per step.
 
-        Each layer's ``forward``, ``backward`` and ``backward_from_logits`` (and a Conv2D's
-        ``forward_pooled`` and ``backward_pooled``) and the optimizer's ``apply_gradients``
-        are wrapped in a timer for the duration (instance attributes, which the model's own
-        calls find first); "other" is the rest of the step (loss, casts, checks).
+        Each of the model's steps (``model.steps``: one layer, or a convolution fused with the
+        pooling after it) has its ``forward``, ``backward`` and ``backward_from_logits``, and
+        the optimizer its ``apply_gradients``, wrapped in a timer for the duration (instance
+        attributes, which the model's own calls find first); "other" is the rest of the step
+        (loss, casts, checks).
 
         Returns {"total_ms", "optimizer_ms", "other_ms", "layers": [{"name", "forward_ms",
-        "backward_ms"}, ...]} with the layers in model order; a convolution the model fused
-        with the pooling after it is one row, named "conv + pool".
+        "backward_ms"}, ...]} with one row per model step, in model order, named as the step
+        ("conv2d + max_pooling2d" for a fused pair).
         """
-        clock, running = {}, set()
+        clock = {}
 
         def timed(owner, method, key):
             original = getattr(owner, method)
 
             def wrapper(*args, **kwargs):
-                if key in running:
-                    # A layer's backward may call its own backward_from_logits: count once.
-                    return original(*args, **kwargs)
-                running.add(key)
                 start = time.perf_counter()
                 try:
                     return original(*args, **kwargs)
                 finally:
                     clock[key] = clock.get(key, 0.0) + time.perf_counter() - start
-                    running.discard(key)
 
             setattr(owner, method, wrapper)
 
-        layers = self.model.layers
-        wrapped = {"forward": "forward_ms", "forward_pooled": "forward_ms",
-                   "backward": "backward_ms", "backward_from_logits": "backward_ms",
-                   "backward_pooled": "backward_ms"}
-        for i, layer in enumerate(layers):
+        steps = self.model.steps
+        wrapped = {"forward": "forward_ms", "backward": "backward_ms", "backward_from_logits": "backward_ms"}
+        for i, step in enumerate(steps):
             for method, column in wrapped.items():
-                if hasattr(layer, method):
-                    timed(layer, method, (i, column))
+                if hasattr(step, method):
+                    timed(step, method, (i, column))
         timed(self.model.optimizer, "apply_gradients", "optimizer_ms")
         try:
             start = time.perf_counter()
             self.train_steps(n)
             total = time.perf_counter() - start
         finally:
-            for owner in (*layers, self.model.optimizer):
+            for owner in (*steps, self.model.optimizer):
                 for method in (*wrapped, "apply_gradients"):
                     owner.__dict__.pop(method, None)
         per_step = {key: 1000 * seconds / n for key, seconds in clock.items()}
-        fused = self.model._fused
-        rows = [{"name": f"{layer.name} + {layers[i + 1].name}" if i in fused else layer.name,
-                 "forward_ms": per_step.get((i, "forward_ms"), 0.0),
+        rows = [{"name": step.name, "forward_ms": per_step.get((i, "forward_ms"), 0.0),
                  "backward_ms": per_step.get((i, "backward_ms"), 0.0)}
-                for i, layer in enumerate(layers) if i - 1 not in fused]
+                for i, step in enumerate(steps)]
         return {"total_ms": 1000 * total / n, "optimizer_ms": per_step.get("optimizer_ms", 0.0),
                 "other_ms": 1000 * total / n - sum(per_step.values()), "layers": rows}
 

@@ -18,7 +18,8 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .layers import Conv2D, Layer, Softmax
+from . import steps as steps_module
+from .layers import Layer, Softmax
 from .layers import get as get_layer_class
 from .layers.base import check_dtype, shape_str, unique_name
 from .progress import ProgressBar
@@ -65,7 +66,8 @@ class Sequential:
         self.stop_training = False
         self.loss = None
         self.metrics = []
-        self._fused = set()  # indices of the Conv2D layers the last forward fused with their pooling
+        self._steps, self._steps_of = [], ()  # self.steps, and the layers it was planned for
+        self._ran = []  # the steps the last forward ran, which backward runs back
         for layer in layers or []:
             self.add(layer)
 
@@ -164,32 +166,31 @@ class Sequential:
         self._ensure_built(x)
         return x
 
+    @property
+    def steps(self):
+        """The steps the model's own passes run (:mod:`scratchconv.steps`): each Conv2D directly
+        followed by a MaxPooling2D it fuses with as one ConvPoolStep, every other layer as a
+        LayerStep. Planned again whenever the layers change."""
+        if self._steps_of != tuple(self.layers):
+            self._steps, self._steps_of = steps_module.plan(self.layers), tuple(self.layers)
+        return self._steps
+
     def forward(self, x, training=False):
         """The model's output for a batch, layer by layer (each layer keeps what its own
         ``backward`` needs).
 
         x : ndarray of shape (n,) + input_shape  ->  ndarray of shape (n,) + output_shape
         """
-        return self._forward(x, training, fuse=False)
+        return self._forward(x, training, steps_module.layer_by_layer(self.layers))
 
-    def _forward(self, x, training, fuse):
-        """``forward``; with ``fuse`` (the model's own steps: fit, train_on_batch, evaluate,
-        predict, loss_and_gradients) each Conv2D followed directly by a MaxPooling2D runs as one
-        fused kernel, ``Conv2D.forward_pooled``, which never stores the convolution's output.
-        Which pairs ran fused is kept for ``_backward``."""
+    def _forward(self, x, training, steps=None):
+        """Run ``steps`` (default :attr:`steps`, fused: the model's own passes fit,
+        train_on_batch, evaluate, predict, loss_and_gradients) from first to last; they are
+        kept for ``_backward``."""
         x = self._cast(x)
-        self._fused = set()
-        i = 0
-        while i < len(self.layers):
-            layer = self.layers[i]
-            pool = self.layers[i + 1] if fuse and i + 1 < len(self.layers) else None
-            if pool is not None and isinstance(layer, Conv2D) and layer.fuses_with(pool):
-                x = layer.forward_pooled(x, pool)
-                self._fused.add(i)
-                i += 2
-            else:
-                x = layer.forward(x, training=training)
-                i += 1
+        self._ran = self.steps if steps is None else steps
+        for step in self._ran:
+            x = step.forward(x, training=training)
         return x
 
     def __call__(self, x, training=False):
@@ -197,21 +198,18 @@ class Sequential:
         return self.forward(x, training=training)
 
     def _backward(self, d, need_dx, from_logits):
-        """Run the layers' backward passes from the last to the first.
+        """Run the backward of the steps the last forward ran, from the last to the first.
 
-        ``d`` is dL/d(output), or dL/d(logits) when ``from_logits``; the first layer skips
-        its input gradient unless ``need_dx``.
+        ``d`` is dL/d(output), or dL/d(logits) of the final softmax when ``from_logits``; the
+        first step skips its input gradient unless ``need_dx``.
         """
-        i = len(self.layers) - 1
-        while i >= 0:
-            if i - 1 in self._fused:  # layer i is the pooling fused into convolution i - 1
-                i -= 1
-                d = self.layers[i].backward_pooled(d, self.layers[i + 1], need_dx or i > 0)
-            elif i == len(self.layers) - 1 and from_logits:
-                d = self.layers[i].backward_from_logits(d, need_dx or i > 0)
-            else:
-                d = self.layers[i].backward(d, need_dx or i > 0)
-            i -= 1
+        if not self._ran:
+            raise RuntimeError(f"model {self.name!r} has run no forward yet, so it has nothing to run backward from")
+        last = len(self._ran) - 1
+        for i in range(last, -1, -1):
+            step = self._ran[i]
+            keep_dx = need_dx or i > 0
+            d = step.backward_from_logits(d, keep_dx) if from_logits and i == last else step.backward(d, keep_dx)
         return d
 
     def backward(self, dy, need_dx=True):
@@ -229,7 +227,7 @@ class Sequential:
 
     def _forward_backward(self, x, y, need_dx):
         """Forward, loss and backward for one batch: (loss, y_pred, dx)."""
-        y_pred = self._forward(x, training=True, fuse=True)
+        y_pred = self._forward(x, training=True)
         if self._from_logits():
             loss, dz = self.loss.from_logits(y, self.layers[-1].logits, y_pred)
             dx = self._backward(dz, need_dx, from_logits=True)
@@ -444,7 +442,7 @@ class Sequential:
         sums = dict.fromkeys(self.metrics + ["loss"], 0.0)
         for step in range(steps):
             x_batch, y_batch = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            y_pred = self._forward(x_batch, training=False, fuse=True)
+            y_pred = self._forward(x_batch, training=False)
             sums["loss"] += self._loss_of(y_batch, y_pred) * len(x_batch)
             for m, total in self._batch_metrics(y_batch, y_pred).items():
                 sums[m] += total
@@ -479,7 +477,7 @@ class Sequential:
             end = min((step + 1) * batch_size, len(x))
             for start in range(step * batch_size, end, PREDICT_CHUNK):
                 rows = slice(start, min(start + PREDICT_CHUNK, end))
-                out[rows] = self._forward(x[rows], training=False, fuse=True)
+                out[rows] = self._forward(x[rows], training=False)
             bar.update(step + 1, {})
         bar.finish({})
         return out

@@ -75,16 +75,15 @@ def test_profile_times_every_layer_of_a_real_step_and_unwraps_afterwards():
     runner.prepare(*models.make_data(8, 20), batch_size=4)
     profile = runner.profile_steps(2)
     names = [layer["name"] for layer in profile["layers"]]
-    # Each convolution runs fused with the pooling after it: one row for the pair.
-    assert names == ["conv2d + max_pooling2d", "conv2d_1 + max_pooling2d_1", "flatten", "dense",
-                     "dense_1"]
+    # One row per model step: each convolution runs fused with the pooling after it.
+    layers = [layer.name for layer in runner.model.layers]
+    assert names == [f"{layers[0]} + {layers[1]}", f"{layers[2]} + {layers[3]}", *layers[4:]]
     conv = profile["layers"][0]
     assert conv["forward_ms"] > 0 and conv["backward_ms"] > 0
-    # Each call counted once (a conv's backward calls its backward_from_logits), so the
-    # parts add up to no more than the whole step.
+    # Each call counted once, so the parts add up to no more than the whole step.
     assert profile["other_ms"] >= 0
-    assert all(not {"forward", "forward_pooled", "backward_pooled"} & set(vars(layer))
-               for layer in runner.model.layers)
+    assert all(not {"forward", "backward", "backward_from_logits"} & set(vars(step))
+               for step in runner.model.steps)
     assert "apply_gradients" not in vars(runner.model.optimizer)
 
 

@@ -355,55 +355,6 @@ def test_calling_a_model_or_a_layer_runs_its_forward():
     np.testing.assert_array_equal(layer(x), layer.forward(x))
 
 
-@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
-@pytest.mark.parametrize("conv_activation", ["relu", None])
-def test_the_models_steps_fuse_conv_and_pooling_and_get_the_layer_by_layer_gradients(
-        monkeypatch, backend_name, conv_activation):
-    from scratchconv import backend
-    monkeypatch.setattr(backend, "_current", backend_name)
-    model = Sequential([Conv2D(3, 3, strides=(2, 1), padding="same", activation=conv_activation,
-                               input_shape=(7, 6, 2)),
-                        MaxPooling2D((2, 2), strides=(1, 2), padding="same"),
-                        Conv2D(4, 2, activation="relu"), MaxPooling2D(2), Flatten(),
-                        Dense(4, activation="softmax")], dtype="float64")
-    model.compile("sgd", "categorical_crossentropy")
-    x, y = data(5)
-    loss, grads, dx = model.loss_and_gradients(x, y)
-    assert model._fused == {0, 2}
-    # The public forward and backward run layer by layer, each layer with its own cache.
-    y_pred = model.forward(x)
-    assert model._fused == set()
-    dx_layers = model.backward(model.loss.gradient(y, y_pred))
-    grads_layers = [layer.grads[k] for layer in model.layers for k in layer.params]
-    assert loss == pytest.approx(float(model.loss(y, y_pred)), rel=1e-12)
-    np.testing.assert_allclose(dx, dx_layers, rtol=1e-10, atol=1e-14)
-    for got, want in zip(grads, grads_layers):
-        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
-    np.testing.assert_allclose(model.predict(x, verbose=0), y_pred, rtol=1e-12)
-
-
-def test_a_conv_with_softmax_or_another_dtype_is_not_fused_with_its_pooling():
-    conv = Conv2D(2, 3, activation="softmax", input_shape=(6, 6, 1))
-    assert not conv.fuses_with(MaxPooling2D())
-    assert not Conv2D(2, 3).fuses_with(Flatten())
-    model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1)),
-                        MaxPooling2D(dtype="float64"), Flatten(), Dense(2, activation="softmax")])
-    model.compile("sgd", "categorical_crossentropy")
-    model.train_on_batch(*data(3, shape=(6, 6, 1), classes=2))
-    assert model._fused == set()
-
-
-def test_a_conv_whose_last_forward_was_fused_refuses_its_own_backward_with_a_clear_message():
-    model = small_model()
-    x, y = data(3)
-    model.train_on_batch(x, y)
-    conv = model.layers[0]
-    with pytest.raises(RuntimeError, match="conv2d.*fused with the pooling after it.*backward_pooled"):
-        conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32))
-    model.forward(x)  # layer by layer: every layer's own backward works again
-    assert conv.backward(np.ones((3, 4, 6, 3), dtype=np.float32)).shape == x.shape
-
-
 def test_gradients_returned_by_a_step_are_not_overwritten_by_the_next():
     model = small_model()
     x, y = data(4)

@@ -4,7 +4,7 @@ A layer holds four things side by side: ``params``, its trainable weights (name 
 Keras's names ``"kernel"`` and ``"bias"``), ``grads`` (same names, same shapes, filled by
 ``backward``), ``state``, its non-trainable weights (BatchNormalization's moving statistics:
 updated by a training forward, never by the optimizer), and a cache of exactly what
-``backward`` needs. Weights are made in :meth:`Layer.build` on first use, so only the first
+``backward`` needs (which a fused step may release: :meth:`Layer.release_cache`). Weights are made in :meth:`Layer.build` on first use, so only the first
 layer of a model needs ``input_shape=``. They are updated in place and never replaced, so an
 optimizer's state stays attached to them.
 
@@ -94,6 +94,7 @@ class Layer:
     """
 
     _default_name = "layer"
+    _released = None  # why the cache does not hold the last forward (see release_cache); None when it does
 
     def __init_subclass__(cls, **kwargs):
         """Register every concrete layer (one that names its own ``_default_name``)."""
@@ -161,7 +162,20 @@ class Layer:
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"{self.describe()} expected input of shape "
                              f"{shape_str((None,) + self.input_shape)}, got {shape_str(x.shape)}")
+        self._released = None  # this forward fills the cache again
         return x.astype(self.dtype, copy=False)
+
+    def release_cache(self, why):
+        """Forget what the last forward kept for ``backward``: a step ran this layer inside a
+        fused kernel (:mod:`scratchconv.steps`) and keeps that itself. Until the next forward,
+        ``backward`` raises a RuntimeError saying ``why``. Layers that can be fused drop their
+        cached arrays here too."""
+        self._released = why
+
+    def _check_cache(self):
+        """Called by ``backward`` before it reads the cache: raise if a fused step released it."""
+        if self._released is not None:
+            raise RuntimeError(f"{self.describe()}: {self._released}")
 
     def compute_output_shape(self, input_shape):
         """Output shape of one sample (no batch axis) for ``input_shape``."""

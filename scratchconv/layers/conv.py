@@ -7,7 +7,6 @@ from ..initializers import check as check_initializer
 from ..random import generator
 from .activations import Activated, check_activation
 from .base import to_pair, window_output_hw
-from .pooling import MaxPooling2D
 
 
 class Conv2D(Activated):
@@ -34,6 +33,8 @@ class Conv2D(Activated):
     x : ndarray of shape (n, h, w, c_in)
     kernel : ndarray of shape (kh, kw, c_in, c_out); bias : ndarray of shape (c_out,)
     y : ndarray of shape (n, h_out, w_out, c_out)
+
+    Once built, ``pads`` is ``((top, bottom), (left, right))``, the zero padding the kernels add.
 
     Notes
     -----
@@ -70,7 +71,7 @@ class Conv2D(Activated):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
-        self._pads = pads_2d(self.input_shape[:2], self.kernel_size, self.strides, self.padding)
+        self.pads = pads_2d(self.input_shape[:2], self.kernel_size, self.strides, self.padding)
         self._workspace = {}  # the kernels' buffers, reused from one step to the next
         rng = generator()
         self._add_param("kernel", self.kernel_size + (self.input_shape[2], self.filters),
@@ -82,50 +83,17 @@ class Conv2D(Activated):
         x = self._check_input(x)
         fused_relu = self.activation == "relu"
         z = backend.kernels().conv2d_forward(x, self.params["kernel"], self.params.get("bias"),
-                                             self.strides, self._pads, relu=fused_relu)
+                                             self.strides, self.pads, relu=fused_relu)
         self._x = x
         return self._activate(z, already_applied=fused_relu)
 
-    def fuses_with(self, pool):
-        """Whether :meth:`forward_pooled` can run this layer and ``pool``, the next layer, as one."""
-        return (isinstance(pool, MaxPooling2D) and self.activation in ("relu", "linear")
-                and pool.dtype == self.dtype)
-
-    def forward_pooled(self, x, pool):
-        """``pool.forward(self.forward(x))`` as one kernel, for the MaxPooling2D ``pool`` that
-        follows this layer (the model's own steps use it).
-
-        x : ndarray of shape (n, h, w, c_in)  ->  y : the pooled output (n, hp, wp, c_out)
-
-        This layer's output is never stored: :meth:`backward_pooled` needs only ``x``, the
-        pooled output and where each maximum came from, kept here (not in ``pool``). The pooled
-        output lives in this layer's workspace: the next ``forward_pooled`` of the same batch
-        size overwrites it (the model's steps have consumed it by then).
-        """
-        x = self._check_input(x)
-        y, argmax = backend.kernels().conv2d_maxpool_forward(
-            x, self.params["kernel"], self.params.get("bias"), self.strides, self._pads,
-            self.activation == "relu", pool.pool_size, pool.strides, pool._pads,
-            workspace=self._workspace)
-        self._x, self._y, self._pooled = x, None, (y, argmax)
-        return y
-
-    def backward_pooled(self, dy, pool, need_dx=True):
-        """The backward of ``forward_pooled`` from dy = dL/d(pooled output); returns dL/dx."""
-        y, argmax = self._pooled
-        dw, db, dx = backend.kernels().conv2d_maxpool_backward(
-            np.asarray(dy, dtype=self.dtype), y, argmax, self._x, self.params["kernel"],
-            self.strides, self._pads, self.activation == "relu", need_db=self.use_bias,
-            need_dx=need_dx, workspace=self._workspace)
-        self._set_grads(dw, db)
-        return dx
+    def release_cache(self, why):
+        super().release_cache(why)
+        self._x = self._y = None
 
     def backward(self, dy, need_dx=True):
         if self.activation != "relu":
             return super().backward(dy, need_dx)
-        if self._y is None:
-            raise RuntimeError(f"{self.describe()}: its last forward ran fused with the pooling after it "
-                               "and kept no output of its own; call backward_pooled, or forward again")
         # The fused ReLU's mask is applied inside the backward kernel.
         return self._backward(np.asarray(dy, dtype=self.dtype), self._y, need_dx)
 
@@ -134,8 +102,9 @@ class Conv2D(Activated):
         return self._backward(dz, None, need_dx)
 
     def _backward(self, dy, relu_y, need_dx):
+        self._check_cache()
         dw, db, dx = backend.kernels().conv2d_backward(dy, self._x, self.params["kernel"],
-                                                       self.strides, self._pads, relu_y=relu_y,
+                                                       self.strides, self.pads, relu_y=relu_y,
                                                        need_db=self.use_bias, need_dx=need_dx,
                                                        workspace=self._workspace)
         self._set_grads(dw, db)

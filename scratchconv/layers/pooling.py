@@ -19,6 +19,8 @@ class MaxPooling2D(Layer):
     ------
     x : ndarray of shape (n, h, w, c);  y : ndarray of shape (n, h_out, w_out, c)
 
+    Once built, ``pads`` is ``((top, bottom), (left, right))``, the -inf padding the kernels add.
+
     Notes
     -----
     ``y[n, i, j, c] = max_{p < ph, q < pw} x_pad[n, s_h i + p, s_w j + q, c]``, padding cells
@@ -46,15 +48,20 @@ class MaxPooling2D(Layer):
     def build(self, input_shape):
         self.compute_output_shape(input_shape)
         super().build(input_shape)
-        self._pads = pads_2d(self.input_shape[:2], self.pool_size, self.strides, self.padding)
+        self.pads = pads_2d(self.input_shape[:2], self.pool_size, self.strides, self.padding)
 
     def forward(self, x, training=False):
         x = self._check_input(x)
-        y, self._argmax = backend.kernels().maxpool2d_forward(x, self.pool_size, self.strides, self._pads)
+        y, self._argmax = backend.kernels().maxpool2d_forward(x, self.pool_size, self.strides, self.pads)
         self._x_shape = x.shape
         return y
 
+    def release_cache(self, why):
+        super().release_cache(why)
+        self._argmax = None
+
     def backward(self, dy, need_dx=True):
+        self._check_cache()
         if not need_dx:
             return None
         return backend.kernels().maxpool2d_backward(dy.astype(self.dtype, copy=False), self._argmax, self._x_shape)

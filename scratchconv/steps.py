@@ -1,0 +1,137 @@
+"""How a model runs its layers: a list of steps, each one layer or a fused pair.
+
+A :class:`~scratchconv.Sequential` turns its layers into steps (:func:`plan`) and runs them in
+a plain loop: ``x = step.forward(x, training)`` from the first to the last, then
+``d = step.backward(d, need_dx)`` from the last to the first. A step is
+
+- :class:`LayerStep`: one layer, through the layer's own ``forward`` / ``backward`` (the layer
+  keeps its own cache);
+- :class:`ConvPoolStep`: a Conv2D and the MaxPooling2D right after it, through the fused kernels
+  ``conv2d_maxpool_forward`` / ``conv2d_maxpool_backward``, which pool each sample's convolution
+  while it is in cache and never store the convolution's output. The step keeps what its
+  backward needs (the input, the pooled output, where each maximum came from) and makes both
+  layers forget theirs (:meth:`Layer.release_cache`), so that a layer's own ``backward`` after
+  a fused pass raises a clear error instead of using an earlier batch's cache.
+
+Which layers fuse is decided here, by :func:`plan`, and nowhere else. Every step has
+``layers`` (the layers it runs), ``name`` and ``forward(x, training=False) -> y`` /
+``backward(d, need_dx=True) -> dx``; a step whose last layer ends in a softmax also has
+``backward_from_logits(dz, need_dx=True)`` (see ``Sequential``, "Loss and the softmax").
+"""
+import numpy as np
+
+from . import backend
+from .layers import Conv2D, MaxPooling2D
+
+
+class LayerStep:
+    """One layer, run by its own ``forward`` and ``backward``."""
+
+    def __init__(self, layer):
+        self.layer = layer
+        self.layers = (layer,)
+        self.name = layer.name
+
+    def forward(self, x, training=False):
+        return self.layer.forward(x, training=training)
+
+    def backward(self, d, need_dx=True):
+        return self.layer.backward(d, need_dx)
+
+    def backward_from_logits(self, dz, need_dx=True):
+        """Backward from dz = dL/dlogits of the layer's final softmax."""
+        return self.layer.backward_from_logits(dz, need_dx)
+
+    def __repr__(self):
+        return f"<LayerStep {self.name!r}>"
+
+
+class ConvPoolStep:
+    """A Conv2D and the MaxPooling2D right after it, as one pass.
+
+    x : ndarray of shape (n, h, w, c_in)  ->  y : the pooled output, (n, hp, wp, c_out)
+
+    Forward: ``y = pool(activation(conv(x)))`` by ``conv2d_maxpool_forward``. Backward from
+    dy = dL/dy: each ``dy[n, i, j, o]`` goes to the convolution output that won window
+    ``(i, j)`` (``argmax``), through the ReLU's mask there, which the pooled output gives
+    (``y > 0`` equals ``z > 0`` at every winner, the only pixels that receive a gradient);
+    then the convolution's backward (see :class:`~scratchconv.layers.Conv2D`). The
+    convolution's output is never stored.
+
+    The step keeps its kernels' buffers in a workspace of its own; the pooled output lives
+    there and the next forward of the same batch size overwrites it (the model has consumed it
+    by then).
+    """
+
+    def __init__(self, conv, pool):
+        if not self.fuses(conv, pool):
+            raise ValueError(f"{conv.describe()} and {pool.describe()} cannot run as one step: it takes a "
+                             f"Conv2D with activation relu or linear and a MaxPooling2D of the same dtype")
+        self.conv, self.pool = conv, pool
+        self.layers = (conv, pool)
+        self.name = f"{conv.name} + {pool.name}"
+        self._workspace = {}
+        self._cache = None  # (x, pooled y, argmax) of the last forward
+        # What each layer's own backward says after a fused forward.
+        self._released = [(layer, f"its last forward ran fused with {other.describe()} in the model's step "
+                                  f"{self.name!r}, which keeps what backward needs; run this layer's forward "
+                                  f"again (or model.forward, layer by layer) before its backward")
+                          for layer, other in ((conv, pool), (pool, conv))]
+
+    @staticmethod
+    def fuses(conv, pool):
+        """Whether ``conv`` followed by ``pool`` can run as one ConvPoolStep: the fused
+        kernels apply no activation but relu (or none), and compute in one dtype."""
+        return (isinstance(conv, Conv2D) and isinstance(pool, MaxPooling2D)
+                and conv.activation in ("relu", "linear") and pool.dtype == conv.dtype)
+
+    def forward(self, x, training=False):
+        conv, pool = self.conv, self.pool
+        x = conv._check_input(x)
+        y, argmax = backend.kernels().conv2d_maxpool_forward(
+            x, conv.params["kernel"], conv.params.get("bias"), conv.strides, conv.pads,
+            conv.activation == "relu", pool.pool_size, pool.strides, pool.pads,
+            workspace=self._workspace)
+        self._cache = (x, y, argmax)
+        for layer, why in self._released:
+            layer.release_cache(why)
+        return y
+
+    def backward(self, dy, need_dx=True):
+        """dL/dx from dy = dL/d(pooled output); fills the convolution's grads."""
+        if self._cache is None:
+            raise RuntimeError(f"step {self.name!r} has not run forward yet, so it has nothing to run "
+                               f"backward from")
+        conv = self.conv
+        x, y, argmax = self._cache
+        dw, db, dx = backend.kernels().conv2d_maxpool_backward(
+            np.asarray(dy, dtype=conv.dtype), y, argmax, x, conv.params["kernel"], conv.strides,
+            conv.pads, conv.activation == "relu", need_db=conv.use_bias, need_dx=need_dx,
+            workspace=self._workspace)
+        conv.grads["kernel"] = dw
+        if conv.use_bias:
+            conv.grads["bias"] = db
+        return dx
+
+    def __repr__(self):
+        return f"<ConvPoolStep {self.name!r}>"
+
+
+def plan(layers):
+    """The steps that run ``layers`` in order: each Conv2D directly followed by a MaxPooling2D
+    it fuses with (:meth:`ConvPoolStep.fuses`) as one ConvPoolStep, every other layer as a
+    LayerStep."""
+    steps, i = [], 0
+    while i < len(layers):
+        if i + 1 < len(layers) and ConvPoolStep.fuses(layers[i], layers[i + 1]):
+            steps.append(ConvPoolStep(layers[i], layers[i + 1]))
+            i += 2
+        else:
+            steps.append(LayerStep(layers[i]))
+            i += 1
+    return steps
+
+
+def layer_by_layer(layers):
+    """One LayerStep per layer: every layer keeps its own cache (``model.forward``)."""
+    return [LayerStep(layer) for layer in layers]
