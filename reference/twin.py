@@ -4,7 +4,7 @@
   (same layer classes, options, names and dtype), copies the weights in and, when the model is
   compiled, compiles the twin with the same optimizer settings, loss and metrics.
 - :func:`from_keras` does the reverse for a keras ``Sequential`` built from the layers
-  scratchconv has (Conv2D, MaxPooling2D, Flatten, Dense, ReLU, Softmax); any keras option
+  scratchconv has (the keys of ``_SHARED_OPTIONS``); any keras option
   scratchconv does not have (dilation, groups, regularizers, channels-first, ...) is refused
   with a ValueError naming the layer and the option.
 
@@ -37,6 +37,7 @@ _SHARED_OPTIONS = {
     "Flatten": (),
     "ReLU": (),
     "Softmax": (),
+    "Activation": ("activation",),
 }
 
 # Keras options scratchconv does not have, and the only value it can accept for each

@@ -33,7 +33,7 @@ gradient still fails.
 fixed random ``r`` (never ones: a uniform upstream gradient hides errors that cancel). For a
 compiled model, its loss on a batch with random labels; for an uncompiled one, the projection.
 
-**Kinks.** ReLU (at 0) and max pooling (where a window's two largest values swap) are not
+**Kinks.** ReLU and leaky ReLU (at 0) and max pooling (where a window's two largest values swap) are not
 differentiable everywhere, and a difference taken across a kink is wrong. Layer inputs are
 distinct values spaced far more than ``h`` apart and far from zero (:func:`spaced_values`), and
 the check compares the ReLU on/off pattern and the max-pool winners of every layer at
@@ -51,7 +51,8 @@ import numpy as np
 from . import backend
 from .initializers import glorot_uniform
 from .kernels.padding import pads_2d
-from .layers import Conv2D, Dense, Flatten, Layer, MaxPooling2D, ReLU, Softmax
+from .layers import Activation, Conv2D, Dense, Flatten, Layer, MaxPooling2D, ReLU, Softmax
+from .layers.activations import ACTIVATIONS
 from .random import generator
 
 THRESHOLD = 1e-7
@@ -153,7 +154,7 @@ class GradcheckReport:
 def _kink_pattern(layer, x, y):
     """What must not change over a finite-difference step through ``layer``: the ReLU on/off
     pattern of its output, or the max-pool winners; None for a smooth layer."""
-    if isinstance(layer, ReLU) or getattr(layer, "activation", None) == "relu":
+    if isinstance(layer, ReLU) or getattr(layer, "activation", None) in ("relu", "leaky_relu"):
         return y > 0
     if isinstance(layer, MaxPooling2D):
         pads = pads_2d(x.shape[1:3], layer.pool_size, layer.strides, layer.padding)
@@ -329,6 +330,9 @@ def random_labels(model, n, rng):
 
 # ----- the default suite -----------------------------------------------------------------------
 
+SMOOTH_ACTIVATIONS = ("sigmoid", "tanh", "elu", "gelu")
+
+
 def layer_cases():
     """(label, layer, input batch shape): every layer type in small configurations. The layers
     are named after their labels, so making them uses up no Keras-style automatic names."""
@@ -347,6 +351,12 @@ def layer_cases():
         ("Dense linear", lambda name: Dense(4, name=name), (3, 7)),
         ("Dense relu", lambda name: Dense(4, activation="relu", name=name), (3, 7)),
         ("Dense softmax", lambda name: Dense(4, activation="softmax", name=name), (3, 7)),
+        *[(f"Dense {activation}", lambda name, activation=activation: Dense(4, activation=activation, name=name),
+           (3, 7)) for activation in SMOOTH_ACTIVATIONS + ("leaky_relu",)],
+        ("Conv2D 3x3 same tanh", lambda name: Conv2D(3, 3, padding="same", activation="tanh", name=name),
+         (2, 5, 4, 2)),
+        *[(f"Activation {activation}", lambda name, activation=activation: Activation(activation, name=name),
+           (2, 4, 3, 2)) for activation in ACTIVATIONS],
         ("Flatten", lambda name: Flatten(name=name), (2, 3, 4, 2)),
         ("ReLU", lambda name: ReLU(name=name), (2, 5, 4, 3)),
         ("Softmax", lambda name: Softmax(name=name), (3, 6)),
@@ -442,7 +452,8 @@ def gradcheck(model_or_layer=None, x=None, y=None, *, eps=EPS, seed=0, max_entri
     model_or_layer : Sequential, Layer or None
         None runs the default suite: every layer type in small configurations (Conv2D
         valid/same, strides 1/2, 1x1/3x3/5x5 kernels, linear and relu; MaxPooling2D 2x2, 3x3,
-        overlapping, "same", odd sizes; Dense linear/relu/softmax; Flatten; ReLU; Softmax) with
+        overlapping, "same", odd sizes; Dense with every activation; Conv2D tanh; Activation with
+        every activation; Flatten; ReLU; Softmax) with
         every entry checked, a small version of the tutorial model (every entry) and the full
         tutorial model (50x50x3, ``FULL_MODEL_ENTRIES`` random entries of each tensor), on
         batches of 2. A given model or layer is checked on a float64 copy of itself.

@@ -8,6 +8,8 @@ import pytest
 
 import scratchconv
 from scratchconv import Sequential, layers
+from scratchconv.layers import LAYER_CLASSES
+from scratchconv.layers.activations import ACTIVATIONS
 
 gc = sys.modules["scratchconv.gradcheck"]  # the module; scratchconv.gradcheck is the function
 
@@ -93,12 +95,16 @@ def test_full_tutorial_model_is_the_tutorial_model():
 
 
 def test_layer_cases_cover_every_layer_type_and_the_asked_configurations():
-    conv = [label for label in CASES if label.startswith("Conv2D")]
+    conv = [label for label in CASES if label.startswith("Conv2D") and label.endswith(("linear", "relu"))]
     assert len(conv) == 24  # 1x1/3x3/5x5 x valid/same x strides 1/2 x linear/relu
     labels = " | ".join(CASES)
     for wanted in ("MaxPooling2D 3x3", "MaxPooling2D 2x2 same odd input", "MaxPooling2D 3x3 s2 overlapping",
-                   "Dense linear", "Dense relu", "Dense softmax", "Flatten", "ReLU", "Softmax"):
+                   "Dense linear", "Dense relu", "Dense softmax", "Flatten", "ReLU", "Softmax",
+                   "Conv2D 3x3 same tanh"):
         assert wanted in labels
+    for activation in ACTIVATIONS:
+        assert f"Activation {activation}" in labels and f"Dense {activation}" in labels
+    assert {type(layer).__name__ for layer, _ in CASES.values()} == set(LAYER_CLASSES)
 
 
 def test_default_suite_checks_layers_then_the_small_and_the_full_tutorial_model(numpy_backend, monkeypatch):

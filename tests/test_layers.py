@@ -4,7 +4,8 @@ import pytest
 from engine_checks import layer_gradient_errors, on_backend  # noqa: F401  (fixture)
 
 from scratchconv import Sequential, initializers
-from scratchconv.layers import (LAYER_CLASSES, Conv2D, Dense, Flatten, MaxPooling2D, ReLU, Softmax)
+from scratchconv.layers import (LAYER_CLASSES, Activation, Conv2D, Dense, Flatten, MaxPooling2D, ReLU,
+                                Softmax)
 from scratchconv.layers import get as get_layer_class
 
 # One instance of every layer with an input it takes: (factory, sample shape).
@@ -15,6 +16,7 @@ EVERY_LAYER = {
     "Dense": (lambda dt: Dense(5, activation="relu", dtype=dt), (6,)),
     "ReLU": (lambda dt: ReLU(dtype=dt), (4, 3)),
     "Softmax": (lambda dt: Softmax(dtype=dt), (6,)),
+    "Activation": (lambda dt: Activation("gelu", dtype=dt), (4, 3)),
 }
 
 

@@ -140,9 +140,9 @@ UNSUPPORTED_LAYERS = [
     ("Conv2D", dict(filters=2, kernel_size=3, dilation_rate=2), "dilation_rate"),
     ("Conv2D", dict(filters=2, kernel_size=3, groups=1, kernel_regularizer="l2"), "kernel_regularizer"),
     ("Conv2D", dict(filters=2, kernel_size=3, data_format="channels_first"), "data_format"),
-    ("Dense", dict(units=2, activation="tanh"), "activation"),
+    ("Dense", dict(units=2, activation="swish"), "activation"),
     ("ReLU", dict(max_value=6.0), "max_value"),
-    ("Dropout", dict(rate=0.5), "Dropout"),
+    ("LayerNormalization", dict(), "LayerNormalization"),
 ]
 
 

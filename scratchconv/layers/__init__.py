@@ -1,5 +1,5 @@
 """Keras-style layers, NHWC. See docs/architecture.md for the contract they share."""
-from .activations import ReLU, Softmax
+from .activations import Activation, ReLU, Softmax
 from .base import LAYER_CLASSES, Layer
 from .conv import Conv2D
 from .core import Dense, Flatten
@@ -14,4 +14,4 @@ def get(class_name):
     return LAYER_CLASSES[class_name]
 
 
-__all__ = ["Layer", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "ReLU", "Softmax", "LAYER_CLASSES", "get"]
+__all__ = ["Layer", "Activation", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "ReLU", "Softmax", "LAYER_CLASSES", "get"]

@@ -22,8 +22,8 @@ class Conv2D(Activated):
         ``(s_h, s_w)``.
     padding : "valid" or "same"
         Keras's rule (see :mod:`scratchconv.kernels.padding`).
-    activation : "relu", "softmax", "linear" or None
-        "relu" is fused into the convolution kernel.
+    activation : one of :data:`scratchconv.layers.activations.ACTIVATIONS` or None
+        "relu" is fused into the convolution kernel; the others run on its output.
     use_bias : bool
     kernel_initializer, bias_initializer : str
         Names from :mod:`scratchconv.initializers`.

@@ -38,7 +38,7 @@ class Dense(Activated):
     ----------
     units : int
         Output features ``n_out``.
-    activation : "relu", "softmax", "linear" or None
+    activation : one of :data:`scratchconv.layers.activations.ACTIVATIONS` or None
     use_bias : bool
     kernel_initializer, bias_initializer : str
 
