@@ -1,7 +1,9 @@
 """The two kernel backends agree, and the readable one agrees with the definition.
 
 numba == numpy to 1e-12 relative in float64 and 1e-5 in float32 (max |a - b| / max |b|) over
-grids of shapes, strides, paddings and kernel sizes; pooling's argmax must match exactly.
+grids of shapes, strides, paddings and kernel sizes; pooling's argmax must match exactly. In the
+readable backend, the convolution as one matrix product (im2col) equals the loop over kernel
+offsets to 1e-12 in float64 over the same grid.
 """
 import itertools
 
@@ -90,6 +92,62 @@ def test_conv2d_backward_numba_matches_numpy(shapes, strides, padding, dtype, fu
         assert rel_err(g, wnt) < TOLERANCE[dtype]
 
 
+# ----- the readable backend's two rungs: by kernel offsets, and as one matrix product ----------
+
+FLOAT64_GRID = list(itertools.product(CONV_SHAPES, STRIDES, PADDINGS))
+
+
+@pytest.mark.parametrize("shapes, strides, padding", FLOAT64_GRID)
+def test_conv2d_forward_as_one_product_equals_the_loop_over_offsets(shapes, strides, padding):
+    x, w, b, _, pads = conv_case(shapes, strides, padding, np.float64)
+    numpy = backend.kernels("numpy")
+    want = numpy.conv2d_forward_by_offsets(x, w, b, strides, pads)
+    got = numpy.conv2d_forward(x, w, b, strides, pads)
+    assert got.shape == want.shape and rel_err(got, want) < 1e-12
+
+
+@pytest.mark.parametrize("shapes, strides, padding", FLOAT64_GRID)
+def test_conv2d_backward_input_as_product_and_col2im_equals_the_loop_over_offsets(shapes, strides, padding):
+    x, w, _, dy, pads = conv_case(shapes, strides, padding, np.float64)
+    numpy = backend.kernels("numpy")
+    want = numpy.conv2d_backward_input_by_offsets(dy, w, x.shape, strides, pads)
+    got = numpy.conv2d_backward_input(dy, w, x.shape, strides, pads)
+    assert got.shape == x.shape and rel_err(got, want) < 1e-12
+
+
+@pytest.mark.parametrize("shapes, strides, padding", FLOAT64_GRID)
+def test_conv2d_backward_weights_as_one_product_equals_the_loop_over_offsets(shapes, strides, padding):
+    x, w, _, dy, pads = conv_case(shapes, strides, padding, np.float64)
+    numpy = backend.kernels("numpy")
+    want = numpy.conv2d_backward_weights_by_offsets(dy, x, w.shape, strides, pads)
+    got = numpy.conv2d_backward_weights(dy, x, w.shape, strides, pads)
+    assert got.shape == w.shape and rel_err(got, want) < 1e-12
+
+
+def test_im2col_rows_are_receptive_fields_in_p_q_c_order():
+    x = np.arange(2 * 4 * 5 * 2, dtype=np.float64).reshape(2, 4, 5, 2)
+    pads = ((1, 0), (0, 1))
+    col = backend.kernels("numpy").im2col(x, (2, 3), (2, 1), pads)
+    x_pad = np.pad(x, ((0, 0), (1, 0), (0, 1), (0, 0)))
+    h_out, w_out = (4 + 1 - 2) // 2 + 1, (5 + 1 - 3) // 1 + 1
+    assert col.shape == (2 * h_out * w_out, 2 * 3 * 2)
+    for n, i, j in itertools.product(range(2), range(h_out), range(w_out)):
+        window = x_pad[n, 2 * i:2 * i + 2, j:j + 3, :]
+        np.testing.assert_array_equal(col[(n * h_out + i) * w_out + j], window.reshape(-1))
+
+
+@pytest.mark.parametrize("shapes, strides, padding", FLOAT64_GRID)
+def test_col2im_is_the_transpose_of_im2col(shapes, strides, padding):
+    # <im2col(x), c> == <x, col2im(c)> for random x and c: col2im is im2col's adjoint.
+    x, w, _, _, pads = conv_case(shapes, strides, padding, np.float64)
+    numpy = backend.kernels("numpy")
+    col = numpy.im2col(x, w.shape[:2], strides, pads)
+    c = random(col.shape, np.float64, 9)
+    back = numpy.col2im(c, x.shape, w.shape[:2], strides, pads)
+    assert back.shape == x.shape
+    assert abs(np.sum(col * c) - np.sum(x * back)) < 1e-12 * np.sum(np.abs(col * c))
+
+
 @pytest.mark.parametrize("name", BACKENDS)
 def test_conv2d_backward_is_the_three_gradients_of_the_masked_dy(name):
     k = backend.kernels(name)
@@ -161,15 +219,19 @@ def brute_force_pool(x, pool_size, strides, pads):
     return y, argmax
 
 
-@pytest.mark.parametrize("name", BACKENDS)
-def test_conv2d_forward_matches_brute_force_definition(name):
+# Every convolution: both backends' and the readable backend's definition by offsets.
+CONVOLUTIONS = [(name, "") for name in BACKENDS] + [("numpy", "_by_offsets")]
+
+
+@pytest.mark.parametrize("name, suffix", CONVOLUTIONS)
+def test_conv2d_forward_matches_brute_force_definition(name, suffix):
     x, w, b, _, pads = conv_case(((2, 6, 7, 2), (3, 2, 2, 3)), (2, 1), "same", np.float64)
-    got = backend.kernels(name).conv2d_forward(x, w, b, (2, 1), pads)
+    got = getattr(backend.kernels(name), "conv2d_forward" + suffix)(x, w, b, (2, 1), pads)
     assert rel_err(got, brute_force_conv(x, w, b, (2, 1), pads)) < 1e-12
 
 
-@pytest.mark.parametrize("name", BACKENDS)
-def test_conv2d_backward_matches_brute_force_derivative(name):
+@pytest.mark.parametrize("name, suffix", CONVOLUTIONS)
+def test_conv2d_backward_matches_brute_force_derivative(name, suffix):
     # The forward is linear in x and in w, so <dy, conv(x, w)> has gradients dx and dw that the
     # brute-force forward gives exactly through one-hot probes.
     x, w, b, dy, pads = conv_case(((1, 5, 4, 2), (3, 3, 2, 2)), (2, 1), "same", np.float64)
@@ -185,8 +247,10 @@ def test_conv2d_backward_matches_brute_force_derivative(name):
         e = np.zeros_like(w)
         e[idx] = 1.0
         dw[idx] = np.sum(dy * brute_force_conv(x, e, zero, (2, 1), pads))
-    assert rel_err(k.conv2d_backward_input(dy, w, x.shape, (2, 1), pads), dx) < 1e-12
-    assert rel_err(k.conv2d_backward_weights(dy, x, w.shape, (2, 1), pads), dw) < 1e-12
+    backward_input = getattr(k, "conv2d_backward_input" + suffix)
+    backward_weights = getattr(k, "conv2d_backward_weights" + suffix)
+    assert rel_err(backward_input(dy, w, x.shape, (2, 1), pads), dx) < 1e-12
+    assert rel_err(backward_weights(dy, x, w.shape, (2, 1), pads), dw) < 1e-12
 
 
 # (input shape, pool size, strides, padding): stride equal to, below and above the pool size.

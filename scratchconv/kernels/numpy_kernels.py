@@ -1,10 +1,17 @@
 """The readable backend: convolution and max pooling in plain NumPy.
 
 Every function here follows its equation term by term, so a student can read it beside
-``docs/convolution.md``. The only loop is over the kernel (or pooling window) offsets
-``(p, q)``; for one offset the work is a single strided view of the input and, for the
-convolution, one matrix product over channels. :mod:`scratchconv.kernels.numba_kernels`
-computes the same results faster and the tests hold the two equal.
+``docs/convolution.md``. Convolution is written twice, as two rungs of one ladder:
+
+- **by kernel offsets** (``conv2d_forward_by_offsets`` and its two gradients): the definition.
+  The only loop is over the kernel offsets ``(p, q)``; for one offset the work is a single
+  strided view of the input and one matrix product over channels.
+- **as one matrix product** (``im2col``, ``col2im``, and ``conv2d_forward``,
+  ``conv2d_backward_input``, ``conv2d_backward_weights`` built on them): the same sums,
+  gathered into a "column" matrix so that each of the three is one product. This is what the
+  backend runs (one large product keeps BLAS busy; nine thin ones, as conv1's three input
+  channels give, do not), and what :mod:`scratchconv.kernels.numba_kernels` does too, one
+  sample at a time. The tests hold the two rungs equal, and the numba backend equal to both.
 
 Shapes (NHWC throughout):
 
@@ -36,30 +43,36 @@ def _window(x_pad, p, q, out_hw, strides):
     return x_pad[:, p:p + sh * (h_out - 1) + 1:sh, q:q + sw * (w_out - 1) + 1:sw, :]
 
 
-def conv2d_forward(x, w, b, strides, pads, relu=False):
+def _output_hw(x_shape, kernel_hw, strides, pads):
+    """(H_out, W_out) of a window of size kernel_hw sliding over the padded input."""
+    (top, bottom), (left, right) = pads
+    return (padded_output_size(x_shape[1], kernel_hw[0], strides[0], top, bottom),
+            padded_output_size(x_shape[2], kernel_hw[1], strides[1], left, right))
+
+
+# ----- convolution by kernel offsets: the definition ------------------------------------------
+
+def conv2d_forward_by_offsets(x, w, b, strides, pads):
     """Cross-correlation, as in every deep-learning library:
 
         y[n, i, j, o] = b[o] + sum_{p, q, c} x_pad[n, s_h*i + p, s_w*j + q, c] * w[p, q, c, o]
 
-    With ``relu=True`` the result is ``max(y, 0)`` (the fused Conv2D + ReLU).
+    summed one kernel offset (p, q) at a time.
     """
     kh, kw, _, c_out = w.shape
     x_pad = _pad(x, pads)
-    h_out = (x_pad.shape[1] - kh) // strides[0] + 1
-    w_out = (x_pad.shape[2] - kw) // strides[1] + 1
-    y = np.zeros((x.shape[0], h_out, w_out, c_out), dtype=x.dtype)
+    out_hw = _output_hw(x.shape, (kh, kw), strides, pads)
+    y = np.zeros((x.shape[0], *out_hw, c_out), dtype=x.dtype)
     for p in range(kh):
         for q in range(kw):
             # (N, H_out, W_out, C_in) @ (C_in, C_out): the sum over c for this offset.
-            y += _window(x_pad, p, q, (h_out, w_out), strides) @ w[p, q]
+            y += _window(x_pad, p, q, out_hw, strides) @ w[p, q]
     if b is not None:
         y += b
-    if relu:
-        np.maximum(y, 0, out=y)
     return y
 
 
-def conv2d_backward_input(dy, w, x_shape, strides, pads):
+def conv2d_backward_input_by_offsets(dy, w, x_shape, strides, pads):
     """Gradient of the loss with respect to the input.
 
     Each x_pad[n, s_h*i + p, s_w*j + q, c] took part in y[n, i, j, :] through w[p, q, c, :],
@@ -81,7 +94,7 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     return dx_pad[:, top:top + h, left:left + wd, :]
 
 
-def conv2d_backward_weights(dy, x, w_shape, strides, pads):
+def conv2d_backward_weights_by_offsets(dy, x, w_shape, strides, pads):
     """Gradient of the loss with respect to the kernel:
 
         dw[p, q, c, o] = sum_{n, i, j} x_pad[n, s_h*i + p, s_w*j + q, c] * dy[n, i, j, o]
@@ -98,6 +111,99 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
             x_rows = _window(x_pad, p, q, out_hw, strides).reshape(-1, c_in)
             dw[p, q] = x_rows.T @ dy_rows
     return dw
+
+
+# ----- convolution as one matrix product -------------------------------------------------------
+
+def im2col(x, kernel_hw, strides, pads):
+    """The column matrix of a convolution: every output pixel's receptive field as one row.
+
+        col[(n, i, j), (p, q, c)] = x_pad[n, s_h*i + p, s_w*j + q, c]
+
+    x : (N, H, W, C_in)  ->  col : (N*H_out*W_out, KH*KW*C_in), rows in (n, i, j) order and
+    columns in (p, q, c) order, the order of ``w.reshape(KH*KW*C_in, C_out)``'s rows. Like
+    Chainer's ``im2col_cpu`` it loops only over the KH*KW offsets, copying one strided view of
+    ``x_pad`` per offset; each input pixel is copied once for every window that contains it.
+    """
+    kh, kw = kernel_hw
+    n, c_in = x.shape[0], x.shape[3]
+    x_pad = _pad(x, pads)
+    out_hw = _output_hw(x.shape, kernel_hw, strides, pads)
+    col = np.empty((n, *out_hw, kh, kw, c_in), dtype=x.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            col[:, :, :, p, q, :] = _window(x_pad, p, q, out_hw, strides)
+    return col.reshape(n * out_hw[0] * out_hw[1], kh * kw * c_in)
+
+
+def col2im(col, x_shape, kernel_hw, strides, pads):
+    """The transpose of ``im2col``: add every entry of ``col`` back onto the input pixel it was
+    copied from, so that ``sum(im2col(x) * col) == sum(x * col2im(col))`` for every x.
+
+        dx_pad[n, s_h*i + p, s_w*j + q, c] += col[(n, i, j), (p, q, c)]
+
+    col : (N*H_out*W_out, KH*KW*C_in)  ->  dx : ``x_shape`` = (N, H, W, C_in), the padding cut
+    away. The same loop over offsets as ``im2col``, with ``+=`` where it copies: a pixel shared
+    by several windows collects one term from each.
+    """
+    kh, kw = kernel_hw
+    (top, bottom), (left, right) = pads
+    n, h, wd, c_in = x_shape
+    out_hw = _output_hw(x_shape, kernel_hw, strides, pads)
+    col = col.reshape(n, *out_hw, kh, kw, c_in)
+    dx_pad = np.zeros((n, h + top + bottom, wd + left + right, c_in), dtype=col.dtype)
+    for p in range(kh):
+        for q in range(kw):
+            _window(dx_pad, p, q, out_hw, strides)[...] += col[:, :, :, p, q, :]
+    return dx_pad[:, top:top + h, left:left + wd, :]
+
+
+def conv2d_forward(x, w, b, strides, pads, relu=False):
+    """The convolution of ``conv2d_forward_by_offsets`` as one matrix product:
+
+        y = im2col(x) @ w.reshape(KH*KW*C_in, C_out) + b
+
+    Row (n, i, j) of ``im2col(x)`` times column o of the reshaped kernel is exactly the sum over
+    (p, q, c) of the definition. With ``relu=True`` the result is ``max(y, 0)`` (the fused
+    Conv2D + ReLU). Returns y : (N, H_out, W_out, C_out) in x's dtype.
+    """
+    kh, kw, _, c_out = w.shape
+    out_hw = _output_hw(x.shape, (kh, kw), strides, pads)
+    y = im2col(x, (kh, kw), strides, pads) @ w.reshape(-1, c_out).astype(x.dtype, copy=False)
+    y = y.reshape(x.shape[0], *out_hw, c_out)
+    if b is not None:
+        y += b
+    if relu:
+        np.maximum(y, 0, out=y)
+    return y
+
+
+def conv2d_backward_input(dy, w, x_shape, strides, pads):
+    """Gradient with respect to the input, as one product and a ``col2im``:
+
+        dcol = dy.reshape(N*H_out*W_out, C_out) @ w.reshape(KH*KW*C_in, C_out)^T
+        dx   = col2im(dcol)
+
+    ``dcol`` is the gradient of the column matrix (y = col @ w2 gives dcol = dy @ w2^T), and
+    since im2col is a linear copy, its transpose col2im carries that gradient to the input.
+    Equal to ``conv2d_backward_input_by_offsets``.
+    """
+    kh, kw, _, c_out = w.shape
+    dcol = dy.reshape(-1, c_out) @ w.reshape(-1, c_out).T.astype(dy.dtype, copy=False)
+    return col2im(dcol, x_shape, (kh, kw), strides, pads)
+
+
+def conv2d_backward_weights(dy, x, w_shape, strides, pads):
+    """Gradient with respect to the kernel, as one product:
+
+        dw = im2col(x)^T @ dy.reshape(N*H_out*W_out, C_out),   reshaped to (KH, KW, C_in, C_out)
+
+    Entry ((p, q, c), o) of the product is sum_{n, i, j} x_pad[n, s_h*i + p, s_w*j + q, c] *
+    dy[n, i, j, o], the definition. Equal to ``conv2d_backward_weights_by_offsets``.
+    """
+    c_out = w_shape[3]
+    col = im2col(x.astype(dy.dtype, copy=False), w_shape[:2], strides, pads)
+    return (col.T @ dy.reshape(-1, c_out)).reshape(w_shape)
 
 
 def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True,
