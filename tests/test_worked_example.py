@@ -38,7 +38,7 @@ def as_nhwc(a):
 
 
 def test_the_page_holds_every_number_of_the_example(ex):
-    assert set(ex) == {"x", "w", "b", "y", "dy", "dx", "dw", "db",
+    assert set(ex) == {"x", "w", "b", "y", "dy", "dx", "dw", "db", "col", "dcol",
                        "pool", "argmax", "dy_pool", "dx_pool"}
 
 
@@ -63,6 +63,19 @@ def test_conv_gradient_to_the_weights_matches_the_page(ex, name):
     k = backend.kernels(name)
     dw = k.conv2d_backward_weights(as_nhwc(ex["dy"]), as_nhwc(ex["x"]), (2, 2, 1, 1), (1, 1), VALID)
     np.testing.assert_array_equal(dw[:, :, 0, 0], ex["dw"])
+
+
+def test_convolution_as_one_matrix_product_matches_the_page(ex):
+    numpy = backend.kernels("numpy")
+    col = numpy.im2col(as_nhwc(ex["x"]), (2, 2), (1, 1), VALID)
+    w2 = ex["w"].reshape(4, 1)
+    np.testing.assert_array_equal(col, ex["col"])
+    np.testing.assert_array_equal((col @ w2 + ex["b"]).reshape(3, 3), ex["y"])
+    np.testing.assert_array_equal((col.T @ ex["dy"].reshape(9, 1)).reshape(2, 2), ex["dw"])
+    dcol = ex["dy"].reshape(9, 1) @ w2.T
+    np.testing.assert_array_equal(dcol, ex["dcol"])
+    dx = numpy.col2im(dcol, (1, 4, 4, 1), (2, 2), (1, 1), VALID)
+    np.testing.assert_array_equal(dx[0, :, :, 0], ex["dx"])
 
 
 @pytest.mark.parametrize("name", backend.BACKENDS)
@@ -99,6 +112,11 @@ def test_maxpooling2d_layer_reproduces_the_pooling_example(ex):
 @pytest.mark.parametrize("module, name", [
     ("scratchconv.kernels.padding", "output_size_1d"),
     ("scratchconv.kernels.padding", "pads_1d"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_forward_by_offsets"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_backward_input_by_offsets"),
+    ("scratchconv.kernels.numpy_kernels", "conv2d_backward_weights_by_offsets"),
+    ("scratchconv.kernels.numpy_kernels", "im2col"),
+    ("scratchconv.kernels.numpy_kernels", "col2im"),
     ("scratchconv.kernels.numpy_kernels", "conv2d_forward"),
     ("scratchconv.kernels.numpy_kernels", "conv2d_backward_input"),
     ("scratchconv.kernels.numpy_kernels", "conv2d_backward_weights"),
