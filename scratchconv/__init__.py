@@ -5,9 +5,10 @@
 from . import callbacks, initializers, layers, losses, metrics, optimizers
 from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
-from .model import History, Sequential
+from .model import Sequential
 from .random import set_seed
 from .saving import load_model
+from .training import History
 from .tutorial import tutorial_model
 
 __version__ = "0.1.0"

@@ -218,11 +218,11 @@ def test_predict_in_batches_equals_one_forward():
 
 
 def test_large_predict_batches_run_as_passes_of_predict_chunk_samples(monkeypatch):
-    from scratchconv import model as model_module
+    from scratchconv import training
 
     model = small_model()
     x, _ = data(11)
-    monkeypatch.setattr(model_module, "PREDICT_CHUNK", 3)
+    monkeypatch.setattr(training, "PREDICT_CHUNK", 3)
     sizes = []
     forward = model._forward
     monkeypatch.setattr(model, "_forward", lambda xs, *a, **k: sizes.append(len(xs)) or forward(xs, *a, **k))
