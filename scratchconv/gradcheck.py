@@ -36,9 +36,9 @@ compiled model, its loss on a batch with random labels; for an uncompiled one, t
 **Kinks.** ReLU and leaky ReLU (at 0) and max pooling (where a window's two largest values swap) are not
 differentiable everywhere, and a difference taken across a kink is wrong. Layer inputs are
 distinct values spaced far more than ``h`` apart and far from zero (:func:`spaced_values`), and
-the check compares the ReLU on/off pattern and the max-pool winners of every layer at
-``t_i - h``, ``t_i`` and ``t_i + h``: an entry whose step crosses a kink is skipped (the table
-counts them) and another is drawn.
+the check compares what every layer declares as its kinks (:meth:`Layer.kink_pattern`: the
+ReLU on/off pattern, the max-pool winners) at ``t_i - h``, ``t_i`` and ``t_i + h``: an entry
+whose step crosses a kink is skipped (the table counts them) and another is drawn.
 
 **Subsets.** ``max_entries`` checks a random subset of each tensor (the full tutorial model has
 519,096 parameters; checking them all would take hours); the table says how many of how many.
@@ -48,9 +48,7 @@ import dataclasses
 
 import numpy as np
 
-from . import backend
 from .initializers import glorot_uniform
-from .kernels.padding import pads_2d
 from .layers import Activation, Conv2D, Dense, Flatten, Layer, MaxPooling2D, ReLU, Softmax
 from .layers.activations import ACTIVATIONS
 from .random import generator
@@ -151,17 +149,6 @@ class GradcheckReport:
 
 # ----- the scalar function, its kinks and the difference -------------------------------------------
 
-def _kink_pattern(layer, x, y):
-    """What must not change over a finite-difference step through ``layer``: the ReLU on/off
-    pattern of its output, or the max-pool winners; None for a smooth layer."""
-    if isinstance(layer, ReLU) or getattr(layer, "activation", None) in ("relu", "leaky_relu"):
-        return y > 0
-    if isinstance(layer, MaxPooling2D):
-        pads = pads_2d(x.shape[1:3], layer.pool_size, layer.strides, layer.padding)
-        return backend.kernels().maxpool2d_forward(x, layer.pool_size, layer.strides, pads)[1]
-    return None
-
-
 class _Scalar:
     """The scalar differentiated: ``layers`` run on ``x``, their output reduced to the
     projection ``sum(y * r)`` or, given ``loss_of``, to ``loss_of(y)``.
@@ -186,7 +173,7 @@ class _Scalar:
         a, patterns = self.inputs[start], []
         for layer in self.layers[start:]:
             b = layer.forward(a, training=True)
-            patterns.append(_kink_pattern(layer, a, b))
+            patterns.append(layer.kink_pattern(a, b))
             a = b
         if self.loss_of is not None:
             value = self.loss_of(a)

@@ -184,6 +184,59 @@ def test_max_pool_step_that_swaps_the_winner_is_skipped(numpy_backend):
     assert report.passed
 
 
+class Abs(layers.Layer):
+    """A test-only layer with a kink the check cannot know of unless the layer declares it:
+    ``y = |x|``, ``dx = dy * sign(x)``. (No ``_default_name``: not registered.)"""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        self._x = self._check_input(x)
+        return np.abs(self._x)
+
+    def backward(self, dy, need_dx=True):
+        return dy * np.sign(self._x) if need_dx else None
+
+    def kink_pattern(self, x, y):
+        return x > 0
+
+
+def test_a_kink_the_layer_declares_is_skipped(numpy_backend):
+    x = gc.spaced_values((2, 5), np.random.default_rng(0))
+    x[0, 0] = gc.EPS / 2
+    report = scratchconv.gradcheck(Abs(), x, verbose=False)
+    assert (report[0].n_checked, report[0].n_skipped) == (9, 1)
+    assert report.passed
+
+
+@pytest.mark.parametrize("make", [lambda: layers.ReLU(), lambda: layers.Dense(3, activation="relu"),
+                                  lambda: layers.Dense(3, activation="leaky_relu"),
+                                  lambda: layers.Activation("relu"), lambda: layers.Conv2D(2, 1, activation="relu")],
+                         ids=["ReLU", "Dense relu", "Dense leaky_relu", "Activation relu", "Conv2D relu"])
+def test_relu_like_layers_declare_their_on_off_pattern_as_their_kinks(numpy_backend, make):
+    layer = make()
+    x = np.random.default_rng(2).standard_normal((2, 3, 3, 2) if isinstance(layer, layers.Conv2D) else (2, 3))
+    y = layer.forward(x)
+    np.testing.assert_array_equal(layer.kink_pattern(x, y), y > 0)
+
+
+def test_max_pooling_declares_its_winners_as_its_kinks(numpy_backend):
+    pool = layers.MaxPooling2D(2, input_shape=(4, 4, 1))
+    x = np.arange(16.0)[::-1].reshape(1, 4, 4, 1)
+    pool.build((4, 4, 1))
+    np.testing.assert_array_equal(pool.kink_pattern(x, pool.forward(x))[0, :, :, 0], [[0, 2], [8, 10]])
+
+
+@pytest.mark.parametrize("make", [lambda: layers.Flatten(), lambda: layers.Softmax(), lambda: layers.Dense(3),
+                                  lambda: layers.Dense(3, activation="tanh"), lambda: layers.Activation("sigmoid")],
+                         ids=["Flatten", "Softmax", "Dense linear", "Dense tanh", "Activation sigmoid"])
+def test_smooth_layers_declare_no_kinks(numpy_backend, make):
+    layer = make()
+    x = np.random.default_rng(2).standard_normal((2, 3))
+    assert layer.kink_pattern(x, layer.forward(x)) is None
+
+
 def test_spaced_values_are_distinct_and_away_from_zero():
     x = gc.spaced_values((3, 4, 5), np.random.default_rng(1))
     gaps = np.diff(np.sort(x.ravel()))

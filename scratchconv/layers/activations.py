@@ -33,6 +33,7 @@ from .base import Layer
 
 ACTIVATIONS = ("relu", "softmax", "linear", "sigmoid", "tanh", "leaky_relu", "elu", "gelu")
 NEEDS_Z = ("gelu",)  # the activations whose backward needs the input z besides the output y
+KINKED = ("relu", "leaky_relu")  # not differentiable at z = 0, where y changes sign
 # keras.activations.leaky_relu(x, negative_slope=0.2). TensorFlow's LeakyRelu op keeps its slope
 # as a float32 attribute, so in float64 Keras multiplies by 0.2 rounded to float32
 # (0.20000000298023224): so do we, or float64 outputs would differ by 1.5e-8 relative.
@@ -123,6 +124,12 @@ def gradient(activation, dy, y, z=None, out=None):
     return dy
 
 
+def kinks(activation, y):
+    """Which side of its kink each output is on, ``y > 0``, for an activation in KINKED; else
+    None (see :meth:`Layer.kink_pattern`)."""
+    return y > 0 if activation in KINKED else None
+
+
 class ReLU(Layer):
     """Rectified linear unit, elementwise: ``y = max(x, 0)``, ``dx = dy * (y > 0)``.
 
@@ -141,6 +148,9 @@ class ReLU(Layer):
 
     def backward(self, dy, need_dx=True):
         return gradient("relu", dy, self._y) if need_dx else None
+
+    def kink_pattern(self, x, y):
+        return kinks("relu", y)
 
 
 class Softmax(Layer):
@@ -198,6 +208,9 @@ class Activated(Layer):
             self._dz = np.empty(dy.shape, dtype=self.dtype)
         dz = gradient(self.activation, dy, self._y, z=self._z, out=self._dz)
         return self.backward_from_logits(dz, need_dx)
+
+    def kink_pattern(self, x, y):
+        return kinks(self.activation, y)
 
 
 class Activation(Activated):

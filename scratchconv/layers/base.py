@@ -193,6 +193,16 @@ class Layer:
         """dx = dL/dx from dy = dL/dy; fills ``grads``. Returns None when ``need_dx`` is False."""
         raise NotImplementedError
 
+    def kink_pattern(self, x, y):
+        """The discrete choices the forward ``x -> y`` made, as an array (ReLU on/off, the
+        max-pool winners), or None for a layer that is smooth everywhere (the default).
+
+        The gradient check (:mod:`scratchconv.gradcheck`) compares them at ``t - h``, ``t``
+        and ``t + h`` and skips an entry whose step changes them: a central difference across
+        a kink is wrong, not the backward. A layer with a kink overrides this.
+        """
+        return None
+
     def get_config(self):
         """The constructor arguments, JSON-serialisable."""
         config = {"name": self.name, "dtype": self._given_dtype}

@@ -66,6 +66,11 @@ class MaxPooling2D(Layer):
             return None
         return backend.kernels().maxpool2d_backward(dy.astype(self.dtype, copy=False), self._argmax, self._x_shape)
 
+    def kink_pattern(self, x, y):
+        """The winner of every window: a step that swaps a window's two largest values
+        crosses a kink."""
+        return backend.kernels().maxpool2d_forward(x, self.pool_size, self.strides, self.pads)[1]
+
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size),
                 "strides": list(self.strides), "padding": self.padding}
