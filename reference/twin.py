@@ -62,11 +62,13 @@ _FIXED_KERAS_OPTIONS = {
 # Keras options that carry no numerical meaning for the twin.
 _IGNORED_KERAS_OPTIONS = {"name", "trainable", "dtype", "lora_alpha"}
 
-_OPTIMIZER_OPTIONS = {"SGD": ("learning_rate", "momentum", "nesterov"),
-                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon")}
+_OPTIMIZER_OPTIONS = {"SGD": ("learning_rate", "momentum", "nesterov", "weight_decay"),
+                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay"),
+                      "AdamW": ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon"),
+                      "RMSprop": ("learning_rate", "rho", "momentum", "epsilon", "centered", "weight_decay")}
 
 # Keras optimizer options that must keep their default (off) for scratchconv to match.
-_OPTIMIZER_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+_OPTIMIZER_DEFAULTS = {"clipnorm": None, "global_clipnorm": None,
                        "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
                        "gradient_accumulation_steps": None, "amsgrad": False}
 
@@ -112,10 +114,34 @@ def keras_layer(layer, dtype):
 
 
 def keras_optimizer(optimizer):
-    """A fresh keras optimizer with the settings of a scratchconv SGD or Adam (its learning rate
-    is a variable of the floatx in force, see :func:`keras_floatx`)."""
+    """A fresh keras optimizer with the settings of a scratchconv optimizer (its learning rate
+    is a variable of the floatx in force, see :func:`keras_floatx`; a schedule computes in
+    that floatx, see :func:`keras_schedule`)."""
     spec = sc_optimizers.serialize(optimizer)
-    return getattr(keras.optimizers, spec["class_name"])(**spec["config"])
+    config = dict(spec["config"])
+    if isinstance(config["learning_rate"], dict):
+        config["learning_rate"] = keras_schedule(config["learning_rate"], keras.config.floatx())
+    return getattr(keras.optimizers, spec["class_name"])(**config)
+
+
+# The schedule arguments that set the dtype a keras schedule computes in (the others are cast
+# to it, or are step counts).
+_SCHEDULE_RATES = ("initial_learning_rate", "decay_rate", "warmup_target", "values")
+
+
+def keras_schedule(spec, dtype):
+    """The keras schedule of a serialized scratchconv schedule, computing in ``dtype``.
+
+    Keras computes a schedule in the dtype of its ``initial_learning_rate`` (or ``values``):
+    float32 for Python floats, whatever floatx is. scratchconv's schedules compute in float64,
+    so for a float64 twin the rates are given to keras as NumPy float64 numbers (for float32,
+    as the Python floats they are).
+    """
+    config = dict(spec["config"])
+    if dtype == "float64":
+        config.update({key: [np.float64(v) for v in value] if isinstance(value, list) else np.float64(value)
+                       for key, value in config.items() if key in _SCHEDULE_RATES and value is not None})
+    return getattr(keras.optimizers.schedules, spec["class_name"])(**config)
 
 
 def keras_loss(name, dtype):
@@ -205,7 +231,7 @@ def _model_dtype(keras_model):
 
 
 def _optimizer_spec(optimizer):
-    """scratchconv's ``{"class_name", "config"}`` for a keras SGD or Adam."""
+    """scratchconv's ``{"class_name", "config"}`` for a keras SGD, Adam, AdamW or RMSprop."""
     class_name = type(optimizer).__name__
     if class_name not in _OPTIMIZER_OPTIONS:
         raise ValueError(f"keras optimizer {class_name} has no scratchconv counterpart; "
@@ -215,11 +241,16 @@ def _optimizer_spec(optimizer):
         if config.get(key, default) != default:
             raise ValueError(f"keras optimizer {class_name} has {key}={config[key]!r}, "
                              f"which scratchconv does not support")
-    if not isinstance(config["learning_rate"], float):
-        raise ValueError(f"keras optimizer {class_name} has a learning-rate schedule, "
-                         f"which scratchconv does not support")
     options = {key: config[key] for key in _OPTIMIZER_OPTIONS[class_name]}
-    if keras.backend.standardize_dtype(optimizer.learning_rate.dtype) == "float32":
+    if isinstance(config["learning_rate"], dict):
+        schedule = config["learning_rate"]
+        if schedule.get("class_name") not in sc_optimizers.schedules.SCHEDULE_CLASSES:
+            raise ValueError(f"keras optimizer {class_name} has the learning-rate schedule "
+                             f"{schedule.get('class_name')}, which scratchconv does not have")
+        options["learning_rate"] = {"class_name": schedule["class_name"],
+                                    "config": {k: float(v) if isinstance(v, np.floating) else v
+                                               for k, v in schedule["config"].items()}}
+    elif keras.backend.standardize_dtype(optimizer.learning_rate.dtype) == "float32":
         # A float32 learning-rate variable reports 0.0010000000474974513 for 0.001: take the
         # shortest decimal that rounds to the same float32, as the user wrote it.
         options["learning_rate"] = float(str(np.float32(options["learning_rate"])))

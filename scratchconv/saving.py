@@ -5,7 +5,8 @@ A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
 - ``config``: a 0-d unicode array, the JSON text of ``{"format", "format_version",
   "scratchconv_version", "model", "compile", "weights"}``;
 - ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias);
-- ``s0, s1, ...``: the optimizer's state arrays (Adam's moments, SGD's momentum), when saved.
+- ``s0, s1, ...``: the optimizer's state arrays (its slots: Adam's moments, SGD's momentum, RMSprop's
+  running means), when saved.
 
 :func:`save_model` writes it through :func:`scratchconv.atomic.write_atomically`, so a file that
 was there is replaced whole or not at all, and keeps its permission bits.

@@ -1,4 +1,4 @@
-"""SGD and Adam: Keras 3's update rules, defaults, construction from names, configs and errors."""
+"""SGD, Adam, AdamW and RMSprop: Keras 3's update rules, defaults, construction from names, configs and errors."""
 import os
 
 import numpy as np
@@ -45,7 +45,51 @@ def test_adam_with_other_hyperparameters_follows_the_keras_rule(problem):
 
 def test_adam_defaults_are_keras():
     assert optimizers.Adam().get_config() == {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999,
-                                              "epsilon": 1e-7}
+                                              "epsilon": 1e-7, "weight_decay": None}
+
+
+def test_rmsprop_and_adamw_defaults_are_keras():
+    assert optimizers.RMSprop().get_config() == {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0,
+                                                 "epsilon": 1e-7, "centered": False, "weight_decay": None}
+    assert optimizers.AdamW().get_config() == {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9,
+                                               "beta_2": 0.999, "epsilon": 1e-7}
+
+
+def rmsprop_by_hand(w, grads, learning_rate=0.001, rho=0.9, momentum=0.0, eps=1e-7, centered=False):
+    """Keras 3's RMSprop spelled out in float64: epsilon inside the square root."""
+    v, a, m = np.zeros_like(w), np.zeros_like(w), np.zeros_like(w)
+    for g in grads:
+        v = rho * v + (1 - rho) * g * g
+        a = rho * a + (1 - rho) * g
+        step = learning_rate * g / np.sqrt((v - a * a if centered else v) + eps)
+        m = momentum * m + step
+        w = w - (m if momentum else step)
+    return w
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"momentum": 0.5}, {"centered": True},
+                                    {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.9, "centered": True}])
+def test_rmsprop_follows_the_keras_rule(problem, kwargs):
+    w, grads = problem
+    np.testing.assert_allclose(run(optimizers.RMSprop(**kwargs), w, grads), rmsprop_by_hand(w, grads, **kwargs),
+                               rtol=1e-13)
+
+
+@pytest.mark.parametrize("make", [lambda: optimizers.SGD(0.1, weight_decay=0.25),
+                                  lambda: optimizers.RMSprop(weight_decay=0.25)])
+def test_weight_decay_shrinks_the_weights_by_wd_times_lr_before_the_update(problem, make):
+    w, grads = problem
+    decayed = w - w * float(np.float32(0.25)) * make().learning_rate  # Keras casts wd through float32
+    plain = make()
+    plain.weight_decay = None
+    np.testing.assert_allclose(run(make(), w, grads[:1]), run(plain, decayed, grads[:1]), rtol=1e-14)
+
+
+def test_adamw_is_adam_with_weight_decay(problem):
+    w, grads = problem
+    np.testing.assert_array_equal(run(optimizers.AdamW(weight_decay=0.1), w, grads),
+                                  run(optimizers.Adam(weight_decay=0.1), w, grads))
+    assert not np.array_equal(run(optimizers.AdamW(), w, grads), run(optimizers.Adam(), w, grads))
 
 
 def test_sgd_default_is_plain_gradient_descent_at_0_01(problem):
@@ -65,7 +109,7 @@ def test_sgd_momentum_follows_the_keras_rule(problem, nesterov):
     np.testing.assert_allclose(got, expected, rtol=1e-13)
 
 
-@pytest.mark.parametrize("make", [optimizers.SGD, optimizers.Adam])
+@pytest.mark.parametrize("make", [optimizers.SGD, optimizers.Adam, optimizers.AdamW, optimizers.RMSprop])
 def test_updates_stay_in_the_parameter_dtype(make):
     w = np.ones(3, np.float32)
     make().apply_gradients([(np.ones(3, np.float32), w)])
@@ -83,6 +127,7 @@ def test_state_stays_with_the_parameter_after_its_values_are_replaced_in_place(p
 
 
 @pytest.mark.parametrize("spec, cls", [("adam", optimizers.Adam), ("SGD", optimizers.SGD),
+                                       ("rmsprop", optimizers.RMSprop), ("AdamW", optimizers.AdamW),
                                        ({"class_name": "Adam", "config": {"learning_rate": 0.5}}, optimizers.Adam)])
 def test_get_accepts_names_and_configs(spec, cls):
     assert type(optimizers.get(spec)) is cls
@@ -93,28 +138,43 @@ def test_get_returns_an_optimizer_object_unchanged():
     assert optimizers.get(sgd) is sgd
 
 
-def test_serialize_round_trips_through_get():
-    adam = optimizers.Adam(learning_rate=0.02, beta_1=0.5)
-    assert optimizers.get(optimizers.serialize(adam)).get_config() == adam.get_config()
+@pytest.mark.parametrize("optimizer", [
+    optimizers.Adam(learning_rate=0.02, beta_1=0.5), optimizers.RMSprop(0.01, momentum=0.5, centered=True),
+    optimizers.AdamW(weight_decay=0.01), optimizers.SGD(0.1, weight_decay=0.001),
+    optimizers.SGD(optimizers.schedules.ExponentialDecay(0.1, 10, 0.5))])
+def test_serialize_round_trips_through_deserialize_and_get(optimizer):
+    spec = optimizers.serialize(optimizer)
+    for copy in (optimizers.deserialize(spec), optimizers.get(spec)):
+        assert type(copy) is type(optimizer) and copy.get_config() == optimizer.get_config()
 
 
 def test_an_unknown_optimizer_is_named():
-    with pytest.raises(ValueError, match="optimizer must be \"sgd\", \"adam\".*got 'rmsprop'"):
-        optimizers.get("rmsprop")
+    with pytest.raises(ValueError, match="optimizer must be one of .*\"rmsprop\".*got 'adagrad'"):
+        optimizers.get("adagrad")
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: optimizers.SGD(learning_rate=-1), "SGD: learning_rate must be a non-negative number, got -1"),
+    (lambda: optimizers.SGD(learning_rate=-1), "SGD: learning_rate must be a non-negative number or a schedule .*, got -1"),
     (lambda: optimizers.SGD(momentum=1.5), r"SGD: momentum must be in \[0, 1\), got 1.5"),
     (lambda: optimizers.Adam(beta_2=1.0), r"Adam: beta_2 must be in \[0, 1\), got 1.0"),
     (lambda: optimizers.Adam(learning_rate="fast"), "Adam: learning_rate must be a non-negative number"),
+    (lambda: optimizers.RMSprop(rho=1), r"RMSprop: rho must be in \[0, 1\), got 1"),
+    (lambda: optimizers.RMSprop(centered="yes"), "RMSprop: centered must be True or False, got 'yes'"),
+    (lambda: optimizers.SGD(weight_decay=-0.1), "SGD: weight_decay must be a non-negative number, got -0.1"),
+    (lambda: optimizers.AdamW(weight_decay=None), "AdamW: weight_decay must be a non-negative number"),
+    (lambda: optimizers.deserialize({"class_name": "SGD", "config": {"lr": 0.1}}),
+     "the SGD config .* does not fit it: .*'lr'"),
 ])
 def test_bad_hyperparameters_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
 
 
-KERAS_OPTIMIZERS = [("Adam", {}), ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True})]
+KERAS_OPTIMIZERS = [("Adam", {}), ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}),
+                    ("SGD", {"learning_rate": 0.1, "weight_decay": 0.01}), ("Adam", {"weight_decay": 0.1}),
+                    ("AdamW", {}), ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.05, "beta_1": 0.8}),
+                    ("RMSprop", {}), ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
+                    ("RMSprop", {"rho": 0.8, "momentum": 0.5, "weight_decay": 0.01})]
 
 
 def keras_steps(tf, name, kwargs, w0, grads):
@@ -145,7 +205,8 @@ def test_updates_match_keras_bit_for_bit(tf, name, kwargs, dtype):
     np.testing.assert_array_equal(ours, keras_steps(tf, name, kwargs, w0, grads))
 
 
-@pytest.mark.parametrize("make", [optimizers.Adam, lambda: optimizers.SGD(momentum=0.9)])
+@pytest.mark.parametrize("make", [optimizers.Adam, lambda: optimizers.SGD(momentum=0.9),
+                                  lambda: optimizers.RMSprop(momentum=0.9, centered=True)])
 def test_state_read_and_restored_continues_the_same_steps(make):
     rng = np.random.default_rng(3)
     params = [rng.standard_normal((4, 3)).astype("float32"), rng.standard_normal(3).astype("float32")]

@@ -25,6 +25,10 @@ Tolerances, and why they hold:
   casts the Python floats momentum, beta_1 and beta_2 with ``tf.cast``, which rounds them to
   float32 first (momentum 0.9 becomes 0.8999999761581421, see the last test); scratchconv's
   optimizers do the same, so Keras's default hyperparameters are used in float64 too.
+  A Keras schedule computes in the dtype of its rates (float32 for Python floats);
+  scratchconv's compute in float64, so the float64 twin is given its rates as NumPy float64
+  (reference.twin.keras_schedule). In float32 the schedule's value differs by at most a
+  float32 rounding of the learning rate, inside the float32 tolerances.
 """
 import numpy as np
 import pytest
@@ -42,6 +46,13 @@ OPTIMIZERS = {
     "sgd_momentum": optimizers.SGD(learning_rate=0.1, momentum=0.9),
     "sgd_nesterov": optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
     "adam": optimizers.Adam(learning_rate=0.01),
+    "rmsprop": optimizers.RMSprop(learning_rate=0.003),
+    "rmsprop_centered_momentum": optimizers.RMSprop(learning_rate=0.001, momentum=0.9, centered=True),
+    "adamw": optimizers.AdamW(learning_rate=0.01, weight_decay=0.05),
+    "sgd_weight_decay": optimizers.SGD(learning_rate=0.1, momentum=0.9, weight_decay=0.01),
+    "adam_cosine_warmup": optimizers.Adam(learning_rate=optimizers.schedules.CosineDecay(
+        0.001, decay_steps=30, alpha=0.1, warmup_target=0.01, warmup_steps=10)),
+    "sgd_exponential_decay": optimizers.SGD(learning_rate=optimizers.schedules.ExponentialDecay(0.2, 10, 0.5)),
 }
 
 
@@ -93,7 +104,7 @@ def check_agreement(model, twin, ours, theirs, what, loss_rtol, weights_rtol):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("optimizer", ["sgd", "sgd_momentum", "sgd_nesterov", "adam"])
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_fifty_steps_give_the_same_losses_and_weights_as_keras(reference, optimizer, dtype):
     scratchconv.set_seed(0)
     model = small_model(dtype)

@@ -79,6 +79,11 @@ OPTIMIZERS = {
     "adam": lambda: scratchconv.optimizers.Adam(learning_rate=0.01),
     "sgd_momentum": lambda: scratchconv.optimizers.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),
     "sgd": lambda: scratchconv.optimizers.SGD(learning_rate=0.05),
+    "rmsprop_centered_momentum": lambda: scratchconv.optimizers.RMSprop(momentum=0.5, centered=True),
+    "adamw": lambda: scratchconv.optimizers.AdamW(learning_rate=0.01),
+    "sgd_schedule_weight_decay": lambda: scratchconv.optimizers.SGD(
+        learning_rate=scratchconv.optimizers.schedules.PiecewiseConstantDecay([3], [0.05, 0.01]),
+        weight_decay=0.01),
 }
 
 
@@ -322,8 +327,8 @@ BAD_FILES = {
                     r"weight w1 \(layer 'conv2d.*', bias\) has shape \(5,\), but the model needs \(64,\)"),
     "wrong_dtype": (modified(change_entries=set_entry("w1", np.zeros(64, dtype="float64"))),
                     r"weight w1 \(layer 'conv2d.*', bias\) has dtype float64, but the model is float32"),
-    "bad_optimizer": (modified(change_config=set_key("compile", "optimizer", value="rmsprop")),
-                      r"its compile settings are invalid \(optimizer must be"),
+    "bad_optimizer": (modified(change_config=set_key("compile", "optimizer", value="adagrad")),
+                      r"its compile settings are invalid \(optimizer must be one of"),
     "bad_compile": (modified(change_config=set_key("compile", value=[])),
                     'its compile settings are not an {"optimizer", "loss", "metrics"} object'),
     "state_not_listed": (modified(change_config=set_key("optimizer_state", value=None)),
