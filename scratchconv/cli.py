@@ -12,7 +12,7 @@
     scratchconv compare-keras [ARGS...]
 
 A mistake in what the user asked for (a missing path, a file that is not a model or not an image,
-a folder without runes) is printed as one line, ``scratchconv: error: <what and where>``, with exit
+a folder without images) is printed as one line, ``scratchconv: error: <what and where>``, with exit
 status 1; ``--debug`` shows the traceback instead. Usage errors exit with 2, as argparse does.
 """
 import argparse
@@ -129,54 +129,66 @@ def one_line(err):
 # ---------------------------------------------------------------------------------------------
 # Data and results.
 
-def rune_labels():
-    """(characters, names) of the 24 runes, in class order."""
+def class_labels(class_names):
+    """(characters, names) to show for ``class_names``: for the runes their characters and
+    names (``ᚠ``, ``fehu``), for any other classes their names twice."""
     from scratchconv import data
 
-    return list(data.RUNES), list(data.RUNE_NAMES)
+    if list(class_names) == list(data.RUNES):
+        return list(data.RUNES), list(data.RUNE_NAMES)
+    return list(class_names), list(class_names)
 
 
-def model_image_shape(model):
-    """(size, color_mode) of the images ``model`` expects, from its input shape (h, w, c)."""
-    h, w, c = model.input_shape
-    if h != w or c not in (1, 3):
-        raise UserError(f"the model expects {h}x{w}x{c} inputs; scratchconv's image loader makes "
-                        "square grayscale (1 channel) or RGB (3 channel) images")
-    return h, "grayscale" if c == 1 else "rgb"
+def long_label(class_names, i):
+    """Class ``i`` as predict prints it: ``ᚠ fehu`` for a rune, else its name."""
+    glyphs, names = class_labels(class_names)
+    return glyphs[i] if glyphs[i] == names[i] else f"{glyphs[i]} {names[i]}"
 
 
-def load_runes(folder, image_size, color_mode):
-    """(x, y) of every rune image in ``folder``: x of shape (n, size, size, c) in [0, 1], y the
-    class indices. The loader's errors (no such folder, no rune images) name the folder."""
+def model_preprocessing(model):
+    """How ``model``'s images are prepared (its model file says; older files get the loader's
+    defaults for their input shape), or a UserError when the loader cannot make its inputs."""
+    if model.preprocessing is None:
+        raise UserError(f"the model expects {'x'.join(map(str, model.input_shape))} inputs; "
+                        "scratchconv's image loader makes square grayscale (1 channel) or RGB "
+                        "(3 channel) images")
+    return model.preprocessing
+
+
+def load_folder(folder, preprocessing, class_names=None):
+    """(x, y, class_names, files) of every image in ``folder``, prepared by ``preprocessing``:
+    x of shape (n, size, size, c) in [0, 1], y the class indices, files all the image files
+    found. The loader's errors (no such folder, no images, a label not among ``class_names``)
+    name the folder or the file."""
     from scratchconv import data
 
-    x, y, _ = data.load_image_folder(existing_dir(folder, "data folder"), image_size=image_size,
-                                     color_mode=color_mode)
-    return x, y
+    folder = existing_dir(folder, "data folder")
+    files, _, _ = data.labelled_files(folder, class_names)
+    x, y, class_names = data.load_image_folder(folder, class_names=class_names, **preprocessing)
+    return x, y, class_names, files
 
 
 def load_one_image(path, model):
-    """One image file prepared exactly as the folder loader prepares training images (resized,
-    scaled to [0, 1], turned light-on-dark): an array of shape (1, h, w, c) for ``model``."""
+    """One image file prepared exactly as the model's training images were (resized, scaled to
+    [0, 1], polarity): an array of shape (1, h, w, c) for ``model``."""
     from scratchconv import data
 
     path = existing_file(path, "image")
     if path.suffix.lower() not in data.IMAGE_EXTENSIONS:
         raise UserError(f"{path} is not an image file (expected one of "
                         f"{' '.join(data.IMAGE_EXTENSIONS)})")
-    size, color_mode = model_image_shape(model)
     try:
-        return data.load_image(path, image_size=size, color_mode=color_mode)[None]
+        return data.load_image(path, **model_preprocessing(model))[None]
     except ValueError as err:
         raise UserError(f"{path} is not a readable image") from err
 
 
 def show_results(model, x, y, png_path, title):
     """Print accuracy, the per-class report and the confusion table, and draw the matrix to
-    ``png_path``. ``y`` holds class indices."""
+    ``png_path``. ``y`` holds class indices of ``model.class_names``."""
     from scratchconv import plots, report
 
-    glyphs, names = rune_labels()
+    glyphs, names = class_labels(model.class_names)
     predicted = model.predict(x, verbose=0).argmax(axis=1)
     accuracy = float(np.mean(predicted == y))
     cm = report.confusion_matrix(y, predicted, len(glyphs))
@@ -184,7 +196,7 @@ def show_results(model, x, y, png_path, title):
     print(f"\n{title}: accuracy {accuracy:.4f} ({int(np.sum(predicted == y))} of {len(y)} "
           "images right)\n")
     print(report.classification_report(y, predicted, labels))
-    print("Confusion matrix (rows: true rune, columns: predicted rune)")
+    print("Confusion matrix (rows: true class, columns: predicted class)")
     print(report.confusion_table(cm, labels))
     plots.save_figure(plots.confusion_matrix_figure(
         cm, plots.axis_labels(glyphs, names), title=f"{title}: accuracy {accuracy:.3f}"),
@@ -238,26 +250,33 @@ def cmd_train(args):
 
     scratchconv.set_seed(args.seed)
     folder = existing_dir(args.data, "data folder") if args.data else shipped_data_dir()
+    preprocessing = data.preprocessing(args.image_size, "rgb")
+    x, y, class_names, files = load_folder(folder, preprocessing)
+    if len(class_names) < 2:
+        raise UserError(f"{folder} holds one class ({class_names[0]!r}); a classifier needs at "
+                        "least two: one folder per class, or files named <class>_<n>.png")
     try:
-        model = scratchconv.tutorial_model(input_shape=(args.image_size, args.image_size, 3))
+        model = scratchconv.tutorial_model(input_shape=(args.image_size, args.image_size, 3),
+                                           num_classes=len(class_names))
     except ValueError as err:
         raise UserError(f"--image-size {args.image_size} is too small for the tutorial model: "
                         f"{one_line(err)}") from err
-    x, y = load_runes(folder, *model_image_shape(model))
+    model.class_names, model.preprocessing = class_names, preprocessing
+    model.training_files = data.fingerprints(files)
     n_images = len(x)
     if args.augment:
         x, y = data.augment_rotations(x, y)
     try:
         x_train, x_test, t_train, t_test = data.split(
-            x, data.to_categorical(y, len(data.RUNES)), test_size=args.test_size,
+            x, data.to_categorical(y, len(class_names)), test_size=args.test_size,
             random_state=args.seed)
     except ValueError as err:
-        # scikit-learn's stratified split needs every rune in both parts.
+        # scikit-learn's stratified split needs every class in both parts.
         raise UserError(f"cannot split the {len(x)} images of {folder} with --test-size "
                         f"{args.test_size}: {one_line(err)}") from err
     out = Path(args.out) if args.out else new_run_dir()
     out.mkdir(parents=True, exist_ok=True)
-    print(f"{n_images} images from {folder}"
+    print(f"{n_images} images of {len(class_names)} classes from {folder}"
           + (f", {len(x)} with the rotations" if args.augment else "")
           + f": {len(x_train)} to train on, {len(x_test)} to test on "
           f"(backend {args.backend}, seed {args.seed})")
@@ -288,8 +307,16 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
+    from scratchconv import data
+
     model = read_model(args.model)
-    x, y = load_runes(args.dir, *model_image_shape(model))
+    x, y, _, files = load_folder(args.dir, model_preprocessing(model), model.class_names)
+    if model.training_files:
+        seen = data.seen_before(files, model.training_files)
+        if seen:
+            warnings.warn(f"{len(seen)} of the {len(files)} images in {args.dir} are among the "
+                          f"{len(model.training_files)} images the model was trained from, so this "
+                          "accuracy is not measured on new images")
     show_results(model, x, y, Path(args.out), str(args.dir))
     return 0
 
@@ -298,10 +325,10 @@ def cmd_predict(args):
     from scratchconv import report
 
     model = read_model(args.model)
-    glyphs, names = rune_labels()
     images = np.concatenate([load_one_image(path, model) for path in args.images])
     for path, probs in zip(args.images, model.predict(images, verbose=0)):
-        guesses = ", ".join(f"{glyphs[i]} {names[i]} {p:.1%}" for i, p in report.top_k(probs, 3))
+        guesses = ", ".join(f"{long_label(model.class_names, i)} {p:.1%}"
+                            for i, p in report.top_k(probs, 3))
         print(f"{path}: {guesses}")
     return 0
 
@@ -333,13 +360,15 @@ def cmd_visualize(args):
     for layer in model.layers:
         a = layer.forward(a)
         activations.append((layer.name, a[0]))
-    glyphs, names = rune_labels()
+    from scratchconv import data
+
+    glyphs, names = class_labels(model.class_names)
     best = int(np.argmax(a[0]))
-    guess = names[best] if a[0].size == len(names) else f"output {best}"
+    guess = names[best]
     shown = str(args.image)
     if plots.runic_font() is None:
         # File names like ᚠ_01.png: without a runic font, spell the runes out.
-        for glyph, name in zip(glyphs, names):
+        for glyph, name in zip(data.RUNES, data.RUNE_NAMES):
             shown = shown.replace(glyph, name)
     title = f"{shown}: the model's best guess is {guess} ({a[0][best]:.1%})"
     fig = plots.network_figure(image[0], first_conv.params["kernel"], activations,
@@ -387,7 +416,8 @@ def cmd_compare_keras(args):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG, description="A convolutional neural network engine written from scratch: "
-        "train, inspect and check the rune classifier of the tf.keras tutorial.")
+        "train, inspect and check the rune classifier of the tf.keras tutorial, or one for your "
+        "own images.")
     parser.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")
     # The same flag after the subcommand; SUPPRESS keeps it from resetting the value given before.
@@ -407,12 +437,16 @@ def build_parser():
         sub.set_defaults(func=func)
         return sub
 
-    train = command("train", cmd_train, "Train the tutorial model on a folder of rune images and "
-                    "report its test accuracy, per-class precision and recall, and confusions.",
-                    runs_model=True)
+    train = command("train", cmd_train, "Train the tutorial model on a folder of labelled images "
+                    "(the shipped runes, or any classes of your own) and report its test accuracy, "
+                    "per-class precision and recall, and confusions. The model gets one output "
+                    "per class found; the model file keeps the class names.", runs_model=True)
     train.add_argument("--data", metavar="DIR",
-                       help="folder of <rune>_<n>.png images (default: the runes shipped with "
-                       "scratchconv)")
+                       help="folder of images in one of two layouts: one subfolder per class "
+                       "(DIR/cat/1.png, DIR/dog/a.jpg; classes sorted by name), or files named "
+                       "<class>_<n>.png directly in DIR (DIR/cat_1.png). Runes, by character or "
+                       "name (ᚠ_3.png, fehu_3.png), keep the tutorial's order. Default: the runes "
+                       "shipped with scratchconv")
     train.add_argument("--image-size", type=positive_int, default=50, metavar="PIXELS",
                        help="images are resized to PIXELS x PIXELS (default: %(default)s, the "
                        "tutorial's; at least 10 for the tutorial model's layers)")
@@ -431,13 +465,16 @@ def build_parser():
                        "(default: runs/<timestamp>/)")
 
     evaluate = command("evaluate", cmd_evaluate, "Accuracy, per-class report and confusion "
-                       "matrix of a saved model on a folder of rune images.", runs_model=True)
+                       "matrix of a saved model on a folder of labelled images (warns when they "
+                       "are images the model was trained from).", runs_model=True)
     evaluate.add_argument("model", metavar="MODEL", help="a model file written by train")
-    evaluate.add_argument("dir", metavar="DIR", help="folder of <rune>_<n>.png images")
+    evaluate.add_argument("dir", metavar="DIR", help="folder of images of the model's classes, "
+                          "in either layout train reads")
     evaluate.add_argument("--out", metavar="PNG", default="confusion_matrix.png",
                           help="where to draw the confusion matrix (default: %(default)s)")
 
-    predict = command("predict", cmd_predict, "The three most probable runes for each image.",
+    predict = command("predict", cmd_predict, "The three most probable classes for each image, "
+                      "by the names the model file keeps.",
                       runs_model=True)
     predict.add_argument("model", metavar="MODEL", help="a model file written by train")
     predict.add_argument("images", metavar="IMAGE", nargs="+", help="image files")

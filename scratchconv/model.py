@@ -28,6 +28,18 @@ class Sequential(Training):
     dtype : "float32" (default) or "float64"
         Layers created without a dtype take the model's; inputs are cast to it, so with
         "float64" parameters, activations and gradients are float64 end to end.
+
+    Attributes
+    ----------
+    class_names : list of str or None
+        The name of each output class (``class_names[i]`` for output ``i``), kept in the model
+        file; :func:`scratchconv.load_model` fills it for files that have none.
+    preprocessing : dict or None
+        How the model's images were prepared (``scratchconv.data.preprocessing``), kept in the
+        model file, so that a new image is prepared the same way.
+    training_files : list of str or None
+        Fingerprints of the image files the model was trained from
+        (``scratchconv.data.fingerprints``), kept in the model file.
     """
 
     def __init__(self, layers=None, name=None, dtype="float32"):
@@ -37,6 +49,9 @@ class Sequential(Training):
         super().__init__()
         self._steps, self._steps_of = [], ()  # self.steps, and the layers it was planned for
         self._ran = []  # the steps the last forward ran, which backward runs back
+        self.class_names = None
+        self.preprocessing = None
+        self.training_files = None
         for layer in layers or []:
             self.add(layer)
 

@@ -61,6 +61,13 @@ def save_model(model, path, include_optimizer=True):
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet, so it has no weights to save: "
                          f"give the first layer input_shape= or call model.build(...) first")
+    n_classes = model.output_shape[-1]
+    if model.class_names is not None and len(model.class_names) != n_classes:
+        raise ValueError(f"model {model.name!r} has {len(model.class_names)} class_names but "
+                         f"{n_classes} outputs")
+    if model.preprocessing is not None and _prepared_shape(model.preprocessing) != tuple(model.input_shape):
+        raise ValueError(f"model {model.name!r} has the preprocessing {model.preprocessing} but "
+                         f"takes {tuple(model.input_shape)} inputs")
     records = _weight_records(model)
     config = {
         "format": FORMAT,
@@ -71,6 +78,8 @@ def save_model(model, path, include_optimizer=True):
         "weights": [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
                      "dtype": p.dtype.name} for entry, layer, name, p in records],
         "optimizer_state": None,
+        "data": {"class_names": model.class_names, "preprocessing": model.preprocessing,
+                 "training_files": model.training_files},
     }
     arrays = {entry: p for entry, _, _, p in records}
     if include_optimizer and model.optimizer is not None:
@@ -108,6 +117,7 @@ def load_model(path):
     except (TypeError, ValueError) as err:
         raise _fail(path, f"its model config does not make a model ({err})") from None
     _load_weights(path, model, entries)
+    set_data_info(path, model, config.get("data"))
     if config["compile"] is not None:
         _compile(path, model, config["compile"])
         _load_optimizer_state(path, model, config.get("optimizer_state"), entries)
@@ -208,6 +218,62 @@ def _load_weights(path, model, entries):
         if w.dtype != p.dtype:
             raise _fail(path, f"{where} has dtype {w.dtype}, but the model is {p.dtype}")
     model.set_weights([entries[entry] for entry, _, _, _ in records])
+
+
+def default_class_names(n_classes):
+    """The class names assumed for a model file that has none: the 24 runes (in the tutorial's
+    order) for 24 outputs, else the output numbers ``"0"``, ``"1"``, ..."""
+    from .data.runes import RUNES
+
+    return list(RUNES) if n_classes == len(RUNES) else [str(i) for i in range(n_classes)]
+
+
+def default_preprocessing(input_shape):
+    """The preparation ``scratchconv.data.load_image`` gives a model's input shape (h, w, c) by
+    default (square images, 1 or 3 channels), or None for any other shape."""
+    from .data import preprocessing
+
+    if len(input_shape) != 3 or input_shape[0] != input_shape[1] or input_shape[2] not in (1, 3):
+        return None
+    return preprocessing(input_shape[0], "grayscale" if input_shape[2] == 1 else "rgb")
+
+
+def _prepared_shape(prep):
+    """The shape (h, w, c) of one image prepared by ``prep``."""
+    return (prep["image_size"], prep["image_size"], 1 if prep["color_mode"] == "grayscale" else 3)
+
+
+def set_data_info(path, model, info):
+    """Set ``model.class_names``, ``.preprocessing`` and ``.training_files`` from the model
+    file's ``data`` object (missing in older files: the defaults above, and no fingerprints)."""
+    from .data import preprocessing
+
+    info = {} if info is None else info
+    if not isinstance(info, dict):
+        raise _fail(path, f"its data entry is a JSON {type(info).__name__}, not an object")
+    n_classes = model.output_shape[-1]
+    names = info.get("class_names")
+    if names is None:
+        names = default_class_names(n_classes)
+    elif not (isinstance(names, list) and all(isinstance(n, str) for n in names)
+              and len(names) == n_classes):
+        raise _fail(path, f"its class_names are not a list of {n_classes} strings, one per output "
+                          f"(got {names!r})")
+    prep = info.get("preprocessing")
+    if prep is None:
+        prep = default_preprocessing(model.input_shape)
+    else:
+        try:
+            prep = preprocessing(**prep) if isinstance(prep, dict) else None
+        except (TypeError, ValueError) as err:
+            raise _fail(path, f"its preprocessing is invalid ({err})") from None
+        if prep is None or _prepared_shape(prep) != tuple(model.input_shape):
+            raise _fail(path, f"its preprocessing {info['preprocessing']!r} does not make the "
+                              f"model's {tuple(model.input_shape)} inputs")
+    seen = info.get("training_files")
+    if seen is not None and not (isinstance(seen, list) and all(isinstance(f, str) for f in seen)):
+        raise _fail(path, "its training_files are not a list of fingerprints (strings)")
+    model.class_names, model.preprocessing, model.training_files = names, prep, seen
 
 
 def _compile(path, model, compile_config):

@@ -103,7 +103,7 @@ def test_train_is_deterministic_for_a_seed(runes, tmp_path):
 def test_train_with_rotations_trains_on_five_times_the_images(runes, tmp_path):
     _, printed = run_capturing(["train", "--data", str(runes), "--epochs", "1", "--image-size",
                                 SIZE, "--out", str(tmp_path)])
-    assert "72 images from" in printed and "360 with the rotations" in printed
+    assert "72 images of 24 classes from" in printed and "360 with the rotations" in printed
     assert "241 to train on, 119 to test on" in printed
 
 
@@ -398,10 +398,12 @@ def test_debug_shows_the_traceback(capsys):
         cli.main(["summary", "no-model.npz", "--debug"])
 
 
-def test_a_warning_is_one_line_too(runes, tmp_path, trained, capsys):
+def test_a_warning_is_one_line_too(tmp_path, trained, capsys):
     out, _ = trained
-    shutil.copy(runes / "ᚠ_01.png", tmp_path / "ᚠ_01.png")
-    assert cli.main(["evaluate", str(out / "model.npz"), str(tmp_path), "--out",
+    data.make_dataset(tmp_path / "new", per_class=1, seed=77)
+    (tmp_path / "one").mkdir()
+    shutil.copy(tmp_path / "new" / "ᚠ_01.png", tmp_path / "one" / "ᚠ_01.png")
+    assert cli.main(["evaluate", str(out / "model.npz"), str(tmp_path / "one"), "--out",
                      str(tmp_path / "cm.png")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("scratchconv: warning: ")
@@ -533,3 +535,92 @@ def test_gradcheck_failure_names_the_tensors_and_exits_1(monkeypatch, capsys):
 def test_gradcheck_max_entries_needs_a_model(capsys):
     assert cli.main(["gradcheck", "--max-entries", "3"]) == 1
     assert error_line(capsys).startswith("--max-entries applies to a given MODEL")
+
+
+# ---- your own images: any classes -------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def shapes(tmp_path_factory):
+    from shapes import make_shapes
+    return make_shapes(tmp_path_factory.mktemp("shapes"), per_class=20, seed=0)
+
+
+@pytest.fixture(scope="session")
+def trained_on_shapes(shapes, tmp_path_factory):
+    out = tmp_path_factory.mktemp("shapes-run")
+    status, printed = run_capturing(["train", "--data", str(shapes), "--epochs", "6",
+                                     "--image-size", "24", "--out", str(out)])
+    assert status == 0
+    return out, printed
+
+
+def test_train_on_shapes_has_one_output_per_class_and_reports_them(trained_on_shapes):
+    from scratchconv import load_model
+    out, printed = trained_on_shapes
+    assert "60 images of 3 classes from" in printed
+    header = next(line for line in printed.splitlines() if line.startswith("true\\pred"))
+    assert header.split()[1:] == ["circle", "square", "triangle"]
+    model = load_model(out / "model.npz")
+    assert model.output_shape == (3,) and model.class_names == ["circle", "square", "triangle"]
+    assert model.preprocessing == data.preprocessing(24, "rgb")
+    assert len(model.training_files) == 60
+
+
+def test_predict_prints_the_class_names_of_the_model_file(trained_on_shapes, tmp_path, capsys):
+    import numpy as np
+    from shapes import SHAPES, draw_shape
+    out, _ = trained_on_shapes
+    rng = np.random.default_rng(99)
+    new = []
+    for shape in SHAPES:
+        draw_shape(shape, rng).save(tmp_path / f"new-{shape}.png")
+        new.append(tmp_path / f"new-{shape}.png")
+    assert cli.main(["predict", str(out / "model.npz"), *map(str, new)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    for shape, line in zip(SHAPES, lines):
+        guesses = line.split(": ", 1)[1].split(", ")
+        assert [g.split()[0] for g in guesses] and all(g.split()[0] in SHAPES for g in guesses)
+        assert guesses[0].split()[0] == shape, line
+
+
+def test_evaluate_warns_about_the_images_the_model_was_trained_from(trained_on_shapes, shapes,
+                                                                   tmp_path, capsys):
+    out, _ = trained_on_shapes
+    assert cli.main(["evaluate", str(out / "model.npz"), str(shapes), "--out",
+                     str(tmp_path / "cm.png")]) == 0
+    captured = capsys.readouterr()
+    assert ("60 of the 60 images in " f"{shapes} are among the 60 images the model was trained "
+            "from") in captured.err
+    assert "of 60 images right" in captured.out
+
+
+def test_evaluate_on_new_images_does_not_warn(trained_on_shapes, tmp_path, capsys):
+    from shapes import make_shapes
+    out, _ = trained_on_shapes
+    fresh = make_shapes(tmp_path / "fresh", per_class=3, seed=7)
+    assert cli.main(["evaluate", str(out / "model.npz"), str(fresh), "--out",
+                     str(tmp_path / "cm.png")]) == 0
+    assert "trained from" not in capsys.readouterr().err
+
+
+def test_visualize_names_the_guess_by_class_name(trained_on_shapes, shapes, tmp_path, capsys):
+    out, _ = trained_on_shapes
+    assert cli.main(["visualize", str(out / "model.npz"), str(shapes / "circle" / "1.png"),
+                     "--out", str(tmp_path / "maps.png")]) == 0
+
+
+def test_a_folder_of_one_class_cannot_train(tmp_path, capsys):
+    from shapes import make_shapes
+    make_shapes(tmp_path, per_class=2)
+    for other in ("square", "triangle"):
+        shutil.rmtree(tmp_path / other)
+    assert cli.main(["train", "--data", str(tmp_path), "--image-size", SIZE]) == 1
+    assert error_line(capsys) == (f"{tmp_path} holds one class ('circle'); a classifier needs at "
+                                  "least two: one folder per class, or files named <class>_<n>.png")
+
+
+def test_train_help_describes_both_layouts(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "one subfolder per class" in text and "<class>_<n>.png" in text

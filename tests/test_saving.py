@@ -347,6 +347,16 @@ BAD_FILES = {
     "state_wrong_slot": (modified(change_config=set_key("optimizer_state", "slots", 1, "slot", value="velocity")),
                          r"its optimizer state does not fit the optimizer \(Adam keeps the state \['m', 'v'\] "
                          r"per parameter, but parameter 0 has \['m', 'velocity'\]\)"),
+    "data_not_object": (modified(change_config=set_key("data", value=[])),
+                        "its data entry is a JSON list, not an object"),
+    "class_names_too_few": (modified(change_config=set_key("data", "class_names", value=["a", "b"])),
+                            r"its class_names are not a list of 3 strings, one per output \(got \['a', 'b'\]\)"),
+    "preprocessing_bad_mode": (modified(change_config=set_key("data", "preprocessing", value={"color_mode": "cmyk"})),
+                               r"its preprocessing is invalid \(color_mode must be 'rgb' or 'grayscale'"),
+    "preprocessing_wrong_size": (modified(change_config=set_key("data", "preprocessing", value={"image_size": 50})),
+                                 r"its preprocessing .* does not make the model's \(12, 12, 1\) inputs"),
+    "training_files_not_list": (modified(change_config=set_key("data", "training_files", value="abc")),
+                                "its training_files are not a list of fingerprints"),
     "state_bad_iterations": (modified(change_config=set_key("optimizer_state", "iterations", value=-1)),
                              r"its optimizer state does not fit the optimizer \(iterations must be a "
                              r"non-negative int, got -1\)"),
@@ -363,6 +373,44 @@ def test_bad_file_gives_one_sentence_naming_file_and_fault(saved, tmp_path, case
     assert text.startswith(f"cannot load the model file {bad}: ")
     assert "\n" not in text
     assert info.match(message)
+
+
+# ----- what prediction needs: class names, preprocessing, training files ------------------------
+
+def test_class_names_preprocessing_and_training_files_round_trip(tmp_path):
+    from scratchconv import data
+    model = small_model()
+    model.class_names = ["circle", "square", "triangle"]
+    model.preprocessing = data.preprocessing(12, "grayscale", invert=False)
+    model.training_files = ["0123456789abcdef"]
+    model.save(tmp_path / "m.npz")
+    loaded = scratchconv.load_model(tmp_path / "m.npz")
+    assert loaded.class_names == ["circle", "square", "triangle"]
+    assert loaded.preprocessing == {"image_size": 12, "color_mode": "grayscale", "invert": False,
+                                    "resample": "bilinear"}
+    assert loaded.training_files == ["0123456789abcdef"]
+
+
+@pytest.mark.parametrize("n_classes, expected", [(24, list("ᚠᚢᚦᚫᚱᚲᚷᚹᚺᚾᛁᛃᛇᛈᛉᛋᛏᛒᛖᛗᛚᛜᛞᛟ")), (3, ["0", "1", "2"])])
+def test_a_file_from_before_class_names_loads_with_runes_or_numbers(tmp_path, n_classes, expected):
+    scratchconv.set_seed(3)
+    model = scratchconv.tutorial_model(input_shape=(12, 12, 3), num_classes=n_classes)
+    model.save(tmp_path / "new.npz")
+    old = rewritten(tmp_path / "new.npz", tmp_path / "old.npz",
+                    change_config=lambda config: config.pop("data"))
+    loaded = scratchconv.load_model(old)
+    assert loaded.class_names == expected
+    assert loaded.preprocessing == {"image_size": 12, "color_mode": "rgb", "invert": "auto",
+                                    "resample": "bilinear"}
+    assert loaded.training_files is None
+
+
+def test_class_names_that_do_not_fit_the_outputs_are_not_saved(tmp_path):
+    model = small_model()
+    model.class_names = ["a", "b"]
+    with pytest.raises(ValueError, match="has 2 class_names but 3 outputs"):
+        model.save(tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
 
 
 def test_model_file_error_is_a_value_error():

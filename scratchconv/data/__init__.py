@@ -9,9 +9,10 @@ The tutorial's recipe with this package::
     x_train, x_test, y_train, y_test = data.split(x, data.to_categorical(y))
 """
 from .augment import affine_transform, augment, augment_rotations
+from .fingerprint import fingerprint, fingerprints, seen_before
 from .generator import WriterStyle, draw_rune, make_dataset, writer_style
 from .loader import (IMAGE_EXTENSIONS, default_data_dir, labelled_files, load_image,
-                     load_image_folder, shipped_data_dirs)
+                     load_image_folder, preprocessing, shipped_data_dirs)
 from .runes import NUM_CLASSES, RUNE_NAMES, RUNES, label_index, label_table
 from .sheet import contact_sheet
 from .split import split, to_categorical
@@ -22,5 +23,6 @@ __all__ = [
     "IMAGE_EXTENSIONS", "default_data_dir", "shipped_data_dirs", "labelled_files", "load_image",
     "load_image_folder",
     "affine_transform", "augment_rotations", "augment",
-    "split", "to_categorical", "contact_sheet",
+    "split", "to_categorical", "contact_sheet", "fingerprint", "fingerprints", "seen_before",
+    "preprocessing",
 ]

@@ -255,6 +255,16 @@ def _read_all(folder, files, labels, image_size, color_mode, invert, resample, s
     return np.stack(images).astype(np.float32), np.array(kept, dtype=np.int64)
 
 
+def preprocessing(image_size=50, color_mode="rgb", invert="auto", resample="bilinear"):
+    """How images are prepared for a model, as a dict a model file keeps
+    (``model.preprocessing``): ``load_image(path, **preprocessing(...))`` prepares one image the
+    way the model's training images were. The parameters are those of :func:`load_image_folder`
+    and are checked the same way."""
+    _check_options(image_size, color_mode, invert, resample)
+    return {"image_size": int(image_size), "color_mode": color_mode, "invert": invert,
+            "resample": resample}
+
+
 def load_image(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear"):
     """One image file prepared exactly as :func:`load_image_folder` prepares each of its images.
 
