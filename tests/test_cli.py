@@ -124,16 +124,16 @@ def test_new_run_dir_does_not_reuse_a_folder(tmp_path, monkeypatch):
 
 def interrupt_in_epoch(monkeypatch, n):
     """Make Ctrl-C arrive as epoch n (from 1) of fit begins."""
-    from scratchconv import model
+    from scratchconv import training
 
-    real_run = model._run
+    real_run = training._run
 
     def run(callbacks, hook, *args):
         if hook == "on_epoch_begin" and args[0] == n - 1:
             raise KeyboardInterrupt
         real_run(callbacks, hook, *args)
 
-    monkeypatch.setattr(model, "_run", run)
+    monkeypatch.setattr(training, "_run", run)
 
 
 def test_ctrl_c_keeps_the_last_completed_epoch_and_says_where(runes, tmp_path, monkeypatch,
