@@ -1,12 +1,12 @@
 """The ``scratchconv`` command.
 
     scratchconv train [--data DIR] [--epochs 5] [--batch-size 32] [--augment/--no-augment]
-                      [--test-size 0.33] [--seed 111] [--out DIR] [--backend numba|numpy]
+                      [--test-size 0.33] [--seed 111] [--out DIR [--overwrite]] [--backend numba|numpy]
                       [--image-size 50]
-    scratchconv evaluate MODEL DIR [--out PNG]
+    scratchconv evaluate MODEL DIR [--out PNG] [--overwrite]
     scratchconv predict MODEL IMAGE...
     scratchconv gradcheck [MODEL] [--max-entries N] [--seed S]
-    scratchconv visualize MODEL IMAGE [--out PNG]
+    scratchconv visualize MODEL IMAGE [--out PNG] [--overwrite]
     scratchconv make-data --out DIR [--per-class N] [--seed S] [--overwrite]
     scratchconv summary MODEL
     scratchconv compare-keras [ARGS...]
@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import datetime
 import importlib.util
+import itertools
 import json
 import os
 import signal
@@ -103,13 +104,57 @@ def shipped_data_dir():
 
 
 def new_run_dir():
-    """``runs/<timestamp>/``; a second run in the same second gets a ``-2``, ``-3``... suffix."""
+    """A new, empty ``runs/<timestamp>/``, created here; a second run in the same second gets a
+    ``-2``, ``-3``... suffix. ``mkdir`` without ``exist_ok`` claims the name, so two runs started
+    together never share a folder."""
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    path, n = Path("runs") / stamp, 1
-    while path.exists():
-        n += 1
-        path = Path("runs") / f"{stamp}-{n}"
-    return path
+    Path("runs").mkdir(exist_ok=True)
+    for n in itertools.count(1):
+        path = Path("runs") / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+
+
+def inside(path, folder):
+    """Whether ``path`` is ``folder`` or lies inside it (symlinks resolved)."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_out_folder(out, data_folder, overwrite):
+    """Refuse a train --out that would mix with the data or replace a previous run's files."""
+    if inside(out, data_folder):
+        raise UserError(f"--out {out} is inside the data folder {data_folder}, where the next "
+                        "train would read the run's pictures as images: choose a folder outside it")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UserError(f"--out {out} already holds files (a previous run?): pass --overwrite to "
+                        "replace them, or choose another folder")
+
+
+def check_picture_out(out, overwrite, inputs, data_folder=None):
+    """Refuse an --out picture that would replace one of the command's ``inputs`` (what, path)
+    or something that is not a picture scratchconv drew (unless ``overwrite``), or that lies in
+    the ``data_folder`` being read."""
+    from scratchconv import plots
+
+    if data_folder is not None and inside(out, data_folder):
+        raise UserError(f"--out {out} is inside the data folder {data_folder}, where the next "
+                        "train or evaluate would read it as an image: choose a file outside it")
+    if not os.path.lexists(out):
+        return
+    for what, path in inputs:
+        if Path(path).exists() and os.path.samefile(out, path):
+            raise UserError(f"--out {out} is the {what} this command reads: choose another file")
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name ending in .png")
+    if not overwrite and not plots.drawn_by_scratchconv(out):
+        raise UserError(f"--out {out} exists and is not a picture scratchconv drew: pass "
+                        "--overwrite to replace it, or choose another file name")
 
 
 def read_model(path):
@@ -250,6 +295,8 @@ def cmd_train(args):
 
     scratchconv.set_seed(args.seed)
     folder = existing_dir(args.data, "data folder") if args.data else shipped_data_dir()
+    if args.out:
+        check_out_folder(Path(args.out), folder, args.overwrite)
     preprocessing = data.preprocessing(args.image_size, "rgb")
     x, y, class_names, files = load_folder(folder, preprocessing)
     if len(class_names) < 2:
@@ -274,8 +321,11 @@ def cmd_train(args):
         # scikit-learn's stratified split needs every class in both parts.
         raise UserError(f"cannot split the {len(x)} images of {folder} with --test-size "
                         f"{args.test_size}: {one_line(err)}") from err
-    out = Path(args.out) if args.out else new_run_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        out = new_run_dir()
     print(f"{n_images} images of {len(class_names)} classes from {folder}"
           + (f", {len(x)} with the rotations" if args.augment else "")
           + f": {len(x_train)} to train on, {len(x_test)} to test on "
@@ -309,6 +359,8 @@ def cmd_train(args):
 def cmd_evaluate(args):
     from scratchconv import data
 
+    out = Path(args.out)
+    check_picture_out(out, args.overwrite, [("model file", args.model)], data_folder=args.dir)
     model = read_model(args.model)
     x, y, _, files = load_folder(args.dir, model_preprocessing(model), model.class_names)
     if model.training_files:
@@ -317,7 +369,7 @@ def cmd_evaluate(args):
             warnings.warn(f"{len(seen)} of the {len(files)} images in {args.dir} are among the "
                           f"{len(model.training_files)} images the model was trained from, so this "
                           "accuracy is not measured on new images")
-    show_results(model, x, y, Path(args.out), str(args.dir))
+    show_results(model, x, y, out, str(args.dir))
     return 0
 
 
@@ -350,6 +402,8 @@ def cmd_gradcheck(args):
 def cmd_visualize(args):
     from scratchconv import plots
 
+    check_picture_out(Path(args.out), args.overwrite,
+                      [("model file", args.model), ("image", args.image)])
     model = read_model(args.model)
     image = load_one_image(args.image, model)
     first_conv = next((layer for layer in model.layers if "kernel" in layer.params
@@ -373,7 +427,7 @@ def cmd_visualize(args):
     title = f"{shown}: the model's best guess is {guess} ({a[0][best]:.1%})"
     fig = plots.network_figure(image[0], first_conv.params["kernel"], activations,
                                plots.axis_labels(glyphs, names), title=title)
-    print(f"filters and feature maps: {plots.save_figure(fig, args.out)}")
+    print(f"filters and feature maps: {plots.save_figure(fig, Path(args.out))}")
     return 0
 
 
@@ -462,7 +516,11 @@ def build_parser():
                        "(default: %(default)s)")
     train.add_argument("--out", metavar="DIR",
                        help="where to write the model, history and pictures "
-                       "(default: runs/<timestamp>/)")
+                       "(default: a new runs/<timestamp>/); a folder that holds files is refused "
+                       "without --overwrite")
+    train.add_argument("--overwrite", action="store_true",
+                       help="write into an --out folder that already holds files, replacing the "
+                       "model, history and pictures of the run there")
 
     evaluate = command("evaluate", cmd_evaluate, "Accuracy, per-class report and confusion "
                        "matrix of a saved model on a folder of labelled images (warns when they "
@@ -471,7 +529,10 @@ def build_parser():
     evaluate.add_argument("dir", metavar="DIR", help="folder of images of the model's classes, "
                           "in either layout train reads")
     evaluate.add_argument("--out", metavar="PNG", default="confusion_matrix.png",
-                          help="where to draw the confusion matrix (default: %(default)s)")
+                          help="where to draw the confusion matrix (default: %(default)s); "
+                          "replaces only a picture scratchconv drew, unless --overwrite")
+    evaluate.add_argument("--overwrite", action="store_true",
+                          help="let --out replace any file (never the model or the data)")
 
     predict = command("predict", cmd_predict, "The three most probable classes for each image, "
                       "by the names the model file keeps.",
@@ -498,7 +559,10 @@ def build_parser():
     visualize.add_argument("model", metavar="MODEL", help="a model file written by train")
     visualize.add_argument("image", metavar="IMAGE", help="an image file")
     visualize.add_argument("--out", metavar="PNG", default="feature_maps.png",
-                           help="default: %(default)s")
+                           help="default: %(default)s; replaces only a picture scratchconv drew, "
+                           "unless --overwrite")
+    visualize.add_argument("--overwrite", action="store_true",
+                           help="let --out replace any file (never the model or the image)")
 
     make_data = command("make-data", cmd_make_data, "Draw a fresh set of handwritten-looking runes "
                         "with the generator.")

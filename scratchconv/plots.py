@@ -16,6 +16,9 @@ from matplotlib.figure import Figure
 from .atomic import write_atomically
 
 RUNIC_BLOCK = range(0x16A0, 0x1700)
+# The PNG "Software" text chunk of every picture scratchconv draws: the mark that lets the
+# commands replace their own pictures, and nothing else, without --overwrite.
+SOFTWARE = "scratchconv"
 
 
 @functools.lru_cache(maxsize=1)
@@ -49,7 +52,24 @@ def save_figure(fig, path, dpi=100):
     return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi), what="the picture")
+    return write_atomically(path, lambda f: fig.savefig(f, format="png", dpi=dpi,
+                                                        metadata={"Software": SOFTWARE}),
+                            what="the picture")
+
+
+def drawn_by_scratchconv(path):
+    """Whether ``path`` is a PNG that :func:`save_figure` wrote (its "Software" text chunk),
+    which the commands may replace without asking."""
+    from PIL import Image
+
+    path = Path(path)
+    if not path.is_file() or path.is_symlink():
+        return False
+    try:
+        with Image.open(path) as image:
+            return image.format == "PNG" and image.info.get("Software") == SOFTWARE
+    except (OSError, ValueError, SyntaxError):
+        return False
 
 
 def confusion_matrix_figure(cm, labels, title="Confusion matrix"):

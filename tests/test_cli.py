@@ -118,7 +118,7 @@ def test_train_defaults_to_a_timestamped_run_folder(runes, tmp_path, monkeypatch
 def test_new_run_dir_does_not_reuse_a_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     first = cli.new_run_dir()
-    first.mkdir(parents=True)
+    assert first.is_dir()
     assert cli.new_run_dir() != first
 
 
