@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 import scratchconv
+from scratchconv import keras_config
 from scratchconv import optimizers as sc_optimizers
 
 # Options of each scratchconv layer that keras spells the same way, with the same meaning.
@@ -258,15 +259,14 @@ def _optimizer_spec(optimizer):
 
 
 def _loss_name(loss):
-    """The scratchconv loss name of a compiled keras loss (a name or a keras Loss object)."""
-    if isinstance(loss, str):
-        return loss
-    config = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
-    if config.get("from_logits") or config.get("label_smoothing") or config.get("reduction") not in (
-            None, "sum_over_batch_size"):
-        raise ValueError(f"keras loss {config.get('name', loss)!r} has settings {config} "
-                         f"that scratchconv does not support")
-    return config["name"]
+    """The scratchconv loss name of a compiled keras loss: a name, a function (what a legacy
+    ``.h5`` file reloads to, e.g. ``keras.losses.categorical_crossentropy``) or a Loss object,
+    read the way a saved model's config is (``scratchconv.keras_config.loss_from_keras``)."""
+    if isinstance(loss, keras.losses.Loss):
+        loss = keras.saving.serialize_keras_object(loss)
+    elif callable(loss):
+        loss = loss.__name__
+    return keras_config.loss_from_keras(loss)
 
 
 def from_keras(keras_model):

@@ -39,6 +39,19 @@ NPY_MAGIC = b"\x93NUMPY"
 _READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError)
 
 
+def _check_data_info(model):
+    """ValueError when ``model.class_names`` or ``model.preprocessing`` do not fit the model."""
+    if not model.built:
+        return
+    n_classes = model.output_shape[-1]
+    if model.class_names is not None and len(model.class_names) != n_classes:
+        raise ValueError(f"model {model.name!r} has {len(model.class_names)} class_names but "
+                         f"{n_classes} outputs")
+    if model.preprocessing is not None and _prepared_shape(model.preprocessing) != tuple(model.input_shape):
+        raise ValueError(f"model {model.name!r} has the preprocessing {model.preprocessing} but "
+                         f"takes {tuple(model.input_shape)} inputs")
+
+
 def _weight_records(model):
     """(entry name, layer, parameter name, array) for every weight, in get_weights() order."""
     pairs = [(layer, name, p) for layer in model.layers for name, p, _ in layer.named_weights()]
@@ -49,7 +62,9 @@ def save_model(model, path, include_optimizer=True):
     """Write ``model`` (config, weights, compile settings) to the single file ``path``.
 
     model : a built Sequential
-    path : str or os.PathLike; any name works, ``.npz`` is recommended (``np.load`` reads it)
+    path : str or os.PathLike; a name ending in ``.keras`` writes a Keras 3 archive
+        (:mod:`scratchconv.keras_files`), any other name scratchconv's own format
+        (``.npz`` is recommended: ``np.load`` reads it); ``.h5`` is refused
     include_optimizer : also save the optimizer's state (step count and per-weight arrays), so
         that training the loaded model continues exactly as training this one would
 
@@ -58,16 +73,19 @@ def save_model(model, path, include_optimizer=True):
     """
     from . import __version__
 
+    name = os.fspath(path)
+    if name.endswith(".keras"):
+        from .keras_files import save_keras_model
+        _check_data_info(model)
+        return save_keras_model(model, path, include_optimizer=include_optimizer)
+    if name.endswith(".h5") or name.endswith(".hdf5"):
+        raise ValueError(f"cannot save {name}: scratchconv writes Keras files in the Keras 3 format "
+                         f"(a name ending in .keras), not the legacy .h5; model.save_weights writes "
+                         f".weights.h5 files")
     if not model.built:
         raise ValueError(f"model {model.name!r} is not built yet, so it has no weights to save: "
                          f"give the first layer input_shape= or call model.build(...) first")
-    n_classes = model.output_shape[-1]
-    if model.class_names is not None and len(model.class_names) != n_classes:
-        raise ValueError(f"model {model.name!r} has {len(model.class_names)} class_names but "
-                         f"{n_classes} outputs")
-    if model.preprocessing is not None and _prepared_shape(model.preprocessing) != tuple(model.input_shape):
-        raise ValueError(f"model {model.name!r} has the preprocessing {model.preprocessing} but "
-                         f"takes {tuple(model.input_shape)} inputs")
+    _check_data_info(model)
     records = _weight_records(model)
     config = {
         "format": FORMAT,
@@ -102,7 +120,8 @@ def _fail(path, reason):
 
 def load_model(path):
     """The model saved by :func:`save_model` at ``path``: built, with its weights, and compiled
-    as it was when saved, its optimizer state restored when the file has it.
+    as it was when saved, its optimizer state restored when the file has it. Keras ``.keras``
+    and legacy ``.h5`` files are read too (:mod:`scratchconv.keras_files`), whatever their name.
 
     Raises FileNotFoundError when there is no file at ``path``, and :class:`ModelFileError`
     (a ValueError) naming the file and the fault for anything else wrong with it.
@@ -110,6 +129,9 @@ def load_model(path):
     from .model import Sequential
 
     path = os.fspath(path)
+    if _is_keras_file(path):
+        from .keras_files import load_keras_model
+        return load_keras_model(path)
     entries = _read_entries(path)
     config = _read_config(path, entries)
     try:
@@ -122,6 +144,23 @@ def load_model(path):
         _compile(path, model, config["compile"])
         _load_optimizer_state(path, model, config.get("optimizer_state"), entries)
     return model
+
+
+def _is_keras_file(path):
+    """Whether ``path`` is a Keras file: an HDF5 file (legacy ``.h5``) or a zip archive with a
+    ``config.json`` (``.keras``), rather than an npz archive (a zip of ``.npy`` entries)."""
+    from .keras_files import file_kind
+
+    if not os.path.isfile(path):
+        return False
+    kind = file_kind(path)
+    if kind == "keras":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                return "config.json" in archive.namelist()
+        except zipfile.BadZipFile:
+            return False
+    return kind == "h5"
 
 
 def _read_entries(path):
