@@ -12,8 +12,9 @@ A float64 twin computes in float64 when called on tensors, but keras's ``fit``, 
 ``evaluate`` and ``train_on_batch`` first cast NumPy float inputs to ``keras.config.floatx()``
 (keras/src/trainers/data_adapters/array_slicing.py): run them inside ``keras_floatx("float64")``.
 
-Both directions copy the weights exactly (``get_weights()`` order and shapes are the same in
-the two libraries) and the compile settings, but not an optimizer's state: the twin starts with
+Both directions copy the weights exactly, layer by layer (each layer's ``get_weights()`` order,
+names and shapes are Keras 3's: trainable weights, then non-trainable ones) and the compile
+settings, but not an optimizer's state: the twin starts with
 fresh moments and step count, as ``keras.models.clone_model`` does.
 
 The keras backend must be TensorFlow: the agreement is stated against Keras 3 on TensorFlow,
@@ -178,7 +179,8 @@ def to_keras(model):
                          f"the keras twin computes in one dtype")
     twin = keras.Sequential([keras.Input(shape=model.input_shape, dtype=model.dtype)]
                             + [keras_layer(layer, model.dtype) for layer in model.layers], name=model.name)
-    twin.set_weights(model.get_weights())
+    for ours, theirs in _paired_layers(model, twin):
+        theirs.set_weights(ours.get_weights())
     compile_config = model.get_compile_config()
     if compile_config is not None:
         with keras_floatx(model.dtype):
@@ -186,6 +188,22 @@ def to_keras(model):
                          loss=keras_loss(compile_config["loss"], model.dtype),
                          metrics=compile_config["metrics"])
     return twin
+
+
+def _paired_layers(model, keras_model):
+    """(scratchconv layer, keras layer) pairs of twin models, each pair's weights checked to be
+    the same ones in the same order: Keras 3's, the layer's trainable weights then its
+    non-trainable ones (BatchNormalization: gamma, beta, moving_mean, moving_variance), with
+    the same names and the same trainable flags. Weights are copied layer by layer over these
+    pairs, so a layer whose weights differ is named instead of shifting every weight after it."""
+    pairs = list(zip(model.layers, keras_model.layers))
+    for ours, theirs in pairs:
+        mine = [(name, trainable) for name, _, trainable in ours.named_weights()]
+        keras_weights = [(w.name, w.trainable) for w in theirs.weights]
+        if mine != keras_weights:
+            raise ValueError(f"{ours.describe()} has the weights (name, trainable) {mine}, but its keras twin "
+                             f"{theirs.name!r} has {keras_weights}")
+    return pairs
 
 
 # ----- keras -> scratchconv ----------------------------------------------------------------------
@@ -296,7 +314,8 @@ def from_keras(keras_model):
     config = {"name": keras_model.name, "dtype": _model_dtype(keras_model), "layers": entries,
               "input_shape": input_shape}
     model = scratchconv.Sequential.from_config(config)
-    model.set_weights(keras_model.get_weights())
+    for ours, theirs in _paired_layers(model, keras_model):
+        ours.set_weights(theirs.get_weights())
     if keras_model.compiled:
         compile_config = keras_model.get_compile_config()
         model.compile(optimizer=_optimizer_spec(keras_model.optimizer), loss=_loss_name(keras_model.loss),

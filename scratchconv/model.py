@@ -205,7 +205,7 @@ class Sequential(Training):
         return self._backward(np.asarray(dy, dtype=self.dtype), need_dx, from_logits=False)
 
     def _params_and_grads(self):
-        """(param, grad) pairs in get_weights() order."""
+        """(param, grad) pairs of the trainable weights, layer by layer: what the optimizer gets."""
         return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params]
 
     # ----- summary ---------------------------------------------------------------------------
@@ -237,20 +237,31 @@ class Sequential(Training):
             if i < len(rows) - 1:
                 print_fn(rule("├", "─", "┼", "┤"))
         print_fn(rule("└", "─", "┴", "┘"))
-        total = self.count_params()
-        size = _readable_size(total * np.dtype(self.dtype).itemsize)
-        print_fn(f" Total params: {total:,} ({size})")
-        print_fn(f" Trainable params: {total:,} ({size})")
-        print_fn(f" Non-trainable params: 0 ({_readable_size(0)})")
+        trainable, non_trainable = self.trainable_weights, self.non_trainable_weights
+        for label, weights in (("Total", trainable + non_trainable), ("Trainable", trainable),
+                               ("Non-trainable", non_trainable)):
+            count, size = sum(w.size for w in weights), sum(w.nbytes for w in weights)
+            print_fn(f" {label} params: {count:,} ({_readable_size(size)})")
 
     # ----- weights and config ----------------------------------------------------------------
 
+    @property
+    def trainable_weights(self):
+        """The weights the optimizer updates (every layer's ``params``), layer by layer."""
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self):
+        """The weights it never updates (every layer's ``state``), layer by layer."""
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
     def get_weights(self):
-        """Copies of all parameters, layer by layer, kernel before bias (Keras's order)."""
+        """Copies of all weights in Keras 3's order: layer by layer, and within a layer its
+        trainable weights (kernel, then bias), then its non-trainable ones."""
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (get_weights() order and shapes) into the parameters, in place."""
+        """Copy ``weights`` (get_weights() order and shapes) into the weights, in place."""
         if not self.built:
             raise ValueError(f"model {self.name!r} is not built yet, so it has no weights to set: "
                              f"build it (or give the first layer input_shape=) first")
@@ -265,6 +276,7 @@ class Sequential(Training):
             start += count
 
     def count_params(self):
+        """Entries of all weights, trainable and non-trainable, as Keras counts them."""
         return sum(layer.count_params() for layer in self.layers)
 
     def get_config(self):

@@ -4,7 +4,8 @@ A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
 
 - ``config``: a 0-d unicode array, the JSON text of ``{"format", "format_version",
   "scratchconv_version", "model", "compile", "weights"}``;
-- ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer, kernel then bias);
+- ``w0, w1, ...``: the weights in ``model.get_weights()`` order (layer by layer; within a layer
+  the trainable ones, kernel then bias, then the non-trainable ones, e.g. moving statistics);
 - ``s0, s1, ...``: the optimizer's state arrays (its slots: Adam's moments, SGD's momentum, RMSprop's
   running means), when saved.
 
@@ -53,9 +54,10 @@ def _check_data_info(model):
 
 
 def _weight_records(model):
-    """(entry name, layer, parameter name, array) for every weight, in get_weights() order."""
-    pairs = [(layer, name, p) for layer in model.layers for name, p, _ in layer.named_weights()]
-    return [(f"w{i}", layer, name, p) for i, (layer, name, p) in enumerate(pairs)]
+    """(entry name, layer, weight name, array, trainable) for every weight, trainable or not,
+    in get_weights() order."""
+    named = [(layer, name, p, trainable) for layer in model.layers for name, p, trainable in layer.named_weights()]
+    return [(f"w{i}", *weight) for i, weight in enumerate(named)]
 
 
 def save_model(model, path, include_optimizer=True):
@@ -94,16 +96,17 @@ def save_model(model, path, include_optimizer=True):
         "model": model.get_config(),
         "compile": model.get_compile_config(),
         "weights": [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
-                     "dtype": p.dtype.name} for entry, layer, name, p in records],
+                     "dtype": p.dtype.name, "trainable": trainable}
+                    for entry, layer, name, p, trainable in records],
         "optimizer_state": None,
         "data": {"class_names": model.class_names, "preprocessing": model.preprocessing,
                  "training_files": model.training_files},
     }
-    arrays = {entry: p for entry, _, _, p in records}
+    arrays = {entry: p for entry, _, _, p, _ in records}
     if include_optimizer and model.optimizer is not None:
-        iterations, slots = model.optimizer.get_state([p for _, _, _, p in records])
+        iterations, slots = model.optimizer.get_state([p for _, _, _, p, _ in records])
         manifest = []
-        for (weight, _, _, _), named in zip(records, slots):
+        for (weight, _, _, _, _), named in zip(records, slots):
             for slot, a in (named or {}).items():
                 entry = f"s{len(manifest)}"
                 manifest.append({"entry": entry, "weight": weight, "slot": slot})
@@ -243,12 +246,12 @@ def _load_weights(path, model, entries):
     """Check the archive's w0, w1, ... against the model's parameters and copy them in."""
     records = _weight_records(model)
     found = {name for name in entries if WEIGHT_ENTRY.fullmatch(name)}
-    expected = {entry for entry, _, _, _ in records}
+    expected = {entry for entry, _, _, _, _ in records}
     if found != expected:
         missing = sorted(expected - found, key=lambda n: int(n[1:]))
         detail = f", missing {', '.join(missing)}" if missing else ""
         raise _fail(path, f"it holds {len(found)} weight arrays but its model has {len(expected)}{detail}")
-    for entry, layer, name, p in records:
+    for entry, layer, name, p, _ in records:
         w = entries[entry]
         where = f"weight {entry} (layer {layer.name!r}, {name})"
         if not isinstance(w, np.ndarray) or w.shape != p.shape:
@@ -256,7 +259,7 @@ def _load_weights(path, model, entries):
             raise _fail(path, f"{where} has shape {shape}, but the model needs {p.shape}")
         if w.dtype != p.dtype:
             raise _fail(path, f"{where} has dtype {w.dtype}, but the model is {p.dtype}")
-    model.set_weights([entries[entry] for entry, _, _, _ in records])
+    model.set_weights([entries[entry] for entry, _, _, _, _ in records])
 
 
 def default_class_names(n_classes):
@@ -347,7 +350,7 @@ def _load_optimizer_state(path, model, state, entries):
     if set(listed) != found or len(listed) != len(found):
         raise _fail(path, f"its config lists {len(listed)} optimizer state arrays but it holds {len(found)}")
     records = _weight_records(model)
-    index = {entry: i for i, (entry, _, _, _) in enumerate(records)}
+    index = {entry: i for i, (entry, _, _, _, _) in enumerate(records)}
     slots = [None] * len(records)
     for s in manifest:
         if s["weight"] not in index:
@@ -361,6 +364,6 @@ def _load_optimizer_state(path, model, state, entries):
         slots[i] = slots[i] or {}
         slots[i][s["slot"]] = a
     try:
-        model.optimizer.set_state([p for _, _, _, p in records], state.get("iterations"), slots)
+        model.optimizer.set_state([p for _, _, _, p, _ in records], state.get("iterations"), slots)
     except ValueError as err:
         raise _fail(path, f"its optimizer state does not fit the optimizer ({err})") from None

@@ -9,7 +9,7 @@ It uses the model's stack of layers only through ``layers``, ``dtype``, ``name``
 The low-level API (used by the tests, the tf.keras twin and the benchmarks):
 
 - ``train_on_batch(x, y) -> loss``: one forward, backward and optimizer step
-- ``loss_and_gradients(x, y) -> (loss, grads, dx)``, ``grads`` in ``get_weights()`` order
+- ``loss_and_gradients(x, y) -> (loss, grads, dx)``, ``grads`` in ``trainable_weights`` order
 
 When the last layer ends in a softmax and the loss is a cross-entropy, the loss and its
 gradient come from the softmax's logits (see :mod:`scratchconv.losses`), as tf.keras does.
@@ -88,8 +88,9 @@ class Training:
     def loss_and_gradients(self, x, y):
         """Loss of a batch and its gradients, without updating anything.
 
-        Returns ``(loss, grads, dx)``: the mean loss (float), the gradients in
-        ``get_weights()`` order, and dL/dx of shape (n,) + input_shape.
+        Returns ``(loss, grads, dx)``: the mean loss (float), the gradients of
+        ``model.trainable_weights``, in that order (``get_weights()`` order for a model without
+        non-trainable weights), and dL/dx of shape (n,) + input_shape.
         """
         self._require_compiled("loss_and_gradients")
         loss, _, dx = self._forward_backward(x, y, need_dx=True)

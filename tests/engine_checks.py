@@ -3,6 +3,8 @@ import numpy as np
 import pytest
 
 from scratchconv import backend
+from scratchconv.layers import Layer
+from scratchconv.random import generator
 
 
 def available_backends():
@@ -98,3 +100,32 @@ def model_gradient_errors(model, x, y, samples=None, seed=0):
             numeric[j] = (up - down) / 2e-6
         errors[name] = relative_error(analytic.reshape(-1)[picked], numeric)
     return errors
+
+
+class MovingMean(Layer):
+    """A test-only layer with both kinds of weight, as BatchNormalization has them:
+    ``y = x * scale`` (``scale``, one per feature: trainable), and a training forward moves
+    ``moving_mean`` (non-trainable) towards the batch mean, ``m <- 0.9 m + 0.1 mean(x)``.
+
+    x, y : ndarray of shape (n, ..., features). Not registered (no ``_default_name`` of its
+    own): a test that saves it adds it to ``LAYER_CLASSES`` itself.
+    """
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._add_param("scale", self.input_shape[-1:], "ones", generator())
+        self._add_state("moving_mean", self.input_shape[-1:], "zeros")
+
+    def forward(self, x, training=False):
+        self._x = self._check_input(x)
+        if training:
+            mean = self._x.reshape(-1, self._x.shape[-1]).mean(axis=0)
+            self.state["moving_mean"][...] = 0.9 * self.state["moving_mean"] + 0.1 * mean
+        return self._x * self.params["scale"]
+
+    def backward(self, dy, need_dx=True):
+        self.grads["scale"] = (dy * self._x).reshape(-1, dy.shape[-1]).sum(axis=0)
+        return dy * self.params["scale"] if need_dx else None

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from engine_checks import model_gradient_errors, on_backend  # noqa: F401  (fixture)
+from engine_checks import MovingMean, model_gradient_errors, on_backend  # noqa: F401  (fixture)
 
 import scratchconv
 from scratchconv import Sequential, optimizers, set_seed, tutorial_model
@@ -281,6 +281,46 @@ def test_summary_prints_the_keras_table_and_totals(capsys):
     assert re.search(r"│ dense(_\d+)? \(Dense\) +│ \(None, 128\) +│ +495,744 │", out)
     assert " Total params: 519,096 (1.98 MB)" in out
     assert " Trainable params: 519,096 (1.98 MB)" in out and " Non-trainable params: 0 (0.00 B)" in out
+
+
+def stateful_model(optimizer="adam"):
+    model = Sequential([MovingMean(input_shape=(4,)), Dense(3, activation="softmax")])
+    model.compile(optimizer, "categorical_crossentropy")
+    return model
+
+
+def test_summary_counts_trainable_and_non_trainable_weights_apart(capsys):
+    stateful_model().summary()
+    out = capsys.readouterr().out
+    # scale (4) and the Dense's 4 x 3 + 3 are trainable, moving_mean (4) is not.
+    assert " Total params: 23 (92.00 B)" in out
+    assert " Trainable params: 19 (76.00 B)" in out and " Non-trainable params: 4 (16.00 B)" in out
+    assert re.search(r"│ layer(_\d+)? \(MovingMean\) +│ \(None, 4\) +│ +8 │", out)
+
+
+def test_non_trainable_weights_are_listed_counted_and_ordered_as_keras_does():
+    model = stateful_model()
+    scale, moving_mean = model.layers[0].params["scale"], model.layers[0].state["moving_mean"]
+    kernel, bias = model.layers[1].params["kernel"], model.layers[1].params["bias"]
+    assert model.count_params() == 23
+    assert [w is v for w, v in zip(model.trainable_weights, [scale, kernel, bias])] == [True] * 3
+    assert len(model.non_trainable_weights) == 1 and model.non_trainable_weights[0] is moving_mean
+    # Keras 3's get_weights: layer by layer, each layer's trainable weights then its others.
+    assert [w.shape for w in model.get_weights()] == [(4,), (4,), (4, 3), (3,)]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_only_trainable_weights_reach_the_optimizer(optimizer):
+    model = stateful_model(optimizer)
+    x, y = data(6, shape=(4,), classes=3)
+    model.train_on_batch(x, y)
+    moving_mean = model.layers[0].state["moving_mean"]
+    # Moved by the training forward only: 0.9 * 0 + 0.1 * mean, untouched by the optimizer.
+    np.testing.assert_array_equal(moving_mean, np.float32(0.9) * np.zeros(4, np.float32)
+                                  + np.float32(0.1) * x.mean(axis=0))
+    assert len(model.loss_and_gradients(x, y)[1]) == len(model.trainable_weights) == 3
+    _, slots = model.optimizer.get_state(model.trainable_weights + model.non_trainable_weights)
+    assert slots[-1] is None and (optimizer == "sgd" or all(s is not None for s in slots[:-1]))
 
 
 # ----- weights and configs -------------------------------------------------------------------

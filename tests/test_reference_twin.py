@@ -125,6 +125,18 @@ def test_keras_floatx_restores_the_previous_floatx_after_an_error(reference, ker
     assert keras.config.floatx() == before
 
 
+def test_weights_are_copied_layer_by_layer_and_a_layer_whose_weights_differ_is_named(reference, monkeypatch):
+    model = small_model()
+    conv = model.layers[0]
+    kernel, bias = conv.params["kernel"], conv.params["bias"]
+    # As if the convolution kept its bias as a non-trainable weight, which keras's does not.
+    monkeypatch.setattr(conv, "named_weights", lambda: [("kernel", kernel, True), ("bias", bias, False)])
+    with pytest.raises(ValueError, match=r"Conv2D layer .* has the weights \(name, trainable\) \[\('kernel', "
+                                         r"True\), \('bias', False\)\], but its keras twin .* has \[\('kernel', "
+                                         r"True\), \('bias', True\)\]"):
+        reference.to_keras(model)
+
+
 def test_to_keras_refuses_an_unbuilt_model(reference):
     model = scratchconv.Sequential([layers.Dense(3)])
     with pytest.raises(ValueError, match="is not built, so it has no weights to copy"):

@@ -1,14 +1,17 @@
 """Saving and loading models: the round trip, atomic writes, and one clear sentence per bad file."""
 import json
 import os
+import pathlib
 import zipfile
 
 import numpy as np
 import pytest
+from engine_checks import MovingMean
 
 import scratchconv
 from scratchconv import Sequential, layers, saving
 from scratchconv.errors import ModelFileError
+from scratchconv.layers import LAYER_CLASSES
 
 
 @pytest.fixture(autouse=True)
@@ -121,6 +124,39 @@ def test_without_the_optimizer_a_loaded_model_trains_as_with_a_fresh_optimizer(t
         assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
     for a, b in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_non_trainable_weights_are_saved_and_loaded_with_the_trainable_ones(tmp_path, monkeypatch):
+    monkeypatch.setitem(LAYER_CLASSES, "MovingMean", MovingMean)
+    model = Sequential([MovingMean(input_shape=(4,)), layers.Dense(3, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((6, 4)).astype(np.float32), np.eye(3)[rng.integers(0, 3, 6)]
+    model.train_on_batch(x, y)
+    model.save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        manifest = json.loads(str(archive["config"]))["weights"]
+    assert [(w["param"], w["trainable"]) for w in manifest] == [
+        ("scale", True), ("moving_mean", False), ("kernel", True), ("bias", True)]
+    loaded = scratchconv.load_model(tmp_path / "m.npz")
+    assert np.any(model.layers[0].state["moving_mean"] != 0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_file_written_before_layers_had_non_trainable_weights_still_loads():
+    """tests/data/format1_before_state: saved by scratchconv at commit c6f19fe (a Conv2D, a
+    MaxPooling2D, a Flatten and a Dense, one Adam step), with what that model predicted."""
+    folder = pathlib.Path(__file__).parent / "data" / "format1_before_state"
+    model = scratchconv.load_model(folder / "model.npz")
+    with np.load(folder / "expected.npz") as expected:
+        np.testing.assert_allclose(model.predict(expected["x"], verbose=0), expected["predictions"], rtol=1e-6)
+        assert model.optimizer.iterations == 1
+        assert model.train_on_batch(expected["x"], expected["y"]) == pytest.approx(float(expected["next_loss"]),
+                                                                                   rel=1e-6)
 
 
 def test_save_writes_exactly_the_given_path(tmp_path):
