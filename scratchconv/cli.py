@@ -10,6 +10,7 @@
     scratchconv make-data --out DIR [--per-class N] [--seed S] [--overwrite]
     scratchconv summary MODEL
     scratchconv compare-keras [ARGS...]
+    scratchconv serve [MODEL] [--host 127.0.0.1] [--port 8000]
 
 A mistake in what the user asked for (a missing path, a file that is not a model or not an image,
 a folder without images) is printed as one line, ``scratchconv: error: <what and where>``, with exit
@@ -69,6 +70,7 @@ def bounded(convert, accept, expected):
 
 positive_int = bounded(int, lambda v: v >= 1, "a whole number of at least 1")
 non_negative_int = bounded(int, lambda v: v >= 0, "a whole number of at least 0")
+port_number = bounded(int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
 fraction = bounded(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 
 
@@ -464,6 +466,19 @@ def cmd_compare_keras(args):
     return subprocess.call(command, cwd=root, env=env)
 
 
+def cmd_serve(args):
+    missing = [name for name in ("starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(f"serve needs {' and '.join(missing)}: pip install 'scratchconv[web]' "
+                        "(in a checkout: pip install -e '.[web]')")
+    from scratchconv import load_model
+    from scratchconv.serve import server
+
+    model = read_model(args.model) if args.model else load_model(server.DEFAULT_MODEL)
+    server.serve(model, args.host, args.port)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------
 # The parser.
 
@@ -586,6 +601,17 @@ def build_parser():
     compare.usage = f"{PROG} compare-keras [-h] [--debug] [ARGS...]"
     compare.epilog = ("Any other arguments are passed on to python -m reference.tutorial "
                       "(see its --help there).")
+
+    serve = command("serve", cmd_serve, "Serve a page on which you draw a rune and watch the "
+                    "model think: its predictions, every layer's feature maps, and the "
+                    "arithmetic of any pixel you click.", runs_model=True)
+    serve.add_argument("model", metavar="MODEL", nargs="?",
+                       help="a model file (default: a small model trained on the shipped runes "
+                       "that comes with scratchconv)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: %(default)s, this machine only)")
+    serve.add_argument("--port", type=port_number, default=8000,
+                       help="default: %(default)s; 0 picks a free port")
     return parser
 
 

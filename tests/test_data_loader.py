@@ -309,3 +309,27 @@ def test_real_drawings_load_as_light_ink_on_dark():
         x, y, _ = data.load_image_folder(REAL)
     assert x.shape == (200, 50, 50, 3) and len(np.unique(y)) == 20
     assert np.median(x) < 0.1
+
+
+def test_image_bytes_load_as_the_file_does(tmp_path):
+    # A web page uploads the file's bytes; they are prepared exactly as the file is.
+    path = tmp_path / "rune.png"
+    Image.fromarray((np.arange(40 * 30).reshape(40, 30) % 251).astype(np.uint8)).save(path)
+    for options in ({}, {"image_size": 20, "color_mode": "grayscale"}):
+        np.testing.assert_array_equal(data.load_image(path.read_bytes(), **options),
+                                      data.load_image(path, **options))
+
+
+def test_image_bytes_that_are_not_an_image_say_so_without_a_file_object():
+    with pytest.raises(ValueError) as caught:
+        data.load_image(b"not an image")
+    assert str(caught.value) == "the image data is not a readable image (cannot identify image file)"
+
+
+def test_max_pixels_refuses_a_larger_image_before_decoding_it(tmp_path):
+    path = tmp_path / "big.png"
+    Image.new("L", (300, 200)).save(path)
+    assert data.load_image(path, max_pixels=60_000).shape == (50, 50, 3)
+    with pytest.raises(ValueError, match=r"big.png is an image of 300x200 pixels, more than the "
+                                         r"59,999 allowed"):
+        data.load_image(path, max_pixels=59_999)

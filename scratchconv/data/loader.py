@@ -17,6 +17,7 @@ to the tutorial's polarity (light ink on a dark background): an image whose medi
 above one half (the background is most of a drawing) is dark ink on light paper and is
 inverted, ``x -> 1 - x``.
 """
+import io
 import re
 import warnings
 from pathlib import Path
@@ -265,19 +266,29 @@ def preprocessing(image_size=50, color_mode="rgb", invert="auto", resample="bili
             "resample": resample}
 
 
-def load_image(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear"):
-    """One image file prepared exactly as :func:`load_image_folder` prepares each of its images.
+def load_image(path, image_size=50, color_mode="rgb", invert="auto", resample="bilinear",
+               max_pixels=None):
+    """One image prepared exactly as :func:`load_image_folder` prepares each of its images.
 
-    The parameters are those of :func:`load_image_folder`. Returns an ndarray of shape
-    (image_size, image_size, 3 or 1), float32 in [0, 1]; ``x[None]`` is a batch of one for
-    ``model.predict``. Raises FileNotFoundError when there is no file at ``path`` and ValueError
-    naming the file and the reason when it cannot be read as an image.
+    ``path`` is a file's path, or the bytes of an image file (PNG, JPEG, ...: what a web page
+    uploads); the other parameters are those of :func:`load_image_folder`. ``max_pixels``, if
+    given, refuses an image of more pixels (width x height) before decoding it, so that a small
+    file declaring a huge image cannot take the memory.
+
+    Returns an ndarray of shape (image_size, image_size, 3 or 1), float32 in [0, 1]; ``x[None]``
+    is a batch of one for ``model.predict``. Raises FileNotFoundError when there is no file at
+    ``path`` and ValueError naming the file (or "the image data") and the reason when it cannot
+    be read as an image or is too large.
     """
     _check_options(image_size, color_mode, invert, resample)
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such image file: {path}")
-    return _read(path, image_size, color_mode, invert, resample).astype(np.float32)
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        source, name = io.BytesIO(path), "the image data"
+    else:
+        source = name = Path(path)
+        if not source.is_file():
+            raise FileNotFoundError(f"no such image file: {path}")
+    return _read(source, image_size, color_mode, invert, resample, name=name,
+                 max_pixels=max_pixels).astype(np.float32)
 
 
 def _check_options(image_size, color_mode, invert, resample):
@@ -291,15 +302,25 @@ def _check_options(image_size, color_mode, invert, resample):
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
 
 
-def _read(file, image_size, color_mode, invert, resample):
-    """The image at ``file`` as floats (image_size, image_size, c), light strokes on dark;
-    ValueError naming the file when it is not a readable image."""
+def _read(file, image_size, color_mode, invert, resample, name=None, max_pixels=None):
+    """The image at ``file`` (a path or a binary file object) as floats (image_size,
+    image_size, c), light strokes on dark; ValueError naming it (``name``, default ``file``)
+    when it is not a readable image or has more than ``max_pixels`` pixels."""
+    name = file if name is None else name
     try:
         with Image.open(file) as image:
-            image.load()
-            array = _to_array(image, color_mode)
+            width, height = image.size
+            too_large = max_pixels is not None and width * height > max_pixels
+            if not too_large:
+                image.load()
+                array = _to_array(image, color_mode)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ValueError(f"{file} is not a readable image ({error})") from error
+        # Pillow names a file object by its repr (<_io.BytesIO object at 0x...>): leave it out.
+        reason = str(error).replace(f" {file!r}", "")
+        raise ValueError(f"{name} is not a readable image ({reason})") from error
+    if too_large:
+        raise ValueError(f"{name} is an image of {width}x{height} pixels, more than the "
+                         f"{max_pixels:,} allowed")
     array = _resize(array, image_size, RESAMPLE[resample])
     if invert is True or (invert == "auto" and np.median(array.mean(axis=-1)) > 0.5):
         array = 1.0 - array
