@@ -48,24 +48,22 @@ def running_server(model):
         sock.close()
 
 
-@contextlib.contextmanager
-def browser_page(url, width=1280, height=900):
-    """A chromium page on ``url``, loaded; ``page.console_errors`` collects the console's errors
-    and the page's uncaught exceptions."""
-    from playwright.sync_api import sync_playwright
+def launch_chromium(playwright):
+    """Debian's chromium, headless, through Playwright."""
+    return playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.console_errors = []
-            page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
-            page.on("pageerror", lambda err: page.console_errors.append(str(err)))
-            page.goto(url)
-            page.wait_for_selector("#layers .layer .maps canvas")
-            yield page
-        finally:
-            browser.close()
+
+def open_page(browser, url, width=1280, height=900, **context_options):
+    """A new page of ``browser`` on ``url``, loaded and drawn; ``page.console_errors`` collects
+    the console's errors and the page's uncaught exceptions."""
+    page = browser.new_context(viewport={"width": width, "height": height},
+                               **context_options).new_page()
+    page.console_errors = []
+    page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
+    page.on("pageerror", lambda err: page.console_errors.append(str(err)))
+    page.goto(url)
+    wait_for_prediction(page)
+    return page
 
 
 def draw(page, strokes, steps=12):
@@ -118,24 +116,34 @@ def pad_png(page):
     return base64.b64decode(url.split(",", 1)[1])
 
 
-def write_screenshot(path, rune="ᚱ raidho"):
-    """Serve the shipped default model, draw ``rune``, click a pixel of the second convolution,
-    and save a screenshot of the page to ``path``."""
+def screenshot(page, path, rune="ᚱ raidho"):
+    """Draw ``rune`` on a fresh ``page``, click a pixel of its second convolution (a map that
+    shows the rune's strokes), and save a screenshot of the whole page to ``path``."""
+    draw(page, RUNE_STROKES[rune])
+    layers = page.locator("#layers .layer h3 .shape").all_inner_texts()
+    second_conv = [i for i, text in enumerate(layers) if text.startswith("(Conv2D")][1]
+    click_map_pixel(page, second_conv, 3, 9, 10)
+    page.screenshot(path=str(path), full_page=True)
+    return Path(path)
+
+
+def main(out):
+    """Serve the shipped default model and write the screenshot to ``out``."""
+    from playwright.sync_api import sync_playwright
+
     from scratchconv import load_model
     from scratchconv.serve.server import DEFAULT_MODEL
 
-    model = load_model(DEFAULT_MODEL)
-    second_conv = [i for i, layer in enumerate(model.layers) if type(layer).__name__ == "Conv2D"][1]
-    with running_server(model) as url, browser_page(url, height=1000) as page:
-        draw(page, RUNE_STROKES[rune])
-        click_map_pixel(page, second_conv, 3, 9, 10)
-        page.locator("#pixel").scroll_into_view_if_needed()
-        page.screenshot(path=str(path), full_page=True)
-    return Path(path)
+    with running_server(load_model(DEFAULT_MODEL)) as url, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            print(f"wrote {screenshot(open_page(browser, url), out)}")
+        finally:
+            browser.close()
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python tests/serve_page.py OUT.png")
     sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1]))
-    print(f"wrote {write_screenshot(sys.argv[1])}")
+    main(sys.argv[1])

@@ -292,6 +292,42 @@ def test_compare_keras_runs_the_reference_tutorial_with_its_arguments(monkeypatc
     assert options["cwd"] == tmp_path
 
 
+# ---- serve -----------------------------------------------------------------------------------
+# The server itself is tested in test_serve_api.py and test_serve_browser.py.
+
+def test_serve_without_the_web_extra_says_what_to_install(monkeypatch, capsys):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("starlette", "uvicorn") else real(name, *a))
+    assert cli.main(["serve"]) == 1
+    assert error_line(capsys) == ("serve needs starlette and uvicorn: pip install 'scratchconv[web]' "
+                                  "(in a checkout: pip install -e '.[web]')")
+
+
+def test_serve_serves_the_given_model_on_the_given_address(trained, monkeypatch):
+    pytest.importorskip("uvicorn")
+    from scratchconv.serve import server
+
+    calls = []
+    monkeypatch.setattr(server, "serve", lambda model, host, port: calls.append((model, host, port)))
+    out, _ = trained
+    assert cli.main(["serve", str(out / "model.npz"), "--host", "0.0.0.0", "--port", "0"]) == 0
+    (model, host, port), = calls
+    assert (model.input_shape, host, port) == ((20, 20, 3), "0.0.0.0", 0)
+
+
+def test_serve_on_an_address_in_use_says_so(monkeypatch, capsys):
+    pytest.importorskip("uvicorn")
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert cli.main(["serve", "--port", str(port)]) == 1
+    assert error_line(capsys).startswith(f"cannot listen on 127.0.0.1:{port}: ")
+
+
 # ---- user errors: one line, exit status 1 ----------------------------------------------------
 
 @pytest.fixture(scope="session")
@@ -422,6 +458,7 @@ def test_a_warning_is_one_line_too(tmp_path, trained, capsys):
     (["predict", "model.npz"], "the following arguments are required: IMAGE"),
     ([], "the following arguments are required: COMMAND"),
     (["summary", "model.npz", "--bogus"], "unrecognized arguments: --bogus"),
+    (["serve", "--port", "65536"], "argument --port: expected a port number from 0 to 65535"),
 ])
 def test_usage_errors_exit_with_2_and_say_what_is_wrong(argv, message, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -431,7 +468,7 @@ def test_usage_errors_exit_with_2_and_say_what_is_wrong(argv, message, capsys):
 
 
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict", "gradcheck", "visualize",
-                                     "make-data", "summary", "compare-keras"])
+                                     "make-data", "summary", "compare-keras", "serve"])
 def test_every_command_has_help(command, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main([command, "--help"])

@@ -18,6 +18,7 @@ export class DrawingPad {
     this.drawing = false;
     // Counts changes; the page marks what it shows with the version it was computed for.
     this.version = 0;
+    canvas.dataset.version = "0";
 
     canvas.addEventListener("pointerdown", (event) => this.start(event));
     canvas.addEventListener("pointermove", (event) => this.extend(event));
