@@ -129,12 +129,15 @@ def main(argv=None):
         "round_trip": trip, "answer_bytes": size, "server_steps": steps,
         "repeats": args.repeats, "goal_ms": GOAL_MS, "met": trip["median_ms"] < GOAL_MS,
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version(), "numpy": np.__version__},
+                    "python": platform.python_version(), "numpy": np.__version__,
+                    # other processes' load, which the times include (1, 5, 15 minutes)
+                    "load_average": [round(v, 2) for v in os.getloadavg()]},
         "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     print(f"POST /api/layers round trip, tutorial model, {args.repeats} repeats: median "
           f"{trip['median_ms']:.1f} ms (min {trip['min_ms']:.1f}, max {trip['max_ms']:.1f}); "
-          f"answer {size / 1e6:.2f} MB; goal < {GOAL_MS} ms: {'met' if results['met'] else 'NOT met'}")
+          f"answer {size / 1e6:.2f} MB; goal < {GOAL_MS} ms: {'met' if results['met'] else 'NOT met'} "
+          f"(load average {results['machine']['load_average'][0]:.1f} on {os.cpu_count()} cores)")
     print("the server's steps, in this process (median ms): " + ", ".join(
         f"{step} {s['median_ms']:.1f}" for step, s in steps.items()))
     if args.out:

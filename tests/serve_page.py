@@ -87,9 +87,10 @@ def wait_for_prediction(page):
 
 
 def shown_predictions(page):
-    """The (class, percent) pairs listed in ``#prediction``, first the most probable."""
+    """The (class, percent) pairs listed in ``#prediction``, first the most probable. (The
+    page shows "ᚱ raidho" as "raidho" in a browser without a font for the runes.)"""
     items = page.locator("#prediction li")
-    return [(item.locator(".name").inner_text(),
+    return [(item.get_attribute("data-class"),
              float(item.locator(".probability").inner_text().rstrip("%")))
             for item in items.all()]
 
@@ -116,13 +117,19 @@ def pad_png(page):
     return base64.b64decode(url.split(",", 1)[1])
 
 
-def screenshot(page, path, rune="ᚱ raidho"):
-    """Draw ``rune`` on a fresh ``page``, click a pixel of its second convolution (a map that
-    shows the rune's strokes), and save a screenshot of the whole page to ``path``."""
+def screenshot(page, path, model, rune="ᚱ raidho"):
+    """Draw ``rune`` on a fresh ``page`` of ``model``, click the pixel of the second convolution
+    that fires most, and save a screenshot of the whole page to ``path``."""
+    import numpy as np
+
+    from scratchconv.serve import explain
+
     draw(page, RUNE_STROKES[rune])
-    layers = page.locator("#layers .layer h3 .shape").all_inner_texts()
-    second_conv = [i for i, text in enumerate(layers) if text.startswith("(Conv2D")][1]
-    click_map_pixel(page, second_conv, 3, 9, 10)
+    outputs = explain.layer_outputs(model, explain.prepare(model, pad_png(page)))
+    second_conv = [i for i, layer in enumerate(model.layers) if type(layer).__name__ == "Conv2D"][1]
+    row, col, channel = np.unravel_index(int(np.argmax(outputs[second_conv])),
+                                         outputs[second_conv].shape)
+    click_map_pixel(page, second_conv, int(channel), int(row), int(col))
     page.screenshot(path=str(path), full_page=True)
     return Path(path)
 
@@ -134,10 +141,11 @@ def main(out):
     from scratchconv import load_model
     from scratchconv.serve.server import DEFAULT_MODEL
 
-    with running_server(load_model(DEFAULT_MODEL)) as url, sync_playwright() as playwright:
+    model = load_model(DEFAULT_MODEL)
+    with running_server(model) as url, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            print(f"wrote {screenshot(open_page(browser, url), out)}")
+            print(f"wrote {screenshot(open_page(browser, url), out, model)}")
         finally:
             browser.close()
 

@@ -70,3 +70,23 @@ def test_pip_install_reads_the_shipped_runes_through_the_python_api(installed, t
     assert Path(folder) == env_dir / "share" / "scratchconv" / "runes"
     shipped = sorted(p.name for p in (ROOT / "data" / "runes").glob("*.png"))
     assert counts == f"{len(shipped)} 24"
+
+
+SERVE_FILES = """
+from pathlib import Path
+import scratchconv
+serve = Path(scratchconv.__file__).parent / "serve"
+for name in ("static/index.html", "static/app.js", "static/pad.js", "static/arrays.js",
+             "static/style.css", "default_model.npz"):
+    print((serve / name).stat().st_size > 0, serve / name)
+"""
+
+
+def test_pip_install_ships_the_serve_page_and_its_default_model(installed, tmp_path):
+    # Package data: scratchconv serve needs them after any install.
+    python, env_dir = installed
+    result = subprocess.run([python, "-c", SERVE_FILES], capture_output=True, text=True,
+                            timeout=300, env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 6 and all(line.startswith(f"True {env_dir}") for line in lines), lines

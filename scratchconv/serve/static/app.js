@@ -14,6 +14,7 @@ const state = {
   input: null,      // the image the model saw, decoded
   selected: null,   // the clicked pixel: {layer, row, col, channel}
   field: null,      // its receptive field on the input: [top, left, bottom, right]
+  runeFont: true,   // whether the browser can draw runes
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -65,13 +66,35 @@ const pad = new DrawingPad($("pad"), refresh);
 // ---------------------------------------------------------------------------------------------
 // Predictions, the input the model sees, the filters and the feature maps.
 
+/** Whether this browser has a font with the runes: two runes drawn alike are two empty boxes. */
+function runesHaveAFont() {
+  const draw = (text) => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 32;
+    const context = canvas.getContext("2d");
+    context.font = "24px sans-serif";
+    context.fillText(text, 4, 26);
+    return context.getImageData(0, 0, 32, 32).data.join();
+  };
+  return draw("ᚠ") !== draw("ᚱ");
+}
+
+const RUNE_CHARACTERS = /[\u16A0-\u16FF]\s*/g;
+
+/** A class name as shown: without a font for the runes, "ᚱ raidho" is shown as "raidho". */
+function label(name) {
+  const spelled = name.replace(RUNE_CHARACTERS, "");
+  return state.runeFont || spelled === "" ? name : spelled;
+}
+
 function showPredictions(predictions, version) {
   const list = $("prediction");
   list.replaceChildren(...predictions.slice(0, TOP).map(({ class: name, probability }) => {
     const item = document.createElement("li");
     item.innerHTML = `<span class="name"></span><span class="bar"><span></span></span>
       <span class="probability">${(100 * probability).toFixed(1)}%</span>`;
-    item.querySelector(".name").textContent = name;
+    item.dataset.class = name;
+    item.querySelector(".name").textContent = label(name);
     item.querySelector(".bar span").style.width = `${100 * probability}%`;
     return item;
   }));
@@ -343,6 +366,7 @@ async function start() {
     + `${h}x${w}x${c} input, ${state.model.class_names.length} classes.`;
   $("seen-note").textContent = `The drawing as the model takes it: ${h}x${w}, values in [0, 1], `
     + "prepared exactly as data.load_image prepares an image file.";
+  state.runeFont = runesHaveAFont();
   buildLayerSections();
   showFilters(state.model.filters);
   refresh();
