@@ -111,6 +111,20 @@ def test_a_model_without_rune_outputs_has_numbered_classes(odd_model):
     assert answer["class_names"] == ["0", "1", "2", "3", "4"]
 
 
+def test_class_names_and_preprocessing_come_from_the_model_file(odd_model, tmp_path):
+    odd_model.save(tmp_path / "shapes.npz")
+    model = load_model(tmp_path / "shapes.npz")
+    model.class_names = ["circle", "square", "star", "cross", "moon"]
+    model.preprocessing = dict(model.preprocessing, invert=False)
+    client = TestClient(create_app(model))
+    assert client.get("/api/model").json()["class_names"] == model.class_names
+    image = png_bytes(np.full((21, 21), 200, dtype=np.uint8))
+    answer = client.post("/api/layers", content=image).json()
+    assert {p["class"] for p in answer["predictions"]} == set(model.class_names)
+    # invert=False keeps a light image as it is, where "auto" would have inverted it.
+    np.testing.assert_allclose(decode(answer["input"]), 200 / 255, rtol=1e-6)
+
+
 def explained(client, layer, row, col, channel, image=RUNE.read_bytes()):
     answer = client.post(f"/api/explain?layer={layer}&row={row}&col={col}&channel={channel}",
                          content=image)
