@@ -111,6 +111,12 @@ def test_a_convolution_pixel_shows_the_sum_the_engine_computes(page, model):
     # The text shown, to its four decimals.
     assert page.locator("#pixel-value").inner_text() == f"{activation:.4f}"
     assert page.locator("#pixel-terms .term").count() == outputs[layer - 1].shape[-1]
+    # The clicked pixel is boxed on its map.
+    map_box = page.locator(f"#layer-{layer} canvas[data-channel='{channel}']").bounding_box()
+    marker = page.locator(f"#layer-{layer} .marker").bounding_box()
+    scale = (map_box["width"] - 2) / outputs[layer].shape[1]
+    assert marker["x"] == pytest.approx(map_box["x"] + 1 + col * scale, abs=1)
+    assert marker["y"] == pytest.approx(map_box["y"] + 1 + row * scale, abs=1)
 
 
 def test_a_first_layer_pixel_shows_its_27_products(page, model):

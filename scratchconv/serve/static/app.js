@@ -223,11 +223,26 @@ async function select(layer, channel, row, col) {
   }
 }
 
+/** Outline the clicked map, and box the clicked pixel on it. */
 function markSelected() {
   for (const canvas of document.querySelectorAll(".maps canvas.selected")) canvas.classList.remove("selected");
+  document.querySelector(".maps .marker")?.remove();
   if (!state.selected) return;
-  const { layer, channel } = state.selected;
-  document.querySelector(`#layer-${layer} canvas[data-channel="${channel}"]`)?.classList.add("selected");
+  const { layer, channel, row, col } = state.selected;
+  const canvas = document.querySelector(`#layer-${layer} canvas[data-channel="${channel}"]`);
+  if (!canvas) return;
+  canvas.classList.add("selected");
+  // The marker lies over the map, in the maps' box (positioned), at the pixel's place.
+  const scale = canvas.clientWidth / canvas.width;
+  const marker = document.createElement("div");
+  marker.className = "marker";
+  Object.assign(marker.style, {
+    left: `${canvas.offsetLeft + canvas.clientLeft + col * scale}px`,
+    top: `${canvas.offsetTop + canvas.clientTop + row * scale}px`,
+    width: `${scale}px`,
+    height: `${scale}px`,
+  });
+  canvas.after(marker);
 }
 
 function closePixel() {
