@@ -40,6 +40,12 @@ _SHARED_OPTIONS = {
     "ReLU": (),
     "Softmax": (),
     "Activation": ("activation",),
+    "AveragePooling2D": ("pool_size", "strides", "padding"),
+    "GlobalAveragePooling2D": ("keepdims",),
+    "GlobalMaxPooling2D": ("keepdims",),
+    "Dropout": ("rate", "noise_shape", "seed"),
+    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
+                           "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"),
 }
 
 # Keras options scratchconv does not have, and the only value it can accept for each
@@ -59,6 +65,14 @@ _FIXED_KERAS_OPTIONS = {
     "negative_slope": 0.0,
     "threshold": 0.0,
     "axis": -1,
+    "beta_regularizer": None,
+    "gamma_regularizer": None,
+    "beta_constraint": None,
+    "gamma_constraint": None,
+    "synchronized": False,
+    "renorm": False,
+    "renorm_clipping": None,
+    "renorm_momentum": 0.99,
 }
 
 # Keras options that carry no numerical meaning for the twin.
@@ -109,8 +123,8 @@ def keras_layer(layer, dtype):
         raise ValueError(f"layer {layer.name!r} is a {class_name}, which the keras twin does not know")
     config = layer.get_config()
     options = {key: config[key] for key in _SHARED_OPTIONS[class_name]}
-    for key in ("kernel_size", "strides", "pool_size"):
-        if key in options:
+    for key in ("kernel_size", "strides", "pool_size", "noise_shape"):
+        if options.get(key) is not None:
             options[key] = tuple(options[key])
     return getattr(keras.layers, class_name)(name=layer.name, dtype=dtype, **options)
 

@@ -33,7 +33,8 @@ gradient still fails.
 fixed random ``r`` (never ones: a uniform upstream gradient hides errors that cancel). For a
 compiled model, its loss on a batch with random labels; for an uncompiled one, the projection.
 
-**Kinks.** ReLU and leaky ReLU (at 0) and max pooling (where a window's two largest values swap) are not
+**Kinks.** ReLU and leaky ReLU (at 0) and max pooling (where a window's two largest values swap;
+also GlobalMaxPooling2D, through its ``kink_pattern``) are not
 differentiable everywhere, and a difference taken across a kink is wrong. Layer inputs are
 distinct values spaced far more than ``h`` apart and far from zero (:func:`spaced_values`), and
 the check compares what every layer declares as its kinks (:meth:`Layer.kink_pattern`: the
@@ -49,7 +50,8 @@ import dataclasses
 import numpy as np
 
 from .initializers import glorot_uniform
-from .layers import Activation, Conv2D, Dense, Flatten, Layer, MaxPooling2D, ReLU, Softmax
+from .layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Dropout, Flatten,
+                     GlobalAveragePooling2D, GlobalMaxPooling2D, Layer, MaxPooling2D, ReLU, Softmax)
 from .layers.activations import ACTIVATIONS
 from .random import generator
 
@@ -217,6 +219,18 @@ def check_tensor(name, f, t, analytic, *, start=0, eps=EPS, max_entries=None, rn
 
 # ----- layers and models -----------------------------------------------------------------------
 
+@contextlib.contextmanager
+def _noise_held(layers):
+    """Within this block every Dropout among ``layers`` reuses the mask of its last training
+    forward, so that all the evaluations of f differentiate one function (the one whose
+    analytic gradients were taken)."""
+    with contextlib.ExitStack() as stack:
+        for layer in layers:
+            if isinstance(layer, Dropout):
+                stack.enter_context(layer.hold_mask())
+        yield
+
+
 def check_layer(layer, x, *, label=None, eps=EPS, max_entries=None, rng):
     """Check every parameter of a float64, built ``layer`` and its input gradient at ``x``."""
     label = label or layer.name
@@ -224,10 +238,11 @@ def check_layer(layer, x, *, label=None, eps=EPS, max_entries=None, rng):
     r = rng.standard_normal(y.shape)
     dx = layer.backward(r)
     analytic = {name: g.copy() for name, g in layer.grads.items()}
-    f = _Scalar([layer], x, r=r)
-    return [check_tensor(f"{label}: {name}", f, layer.params[name], analytic[name], eps=eps,
-                         max_entries=max_entries, rng=rng) for name in layer.params] \
-        + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
+    with _noise_held([layer]):
+        f = _Scalar([layer], x, r=r)
+        return [check_tensor(f"{label}: {name}", f, layer.params[name], analytic[name], eps=eps,
+                             max_entries=max_entries, rng=rng) for name in layer.params] \
+            + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
 
 
 def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng):
@@ -237,18 +252,20 @@ def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng)
     if model.loss is not None:
         _, grads, dx = model.loss_and_gradients(x, y)
         # The model's own loss of an output, from the final softmax's logits as in training.
-        f = _Scalar(model.layers, x, loss_of=lambda out: model._loss_of(y, out))
+        scalar = {"loss_of": lambda out: model._loss_of(y, out)}
     else:
         out = model.forward(x, training=True)
         r = rng.standard_normal(out.shape)
         dx = model.backward(r)
         grads = [layer.grads[name] for layer in model.layers for name in layer.params]
-        f = _Scalar(model.layers, x, r=r)
+        scalar = {"r": r}
     grads = iter([g.copy() for g in grads])
-    results = [check_tensor(f"{label}: {layer.name}.{name}", f, p, next(grads), start=k, eps=eps,
-                            max_entries=max_entries, rng=rng)
-               for k, layer in enumerate(model.layers) for name, p in layer.params.items()]
-    return results + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
+    with _noise_held(model.layers):
+        f = _Scalar(model.layers, x, **scalar)
+        results = [check_tensor(f"{label}: {layer.name}.{name}", f, p, next(grads), start=k, eps=eps,
+                                max_entries=max_entries, rng=rng)
+                   for k, layer in enumerate(model.layers) for name, p in layer.params.items()]
+        return results + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
 
 
 # ----- float64 copies, inputs, weights and labels ------------------------------------------------
@@ -302,10 +319,12 @@ def spaced_values(shape, rng):
 
 
 def random_weights(layer, rng):
-    """Fresh weights for ``layer``: Glorot-uniform kernels and biases U(-0.1, 0.1) (a zero
-    bias would leave part of the check trivial)."""
-    layer.set_weights([glorot_uniform(p.shape, np.float64, rng) if name == "kernel"
-                       else rng.uniform(-0.1, 0.1, p.shape) for name, p in layer.params.items()])
+    """Fresh trainable weights for ``layer``, in place: Glorot-uniform kernels, and U(-0.1, 0.1)
+    for biases and the rest (a zero bias would leave part of the check trivial); BatchNormalization's
+    gamma U(0.5, 1.5). Non-trainable weights are left as they are."""
+    for name, p in layer.params.items():
+        p[...] = (glorot_uniform(p.shape, np.float64, rng) if name == "kernel"
+                  else rng.uniform(0.5, 1.5, p.shape) if name == "gamma" else rng.uniform(-0.1, 0.1, p.shape))
 
 
 def random_labels(model, n, rng):
@@ -335,6 +354,23 @@ def layer_cases():
         ("MaxPooling2D 2x2 same odd input", lambda name: MaxPooling2D(2, padding="same", name=name), (2, 7, 5, 2)),
         ("MaxPooling2D 3x3 s2 same", lambda name: MaxPooling2D(3, strides=2, padding="same", name=name), (2, 6, 7, 2)),
         ("MaxPooling2D 2x3 s1", lambda name: MaxPooling2D((2, 3), strides=1, name=name), (2, 5, 6, 2)),
+        ("AveragePooling2D 2x2", lambda name: AveragePooling2D(2, name=name), (2, 6, 6, 2)),
+        ("AveragePooling2D 3x3 s2 overlapping", lambda name: AveragePooling2D(3, strides=2, name=name),
+         (2, 7, 6, 2)),
+        ("AveragePooling2D 2x2 same odd input", lambda name: AveragePooling2D(2, padding="same", name=name),
+         (2, 7, 5, 2)),
+        ("AveragePooling2D 3x2 s(1,2) same", lambda name: AveragePooling2D((3, 2), (1, 2), "same", name=name),
+         (2, 5, 6, 2)),
+        ("GlobalAveragePooling2D", lambda name: GlobalAveragePooling2D(name=name), (2, 4, 3, 2)),
+        ("GlobalAveragePooling2D keepdims", lambda name: GlobalAveragePooling2D(keepdims=True, name=name),
+         (2, 4, 3, 2)),
+        ("GlobalMaxPooling2D", lambda name: GlobalMaxPooling2D(name=name), (2, 4, 3, 2)),
+        ("GlobalMaxPooling2D keepdims", lambda name: GlobalMaxPooling2D(keepdims=True, name=name), (2, 4, 3, 2)),
+        ("BatchNormalization after Conv2D", lambda name: BatchNormalization(name=name), (3, 4, 3, 2)),
+        ("BatchNormalization after Dense", lambda name: BatchNormalization(name=name), (5, 4)),
+        ("BatchNormalization axis 1 no center", lambda name: BatchNormalization(axis=1, center=False, name=name),
+         (3, 4, 3, 2)),
+        ("BatchNormalization no scale", lambda name: BatchNormalization(scale=False, name=name), (3, 4, 3, 2)),
         ("Dense linear", lambda name: Dense(4, name=name), (3, 7)),
         ("Dense relu", lambda name: Dense(4, activation="relu", name=name), (3, 7)),
         ("Dense softmax", lambda name: Dense(4, activation="softmax", name=name), (3, 7)),
@@ -345,6 +381,9 @@ def layer_cases():
         *[(f"Activation {activation}", lambda name, activation=activation: Activation(activation, name=name),
            (2, 4, 3, 2)) for activation in ACTIVATIONS],
         ("Flatten", lambda name: Flatten(name=name), (2, 3, 4, 2)),
+        ("Dropout 0.5", lambda name: Dropout(0.5, seed=1, name=name), (2, 5, 4, 3)),
+        ("Dropout 0.3 channels", lambda name: Dropout(0.3, noise_shape=(None, 1, 1, None), seed=2, name=name),
+         (2, 5, 4, 3)),
         ("ReLU", lambda name: ReLU(name=name), (2, 5, 4, 3)),
         ("Softmax", lambda name: Softmax(name=name), (3, 6)),
     ]
@@ -439,7 +478,9 @@ def gradcheck(model_or_layer=None, x=None, y=None, *, eps=EPS, seed=0, max_entri
     model_or_layer : Sequential, Layer or None
         None runs the default suite: every layer type in small configurations (Conv2D
         valid/same, strides 1/2, 1x1/3x3/5x5 kernels, linear and relu; MaxPooling2D 2x2, 3x3,
-        overlapping, "same", odd sizes; Dense with every activation; Conv2D tanh; Activation with
+        overlapping, "same", odd sizes; AveragePooling2D likewise; GlobalAveragePooling2D and
+        GlobalMaxPooling2D, with and without keepdims; Dropout (its mask held fixed); BatchNormalization in
+        training mode after a Conv2D and after a Dense; Dense with every activation; Conv2D tanh; Activation with
         every activation; Flatten; ReLU; Softmax) with
         every entry checked, a small version of the tutorial model (every entry) and the full
         tutorial model (50x50x3, ``FULL_MODEL_ENTRIES`` random entries of each tensor), on

@@ -4,7 +4,8 @@ import pytest
 from engine_checks import layer_gradient_errors, on_backend  # noqa: F401  (fixture)
 
 from scratchconv import Sequential, initializers
-from scratchconv.layers import (LAYER_CLASSES, Activation, Conv2D, Dense, Flatten, MaxPooling2D, ReLU,
+from scratchconv.layers import (LAYER_CLASSES, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
+                                Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, ReLU,
                                 Softmax)
 from scratchconv.layers import get as get_layer_class
 
@@ -17,6 +18,11 @@ EVERY_LAYER = {
     "ReLU": (lambda dt: ReLU(dtype=dt), (4, 3)),
     "Softmax": (lambda dt: Softmax(dtype=dt), (6,)),
     "Activation": (lambda dt: Activation("gelu", dtype=dt), (4, 3)),
+    "AveragePooling2D": (lambda dt: AveragePooling2D((3, 2), strides=(2, 1), padding="same", dtype=dt), (7, 6, 3)),
+    "GlobalAveragePooling2D": (lambda dt: GlobalAveragePooling2D(dtype=dt), (4, 3, 2)),
+    "GlobalMaxPooling2D": (lambda dt: GlobalMaxPooling2D(keepdims=True, dtype=dt), (4, 3, 2)),
+    "Dropout": (lambda dt: Dropout(0.5, seed=0, dtype=dt), (4, 3, 2)),
+    "BatchNormalization": (lambda dt: BatchNormalization(dtype=dt), (4, 3, 2)),
 }
 
 

@@ -10,6 +10,8 @@
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
 - ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None) -> (y, argmax)``
 - ``conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
+- ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
+- ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``
 - ``relu_backward(dy, y, out=None) -> dz``
 - ``adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)`` (in place)
 

@@ -569,3 +569,80 @@ def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
     grad = np.ascontiguousarray(grad, dtype=param.dtype)
     _adam_update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                  alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+
+
+@njit(cache=True)
+def _covered(i, s, before, k, n):
+    """How many of the k cells of window i (stride s, ``before`` cells of padding) lie in 0..n-1,
+    and the first of them: (first, count)."""
+    start = i * s - before
+    first = max(start, 0)
+    return first, min(start + k, n) - first
+
+
+@njit(parallel=True, cache=True)
+def _avgpool_forward(x, ph, pw, sh, sw, top, left, y):
+    """y[b, i, j, :] = mean of x[b] over the pixels window (i, j) covers; one thread per sample."""
+    n, h, wd, c = x.shape
+    h_out, w_out = y.shape[1], y.shape[2]
+    for b in prange(n):
+        for i in range(h_out):
+            h0, rows = _covered(i, sh, top, ph, h)
+            for j in range(w_out):
+                w0, cols = _covered(j, sw, left, pw, wd)
+                for cc in range(c):
+                    y[b, i, j, cc] = 0.0
+                for hi in range(h0, h0 + rows):
+                    for wi in range(w0, w0 + cols):
+                        for cc in range(c):
+                            y[b, i, j, cc] += x[b, hi, wi, cc]
+                count = rows * cols
+                for cc in range(c):
+                    y[b, i, j, cc] /= count
+
+
+@njit(parallel=True, cache=True)
+def _avgpool_backward(dy, ph, pw, sh, sw, top, left, dx):
+    """dx[b, h, w, :] += dy[b, i, j, :] / count[i, j] over the windows covering (h, w); one
+    thread per sample (zeroing its own dx), windows in (i, j) order."""
+    n, h, wd, c = dx.shape
+    h_out, w_out = dy.shape[1], dy.shape[2]
+    for b in prange(n):
+        dx[b] = 0.0
+        for i in range(h_out):
+            h0, rows = _covered(i, sh, top, ph, h)
+            for j in range(w_out):
+                w0, cols = _covered(j, sw, left, pw, wd)
+                count = rows * cols
+                for hi in range(h0, h0 + rows):
+                    for wi in range(w0, w0 + cols):
+                        for cc in range(c):
+                            dx[b, hi, wi, cc] += dy[b, i, j, cc] / count
+
+
+def avgpool2d_forward(x, pool_size, strides, pads):
+    """Average pooling over the pixels each window covers; see ``numpy_kernels.avgpool2d_forward``.
+
+    x : ndarray of shape (n, h, w, c)  ->  y : (n, h_out, w_out, c) in x's dtype.
+    """
+    x = np.ascontiguousarray(x)
+    (ph, pw), (sh, sw) = pool_size, strides
+    (top, bottom), (left, right) = pads
+    n, h, wd, c = x.shape
+    y = np.empty((n, padded_output_size(h, ph, sh, top, bottom), padded_output_size(wd, pw, sw, left, right), c),
+                 dtype=x.dtype)
+    _avgpool_forward(x, ph, pw, sh, sw, top, left, y)
+    return y
+
+
+def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
+    """Each window's gradient shared among its pixels; see ``numpy_kernels.avgpool2d_backward``.
+
+    dy : ndarray of shape (n, h_out, w_out, c)  ->  dx : ndarray of shape ``x_shape``.
+    """
+    dy = np.ascontiguousarray(dy)
+    (ph, pw), (sh, sw) = pool_size, strides
+    (top, _), (left, _) = pads
+    dx = np.empty(tuple(x_shape), dtype=dy.dtype)
+    _avgpool_backward(dy, ph, pw, sh, sw, top, left, dx)
+    return dx

@@ -332,3 +332,52 @@ def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
     m += (grad - m) * one_minus_beta_1
     v += (np.square(grad) - v) * one_minus_beta_2
     param -= (m * alpha) / (np.sqrt(v) + epsilon)
+
+
+def avgpool2d_counts(hw, pool_size, strides, pads):
+    """How many input pixels (not padding) window ``(i, j)`` covers: count : (H_out, W_out).
+
+    Keras (TensorFlow's avg_pool) divides each window's sum by this count, so with "same"
+    padding a window hanging over the edge averages its real pixels only.
+    """
+    ones = _pad(np.ones((1,) + tuple(hw) + (1,)), pads)
+    (ph, pw), (sh, sw) = pool_size, strides
+    h_out = (ones.shape[1] - ph) // sh + 1
+    w_out = (ones.shape[2] - pw) // sw + 1
+    return sum(_window(ones, p, q, (h_out, w_out), strides)[0, :, :, 0] for p in range(ph) for q in range(pw))
+
+
+def avgpool2d_forward(x, pool_size, strides, pads):
+    """Average pooling over the input pixels each window covers:
+
+        y[n, i, j, c] = sum_{p, q} x_pad[n, s_h*i + p, s_w*j + q, c] / count[i, j]
+
+    with zero padding and ``count`` from :func:`avgpool2d_counts` (padding is not counted).
+    """
+    (ph, pw), (sh, sw) = pool_size, strides
+    x_pad = _pad(x, pads)
+    h_out = (x_pad.shape[1] - ph) // sh + 1
+    w_out = (x_pad.shape[2] - pw) // sw + 1
+    y = np.zeros((x.shape[0], h_out, w_out, x.shape[3]), dtype=x.dtype)
+    for p in range(ph):
+        for q in range(pw):
+            y += _window(x_pad, p, q, (h_out, w_out), strides)
+    return y / avgpool2d_counts(x.shape[1:3], pool_size, strides, pads)[None, :, :, None].astype(x.dtype)
+
+
+def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
+    """Each window shares its gradient equally among the pixels it averaged:
+
+        dx[n, h, w, c] = sum over the windows (i, j) that cover (h, w) of dy[n, i, j, c] / count[i, j]
+
+    written as the forward's loop over offsets with ``+=`` into the padded input gradient,
+    whose padding is then cut away.
+    """
+    (ph, pw), ((top, bottom), (left, right)) = pool_size, pads
+    n, h, wd, c = x_shape
+    share = dy / avgpool2d_counts((h, wd), pool_size, strides, pads)[None, :, :, None].astype(dy.dtype)
+    dx_pad = np.zeros((n, h + top + bottom, wd + left + right, c), dtype=dy.dtype)
+    for p in range(ph):
+        for q in range(pw):
+            _window(dx_pad, p, q, dy.shape[1:3], strides)[...] += share
+    return dx_pad[:, top:top + h, left:left + wd, :]

@@ -3,7 +3,9 @@ from .activations import Activation, ReLU, Softmax
 from .base import LAYER_CLASSES, Layer
 from .conv import Conv2D
 from .core import Dense, Flatten
-from .pooling import MaxPooling2D
+from .dropout import Dropout
+from .normalization import BatchNormalization
+from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 
 
 
@@ -14,4 +16,5 @@ def get(class_name):
     return LAYER_CLASSES[class_name]
 
 
-__all__ = ["Layer", "Activation", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "ReLU", "Softmax", "LAYER_CLASSES", "get"]
+__all__ = ["Layer", "Activation", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+           "GlobalMaxPooling2D", "Flatten", "Dense", "Dropout", "BatchNormalization", "ReLU", "Softmax", "LAYER_CLASSES", "get"]
