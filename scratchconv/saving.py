@@ -14,8 +14,10 @@ was there is replaced whole or not at all, and keeps its permission bits.
 :func:`load_model` checks everything it reads and names the file and the fault in one sentence.
 """
 import json
+import math
 import os
 import re
+import stat
 import zipfile
 import zlib
 
@@ -29,6 +31,18 @@ FORMAT_VERSION = 1
 CONFIG_ENTRY = "config"
 WEIGHT_ENTRY = re.compile(r"w\d+")
 STATE_ENTRY = re.compile(r"s\d+")
+# The keys of the config and of its "model" object; anything else is refused.
+CONFIG_KEYS = ("format", "format_version", "scratchconv_version", "model", "compile", "weights",
+               "optimizer_state", "data")
+MODEL_CONFIG_KEYS = ("name", "dtype", "layers", "input_shape")
+
+# What load_model accepts before allocating anything. A model config of the tutorial's kind
+# takes a few kilobytes and its model about 0.5 million parameters; these bounds are far above
+# any model scratchconv trains in reasonable time, and far below what would exhaust a machine's
+# memory. Raise them (scratchconv.saving.MAX_PARAMETERS = ...) to load a bigger model.
+MAX_CONFIG_BYTES = 16 * 2**20  # the config entry (a .npy of UTF-32 text: 4 bytes a character)
+MAX_PARAMETERS = 2**28  # weights of the whole model: 1 GiB in float32
+MAX_VALUES_PER_SAMPLE = 2**26  # the input or any layer's output, for one sample
 
 # The first bytes of a zip archive (an .npz) and of a single .npy array.
 ZIP_MAGIC = b"PK\x03\x04"
@@ -126,6 +140,12 @@ def load_model(path):
     as it was when saved, its optimizer state restored when the file has it. Keras ``.keras``
     and legacy ``.h5`` files are read too (:mod:`scratchconv.keras_files`), whatever their name.
 
+    Nothing is allocated before it is known to fit: the config is read and checked first (its
+    entry's declared size, known keys, the layers' shapes and parameter count within
+    :data:`MAX_PARAMETERS` and :data:`MAX_VALUES_PER_SAMPLE`), then the ``.npy`` header of every
+    weight and state entry against what the config makes, and only then are the arrays read.
+    Entries the format does not name are never read.
+
     Raises FileNotFoundError when there is no file at ``path``, and :class:`ModelFileError`
     (a ValueError) naming the file and the fault for anything else wrong with it.
     """
@@ -135,17 +155,27 @@ def load_model(path):
     if _is_keras_file(path):
         from .keras_files import load_keras_model
         return load_keras_model(path)
-    entries = _read_entries(path)
-    config = _read_config(path, entries)
+    with _Archive.open(path) as archive:
+        config = _read_config(path, archive)
+        planned = _plan_weights(path, config["model"])
+        state = config.get("optimizer_state") if config["compile"] is not None else None
+        slots = _plan_state(path, archive, planned, state)
+        _check_weight_entries(path, archive, planned)
+        weights = [_finite(path, archive.read(entry), f"weight {entry} (layer {layer!r}, {param})")
+                   for entry, layer, param, _, _ in planned]
+        state_arrays = {s["entry"]: _finite(path, archive.read(s["entry"]),
+                                            f"optimizer state {s['entry']} ({s['slot']} of {s['weight']})")
+                        for s in slots}
     try:
         model = Sequential.from_config(config["model"])
     except (TypeError, ValueError) as err:
         raise _fail(path, f"its model config does not make a model ({err})") from None
-    _load_weights(path, model, entries)
+    model.set_weights(weights)
     set_data_info(path, model, config.get("data"))
     if config["compile"] is not None:
         _compile(path, model, config["compile"])
-        _load_optimizer_state(path, model, config.get("optimizer_state"), entries)
+        if state is not None:
+            _restore_optimizer_state(path, model, state, slots, state_arrays)
     return model
 
 
@@ -166,48 +196,141 @@ def _is_keras_file(path):
     return kind == "h5"
 
 
-def _read_entries(path):
-    """Every entry of the npz archive at ``path``, by name."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"there is no model file at {path}")
-    if os.path.isdir(path):
-        raise _fail(path, "it is a folder, not a file")
-    with open(path, "rb") as f:
-        head = f.read(len(NPY_MAGIC))
-    if not zipfile.is_zipfile(path):
-        if not head:
-            reason = "the file is empty"
-        elif head.startswith(ZIP_MAGIC):
-            reason = "it starts like an npz (zip) archive but is truncated or damaged"
-        elif head.startswith(NPY_MAGIC):
-            reason = "it holds a single NumPy array (.npy), not an npz archive"
+class _Archive:
+    """The npz (zip) archive of a model file, read one named entry at a time: an entry's
+    ``.npy`` header first (shape, dtype, and the size the zip declares for it checked against
+    each other), its data only when asked for."""
+
+    def __init__(self, path, file, zip_file):
+        self.path, self.file, self.zip = path, file, zip_file
+        self.infos = {}
+        for info in zip_file.infolist():
+            name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
+            self.infos[name] = info
+
+    @classmethod
+    def open(cls, path):
+        """The archive at ``path``; a ModelFileError for anything that is not a readable zip
+        archive, a FIFO or a device among them (refused at once: reading one could block
+        forever or never end)."""
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"there is no model file at {path}") from None
+        except IsADirectoryError:
+            raise _fail(path, "it is a folder, not a file") from None
+        except OSError as err:
+            raise _fail(path, f"it cannot be opened ({err.strerror or err})") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise _fail(path, "it is a folder, not a file")
+            raise _fail(path, "it is not a regular file (a pipe, a device or a socket), and a "
+                              "model file always is one")
+        file = os.fdopen(fd, "rb")
+        try:
+            head = file.read(len(NPY_MAGIC))
+            file.seek(0)
+            if not zipfile.is_zipfile(file):
+                if not head:
+                    reason = "the file is empty"
+                elif head.startswith(ZIP_MAGIC):
+                    reason = "it starts like an npz (zip) archive but is truncated or damaged"
+                elif head.startswith(NPY_MAGIC):
+                    reason = "it holds a single NumPy array (.npy), not an npz archive"
+                else:
+                    reason = "it is not an npz (zip) archive"
+                raise _fail(path, reason)
+            try:
+                zip_file = zipfile.ZipFile(file)
+            except _READ_ERRORS as err:
+                raise _fail(path, f"reading the archive's index failed, so the file is damaged "
+                                  f"({err})") from None
+        except BaseException:
+            file.close()
+            raise
+        return cls(path, file, zip_file)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.zip.close()
+        self.file.close()
+
+    def names(self, pattern):
+        return {name for name in self.infos if pattern.fullmatch(name)}
+
+    def header(self, name):
+        """(shape, dtype) of entry ``name`` from its ``.npy`` header, its declared size checked."""
+        info = self.infos[name]
+        try:
+            with self.zip.open(info) as f:
+                shape, fortran, dtype = self._read_header(f)
+                size = f.tell() + math.prod(shape) * dtype.itemsize
+        except _READ_ERRORS as err:
+            raise self._damaged(name, err) from None
+        if info.file_size != size:
+            raise self._damaged(name, f"the archive declares {info.file_size} bytes for it, its "
+                                      f".npy header describes {size}")
+        return shape, dtype
+
+    def read(self, name):
+        """The array of entry ``name`` (its header was checked by :meth:`header`); the zip's
+        CRC is checked on the way."""
+        try:
+            with self.zip.open(self.infos[name]) as f:
+                shape, fortran, dtype = self._read_header(f)
+                data = bytearray(math.prod(shape) * dtype.itemsize)
+                view, done = memoryview(data), 0
+                while done < len(data):
+                    n = f.readinto(view[done:])
+                    if not n:
+                        raise EOFError(f"the data ends after {done} of {len(data)} bytes")
+                    done += n
+                if f.read(1):  # reading to the end is what makes zipfile check the CRC
+                    raise ValueError("it holds more data than its header describes")
+        except _READ_ERRORS as err:
+            raise self._damaged(name, err) from None
+        return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+
+    @staticmethod
+    def _read_header(f):
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         else:
-            reason = "it is not an npz (zip) archive"
-        raise _fail(path, reason)
-    entries, where = {}, "the archive's index"
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for name in archive.files:
-                where = f"entry {name!r}"
-                entries[name] = archive[name]
-    except _READ_ERRORS as err:
-        raise _fail(path, f"reading {where} failed, so the file is damaged ({err})") from None
-    return entries
+            raise ValueError(f"it is a .npy of version {version}, not 1.0 or 2.0")
+        if dtype.hasobject:
+            raise ValueError("it holds Python objects (a pickle), which are never loaded")
+        return shape, fortran, dtype
+
+    def _damaged(self, name, err):
+        return _fail(self.path, f"reading entry {name!r} failed, so the file is damaged ({err})")
 
 
-def _read_config(path, entries):
-    """The JSON config, checked for format, version and the shape of its parts."""
-    if CONFIG_ENTRY not in entries:
-        listed = ", ".join(sorted(entries)) or "nothing"
+def _read_config(path, archive):
+    """The JSON config, checked for size, format, version, known keys and the shape of its parts."""
+    if CONFIG_ENTRY not in archive.infos:
+        listed = ", ".join(sorted(archive.infos)) or "nothing"
         raise _fail(path, f"it has no {CONFIG_ENTRY!r} entry, so it is not a scratchconv model "
                           f"(it holds {listed})")
-    raw = entries[CONFIG_ENTRY]
-    if not (isinstance(raw, np.ndarray) and raw.ndim == 0 and raw.dtype.kind == "U"):
+    declared = archive.infos[CONFIG_ENTRY].file_size
+    if declared > MAX_CONFIG_BYTES:
+        raise _fail(path, f"its {CONFIG_ENTRY!r} entry declares {declared:,} bytes, more than a model "
+                          f"config ever needs ({MAX_CONFIG_BYTES:,})")
+    shape, dtype = archive.header(CONFIG_ENTRY)
+    if shape != () or dtype.kind != "U":
         raise _fail(path, f"its {CONFIG_ENTRY!r} entry is not a JSON text")
     try:
-        config = json.loads(str(raw))
+        config = json.loads(str(archive.read(CONFIG_ENTRY)[()]))
     except json.JSONDecodeError as err:
         raise _fail(path, f"its config is not valid JSON ({err})") from None
+    except RecursionError:
+        raise _fail(path, "its config is JSON nested too deeply to be a model config") from None
     if not isinstance(config, dict):
         raise _fail(path, f"its config is a JSON {type(config).__name__}, not an object")
     if config.get("format") != FORMAT:
@@ -219,16 +342,25 @@ def _read_config(path, entries):
                           f"reads versions 1 to {FORMAT_VERSION}"
                           + ("; a newer scratchconv wrote it, so upgrade"
                              if isinstance(version, int) and version > FORMAT_VERSION else ""))
+    _check_keys(path, "its config", config, CONFIG_KEYS)
     _check_model_config(path, config.get("model"))
     if "compile" not in config:
         raise _fail(path, "its config has no 'compile' entry (null for an uncompiled model)")
     return config
 
 
+def _check_keys(path, what, mapping, known):
+    unknown = sorted(set(mapping) - set(known))
+    if unknown:
+        raise _fail(path, f"{what} has keys this version of the format does not have "
+                          f"({', '.join(map(repr, unknown))})")
+
+
 def _check_model_config(path, model_config):
     """The parts of the model config that Sequential.from_config indexes without checking."""
     if not isinstance(model_config, dict):
         raise _fail(path, "its config has no 'model' object")
+    _check_keys(path, "its model config", model_config, MODEL_CONFIG_KEYS)
     layers = model_config.get("layers")
     if not isinstance(layers, list) or not layers:
         raise _fail(path, "its model config has no list of layers")
@@ -242,24 +374,69 @@ def _check_model_config(path, model_config):
         raise _fail(path, f"its model config has no valid input_shape (got {shape!r})")
 
 
-def _load_weights(path, model, entries):
-    """Check the archive's w0, w1, ... against the model's parameters and copy them in."""
-    records = _weight_records(model)
-    found = {name for name in entries if WEIGHT_ENTRY.fullmatch(name)}
-    expected = {entry for entry, _, _, _, _ in records}
+def _plan_weights(path, model_config):
+    """(entry, layer name, parameter name, shape, dtype) of every weight the model config makes,
+    in get_weights() order, worked out from the layers' shapes without allocating anything;
+    sizes beyond MAX_VALUES_PER_SAMPLE or MAX_PARAMETERS are refused."""
+    from .layers import get as get_layer_class
+    from .layers.base import check_dtype
+
+    try:
+        model_dtype = check_dtype(model_config.get("dtype", "float32"))
+        layers = [get_layer_class(entry["class_name"]).from_config(entry["config"])
+                  for entry in model_config["layers"]]
+        shape = tuple(model_config["input_shape"])
+        planned, total = [], 0
+        for layer in layers:
+            _check_values(path, f"the input of {layer.describe()}", shape)
+            dtype = layer._given_dtype or model_dtype
+            for param, weight_shape, _ in layer.weight_shapes(shape):
+                planned.append((f"w{len(planned)}", layer.name, param, weight_shape, np.dtype(dtype)))
+                total += math.prod(weight_shape)
+            if total > MAX_PARAMETERS:
+                raise _fail(path, f"its model config makes {total:,} parameters up to "
+                                  f"{layer.describe()}, more than the {MAX_PARAMETERS:,} scratchconv "
+                                  f"loads (raise scratchconv.saving.MAX_PARAMETERS to load it)")
+            shape = layer.compute_output_shape(shape)
+        _check_values(path, "the output", shape)
+    except ModelFileError:
+        raise
+    except (TypeError, ValueError) as err:
+        raise _fail(path, f"its model config does not make a model ({err})") from None
+    return planned
+
+
+def _check_values(path, what, shape):
+    values = math.prod(shape)
+    if values > MAX_VALUES_PER_SAMPLE:
+        raise _fail(path, f"in its model config {what} holds {values:,} values per sample, more than "
+                          f"the {MAX_VALUES_PER_SAMPLE:,} scratchconv handles (raise "
+                          f"scratchconv.saving.MAX_VALUES_PER_SAMPLE to load it)")
+
+
+def _check_weight_entries(path, archive, planned):
+    """The archive's w0, w1, ... against the planned weights: names, then each header."""
+    found = archive.names(WEIGHT_ENTRY)
+    expected = {entry for entry, _, _, _, _ in planned}
     if found != expected:
         missing = sorted(expected - found, key=lambda n: int(n[1:]))
         detail = f", missing {', '.join(missing)}" if missing else ""
         raise _fail(path, f"it holds {len(found)} weight arrays but its model has {len(expected)}{detail}")
-    for entry, layer, name, p, _ in records:
-        w = entries[entry]
-        where = f"weight {entry} (layer {layer.name!r}, {name})"
-        if not isinstance(w, np.ndarray) or w.shape != p.shape:
-            shape = w.shape if isinstance(w, np.ndarray) else "no array"
-            raise _fail(path, f"{where} has shape {shape}, but the model needs {p.shape}")
-        if w.dtype != p.dtype:
-            raise _fail(path, f"{where} has dtype {w.dtype}, but the model is {p.dtype}")
-    model.set_weights([entries[entry] for entry, _, _, _, _ in records])
+    for entry, layer, param, shape, dtype in planned:
+        where = f"weight {entry} (layer {layer!r}, {param})"
+        found_shape, found_dtype = archive.header(entry)
+        if found_shape != shape:
+            raise _fail(path, f"{where} has shape {found_shape}, but the model needs {shape}")
+        if found_dtype != dtype:
+            raise _fail(path, f"{where} has dtype {found_dtype}, but the model is {dtype}")
+
+
+def _finite(path, array, what):
+    """``array``, or a ModelFileError when it holds NaN or infinity (a model saved from a
+    diverged training would predict nothing but NaN)."""
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise _fail(path, f"{what} holds NaN or infinite values")
+    return array
 
 
 def default_class_names(n_classes):
@@ -329,17 +506,18 @@ def _compile(path, model, compile_config):
         raise _fail(path, f"its compile settings are invalid ({err})") from None
 
 
-def _load_optimizer_state(path, model, state, entries):
-    """Restore the optimizer's step count and state arrays from the archive's s0, s1, ...
+def _plan_state(path, archive, planned, state):
+    """The optimizer state manifest (``[{"entry", "weight", "slot"}, ...]``), checked against
+    the archive's s0, s1, ... and, by their headers, against the planned weights.
 
     ``state`` is the config's ``optimizer_state``: null (or absent) when none was saved, else
     ``{"iterations": int, "slots": [{"entry", "weight", "slot"}, ...]}``.
     """
-    found = {name for name in entries if STATE_ENTRY.fullmatch(name)}
+    found = archive.names(STATE_ENTRY)
     if state is None:
         if found:
             raise _fail(path, f"it holds {len(found)} optimizer state arrays but its config lists none")
-        return
+        return []
     manifest = state.get("slots") if isinstance(state, dict) else None
     if not (isinstance(manifest, list) and all(
             isinstance(s, dict) and all(isinstance(s.get(k), str) for k in ("entry", "weight", "slot"))
@@ -349,20 +527,29 @@ def _load_optimizer_state(path, model, state, entries):
     listed = [s["entry"] for s in manifest]
     if set(listed) != found or len(listed) != len(found):
         raise _fail(path, f"its config lists {len(listed)} optimizer state arrays but it holds {len(found)}")
+    weights = {entry: (shape, dtype) for entry, _, _, shape, dtype in planned}
+    for s in manifest:
+        if s["weight"] not in weights:
+            raise _fail(path, f"optimizer state {s['entry']} belongs to weight {s['weight']!r}, "
+                              f"which the model does not have")
+        shape, dtype = archive.header(s["entry"])
+        where = f"optimizer state {s['entry']} ({s['slot']} of {s['weight']})"
+        if dtype != weights[s["weight"]][1]:
+            raise _fail(path, f"{where} has dtype {dtype}, but the model is {weights[s['weight']][1]}")
+        if shape != weights[s["weight"]][0]:
+            raise _fail(path, f"{where} has shape {shape}, but its weight has {weights[s['weight']][0]}")
+    return manifest
+
+
+def _restore_optimizer_state(path, model, state, manifest, arrays):
+    """Give the optimizer its step count and the state arrays read from the archive."""
     records = _weight_records(model)
     index = {entry: i for i, (entry, _, _, _, _) in enumerate(records)}
     slots = [None] * len(records)
     for s in manifest:
-        if s["weight"] not in index:
-            raise _fail(path, f"optimizer state {s['entry']} belongs to weight {s['weight']!r}, "
-                              f"which the model does not have")
         i = index[s["weight"]]
-        a, p = entries[s["entry"]], records[i][3]
-        if not isinstance(a, np.ndarray) or a.dtype != p.dtype:
-            raise _fail(path, f"optimizer state {s['entry']} ({s['slot']} of {s['weight']}) has dtype "
-                              f"{getattr(a, 'dtype', None)}, but the model is {p.dtype}")
         slots[i] = slots[i] or {}
-        slots[i][s["slot"]] = a
+        slots[i][s["slot"]] = arrays[s["entry"]]
     try:
         model.optimizer.set_state([p for _, _, _, p, _ in records], state.get("iterations"), slots)
     except ValueError as err:

@@ -41,6 +41,17 @@ def test_every_layer_keeps_the_contract(class_name, on_backend):
     assert layer.backward(np.ones_like(y), need_dx=False) is None
 
 
+@pytest.mark.parametrize("class_name", sorted(EVERY_LAYER))
+def test_weight_shapes_are_what_build_makes_without_making_them(class_name):
+    """How a model file is checked before anything is allocated (scratchconv.saving)."""
+    factory, shape = EVERY_LAYER[class_name]
+    layer = factory("float32")
+    planned = layer.weight_shapes(shape)
+    assert not layer.built and layer.params == {} and layer.state == {}
+    layer.build(shape)
+    assert planned == [(name, p.shape, trainable) for name, p, trainable in layer.named_weights()]
+
+
 def test_every_layer_class_is_registered():
     assert set(LAYER_CLASSES) == set(EVERY_LAYER)
     assert get_layer_class("Dense") is Dense

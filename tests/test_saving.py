@@ -378,8 +378,7 @@ BAD_FILES = {
     "state_wrong_dtype": (modified(change_entries=set_entry("s1", np.zeros((3, 3, 1, 64)))),
                           r"optimizer state s1 \(v of w0\) has dtype float64, but the model is float32"),
     "state_wrong_shape": (modified(change_entries=set_entry("s1", np.zeros(3, dtype="float32"))),
-                          r"its optimizer state does not fit the optimizer \(the 'v' state of parameter 0 "
-                          r"has shape \(3,\), but the parameter has \(3, 3, 1, 64\)\)"),
+                          r"optimizer state s1 \(v of w0\) has shape \(3,\), but its weight has \(3, 3, 1, 64\)"),
     "state_wrong_slot": (modified(change_config=set_key("optimizer_state", "slots", 1, "slot", value="velocity")),
                          r"its optimizer state does not fit the optimizer \(Adam keeps the state \['m', 'v'\] "
                          r"per parameter, but parameter 0 has \['m', 'velocity'\]\)"),

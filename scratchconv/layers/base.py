@@ -16,6 +16,7 @@ moving_variance). Only ``params`` reach the optimizer.
 Every subclass that sets its own ``_default_name`` is registered under its class name in
 :data:`LAYER_CLASSES` (so a model file or a config can name it): a new layer is one module.
 """
+import copy
 import itertools
 
 import numpy as np
@@ -139,6 +140,25 @@ class Layer:
         converted like a parameter, never given to the optimizer."""
         from ..initializers import get
         self.state[name] = get(initializer)(shape, self.dtype, None)
+
+    def weight_shapes(self, input_shape):
+        """``(name, shape, trainable)`` of every weight ``build(input_shape)`` would make, in
+        :meth:`named_weights` order, without making any.
+
+        ``build`` runs on a shallow copy of the layer whose ``_add_param`` / ``_add_state`` only
+        note the shapes, so every layer (a new one included) answers from its own ``build``:
+        this is how a model file's config is checked against its arrays before anything is
+        allocated. Raises what ``build`` raises for an input that does not fit.
+        """
+        shadow = copy.copy(self)
+        shadow.params, shadow.grads, shadow.state = {}, {}, {}
+        trainable, fixed = [], []
+        shadow._add_param = lambda name, shape, initializer, rng: trainable.append(
+            (name, tuple(int(d) for d in shape), True))
+        shadow._add_state = lambda name, shape, initializer: fixed.append(
+            (name, tuple(int(d) for d in shape), False))
+        shadow.build(tuple(input_shape))
+        return trainable + fixed
 
     def named_weights(self):
         """``(name, array, trainable)`` for every weight, in Keras's order: the trainable

@@ -1,4 +1,6 @@
 """Flatten and Dense."""
+import math
+
 import numpy as np
 
 from ..initializers import check as check_initializer
@@ -19,7 +21,7 @@ class Flatten(Layer):
     _default_name = "flatten"
 
     def compute_output_shape(self, input_shape):
-        return (int(np.prod(input_shape)),)
+        return (math.prod(int(d) for d in input_shape),)  # exact for any size, unlike np.prod
 
     def forward(self, x, training=False):
         x = self._check_input(x)
