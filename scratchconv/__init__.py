@@ -5,6 +5,7 @@
 from . import callbacks, initializers, layers, losses, metrics, optimizers
 from .backend import get_backend, set_backend
 from .gradcheck import gradcheck
+from .layers import Input
 from .model import Sequential
 from .random import set_seed
 from .saving import load_model
@@ -13,5 +14,5 @@ from .tutorial import tutorial_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Sequential", "History", "callbacks", "layers", "losses", "optimizers", "metrics", "initializers",
+__all__ = ["Sequential", "Input", "History", "callbacks", "layers", "losses", "optimizers", "metrics", "initializers",
            "load_model", "gradcheck", "set_seed", "set_backend", "get_backend", "tutorial_model"]

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 
 from . import steps as steps_module
-from .layers import Layer
+from .layers import Input, Layer
 from .layers import get as get_layer_class
 from .layers.base import check_dtype, shape_str, unique_name
 from .training import Training
@@ -23,7 +23,9 @@ class Sequential(Training):
     Parameters
     ----------
     layers : list of Layer or None
-        Also added one at a time with :meth:`add`.
+        Also added one at a time with :meth:`add`. The first entry may be an
+        :class:`~scratchconv.layers.Input` (``Input((28, 28, 1))``), which sets the input shape
+        and is not one of ``layers``, as in Keras.
     name : str or None
     dtype : "float32" (default) or "float64"
         Layers created without a dtype take the model's; inputs are cast to it, so with
@@ -46,6 +48,7 @@ class Sequential(Training):
         self.name = unique_name("sequential") if name is None else str(name)
         self.dtype = check_dtype(dtype)
         self.layers = []
+        self._input = None  # the Input given as the first entry, if any
         super().__init__()
         self._steps, self._steps_of = [], ()  # self.steps, and the layers it was planned for
         self._ran = []  # the steps the last forward ran, which backward runs back
@@ -58,22 +61,38 @@ class Sequential(Training):
     # ----- structure -------------------------------------------------------------------------
 
     def add(self, layer):
-        """Append a layer; it takes the model's dtype unless it was given its own."""
+        """Append a layer; it takes the model's dtype unless it was given its own. An
+        :class:`~scratchconv.layers.Input` is taken as the input shape, before any layer."""
+        if isinstance(layer, Input):
+            if self.layers or self._input is not None:
+                raise ValueError(f"an Input must be the first entry of model {self.name!r}, before its layers "
+                                 f"(it already has {self._input or self.layers[0].describe()})")
+            self._input = layer
+            return
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add takes a layer (Conv2D, Dense, ...), got {layer!r}")
+            raise TypeError(f"Sequential.add takes a layer (Conv2D, Dense, ...) or an Input, got {layer!r}")
+        if not self.layers and self._input is not None and layer._given_input_shape not in (None, self._input.shape):
+            raise ValueError(f"{layer.describe()} was given input_shape={layer._given_input_shape}, but the "
+                             f"model's Input has shape {self._input.shape}")
         if any(existing.name == layer.name for existing in self.layers):
             raise ValueError(f"the model already has a layer named {layer.name!r}; layer names must be unique")
         if layer._given_dtype is None and not layer.built:
             layer.dtype = self.dtype
         self.layers.append(layer)
         index = len(self.layers) - 1
-        # As in Keras, a first layer given input_shape= builds the model right away.
-        if (index == 0 and layer._given_input_shape is not None) or self.built_up_to(index):
+        # As in Keras, a first layer given input_shape= (or after an Input) builds the model right away.
+        if (index == 0 and self._declared_input_shape() is not None) or self.built_up_to(index):
             try:
                 self._build_from(index)
             except ValueError:
                 self.layers.pop()  # a layer that does not fit is not kept
                 raise
+
+    def _declared_input_shape(self):
+        """The sample shape the Input or the first layer's ``input_shape=`` gave, or None."""
+        if self._input is not None:
+            return self._input.shape
+        return self.layers[0]._given_input_shape if self.layers else None
 
     @property
     def built(self):
@@ -100,7 +119,7 @@ class Sequential(Training):
         if index > 0:
             shape = self.layers[index - 1].compute_output_shape(self.layers[index - 1].input_shape)
         else:
-            shape = self.layers[0].input_shape or self.layers[0]._given_input_shape
+            shape = self.layers[0].input_shape or self._declared_input_shape()
         for layer in self.layers[index:]:
             if not layer.built:
                 layer.build(shape)
@@ -119,10 +138,10 @@ class Sequential(Training):
         if not self.layers:
             raise ValueError(f"model {self.name!r} has no layers to build")
         if input_shape is None:
-            sample = self.layers[0]._given_input_shape or self.layers[0].input_shape
+            sample = self._declared_input_shape() or self.layers[0].input_shape
             if sample is None:
-                raise ValueError(f"model {self.name!r} does not know its input shape: give the first "
-                                 f"layer input_shape=, or call build((None, height, width, channels))")
+                raise ValueError(f"model {self.name!r} does not know its input shape: start it with an Input, "
+                                 f"give the first layer input_shape=, or call build((None, height, width, channels))")
         else:
             sample = tuple(input_shape)[1:]
         first = self.layers[0]
@@ -137,7 +156,7 @@ class Sequential(Training):
         if not self.built:
             if not self.layers:
                 raise ValueError(f"model {self.name!r} has no layers")
-            self.build((None,) + x.shape[1:] if self.layers[0]._given_input_shape is None else None)
+            self.build((None,) + x.shape[1:] if self._declared_input_shape() is None else None)
 
     # ----- forward and backward --------------------------------------------------------------
 
@@ -287,13 +306,17 @@ class Sequential(Training):
                              for layer in self.layers]}
         if self.built:
             config["input_shape"] = list(self.input_shape)
+        if self._input is not None:
+            config["input"] = self._input.get_config()
         return config
 
     @classmethod
     def from_config(cls, config):
         """A new model from :meth:`get_config`'s output (built when it has ``"input_shape"``)."""
-        model = cls([get_layer_class(entry["class_name"]).from_config(entry["config"])
-                     for entry in config["layers"]], name=config.get("name"), dtype=config.get("dtype", "float32"))
+        entries = [] if config.get("input") is None else [Input.from_config(config["input"])]
+        model = cls(entries + [get_layer_class(entry["class_name"]).from_config(entry["config"])
+                               for entry in config["layers"]],
+                    name=config.get("name"), dtype=config.get("dtype", "float32"))
         if config.get("input_shape") is not None:
             model.build((None,) + tuple(config["input_shape"]))
         return model

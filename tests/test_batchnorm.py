@@ -126,12 +126,13 @@ def test_config_round_trips():
             "moving_mean_initializer", "moving_variance_initializer"} <= set(config)
 
 
-def test_save_and_load_keep_the_moving_statistics(tmp_path):
+@pytest.mark.parametrize("file_name", ["m.npz", "m.keras"])
+def test_save_and_load_keep_the_moving_statistics(tmp_path, file_name):
     model = Sequential([Dense(3, input_shape=(4,)), BatchNormalization(), Dense(2, activation="softmax")])
     model.compile("adam", "categorical_crossentropy")
     model.train_on_batch(RNG.standard_normal((5, 4)), np.eye(2)[[0, 1, 0, 1, 1]])
-    model.save(tmp_path / "m.keras")
-    loaded = scratchconv.load_model(tmp_path / "m.keras")
+    model.save(tmp_path / file_name)
+    loaded = scratchconv.load_model(tmp_path / file_name)
     for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     x = RNG.standard_normal((3, 4))

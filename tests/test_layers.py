@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from engine_checks import layer_gradient_errors, on_backend  # noqa: F401  (fixture)
 
+import scratchconv
 from scratchconv import Sequential, initializers
 from scratchconv.layers import (LAYER_CLASSES, Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense,
                                 Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D, ReLU,
@@ -299,3 +300,35 @@ def test_automatic_names_count_like_keras():
     base = first.name.split("_")[0]
     assert base == "dense"
     assert second.name != first.name and second.name.startswith("dense_")
+
+
+def every_layer_model():
+    """A model with one of each layer class (and an Input), every weight non-trivial."""
+    model = Sequential([
+        scratchconv.Input((9, 8, 2)), Conv2D(4, 3, padding="same", activation="gelu"), BatchNormalization(momentum=0.9),
+        Activation("elu"), MaxPooling2D(2, padding="same"), AveragePooling2D(2, strides=1, padding="same"),
+        ReLU(), Dropout(0.3, seed=1), GlobalMaxPooling2D(keepdims=True), Flatten(), Dense(5, activation="sigmoid"),
+        Dense(6), BatchNormalization(center=False), Dropout(0.0), Dense(3), Softmax()], dtype="float64")
+    model.compile("adam", "categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.train_on_batch(rng.standard_normal((4, 9, 8, 2)), np.eye(3)[[0, 1, 2, 0]])
+    return model
+
+
+def test_every_layer_class_is_in_the_every_layer_model():
+    assert {type(layer).__name__ for layer in every_layer_model().layers} | {"GlobalAveragePooling2D"} \
+        == set(LAYER_CLASSES)
+
+
+@pytest.mark.parametrize("file_name", ["m.npz", "m.keras"])
+def test_a_model_of_every_layer_survives_save_and_load(tmp_path, file_name):
+    model = every_layer_model()
+    model.save(tmp_path / file_name)
+    loaded = scratchconv.load_model(tmp_path / file_name)
+    def configs(m):  # a Keras file carries the input shape on its first layer, not in an Input
+        return [{k: v for k, v in layer.get_config().items() if k != "input_shape"} for layer in m.layers]
+    assert configs(loaded) == configs(model) and loaded.input_shape == model.input_shape
+    for a, b in zip(model.get_weights(), loaded.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(1).standard_normal((3, 9, 8, 2))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))

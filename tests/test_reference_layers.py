@@ -140,3 +140,19 @@ def test_training_steps_match_keras(reference, backend, case):
     for name, a, b in zip(names, model.get_weights(), twin.get_weights(), strict=True):
         assert_close(a, b, f"{case}: {name} after {TRAIN_STEPS} steps", rtol=TRAIN_RTOL,
                      floor=float(np.abs(b).max()))
+
+
+def test_keras_opens_a_model_file_of_every_layer_and_predicts_the_same(reference, tmp_path):
+    """A .keras file written by scratchconv from a model holding every layer class (moving
+    statistics after a training step included) is read by keras.models.load_model."""
+    import keras
+    from reference.compare import assert_close
+    from test_layers import every_layer_model
+
+    model = every_layer_model()
+    model.save(tmp_path / "every.keras")
+    with reference.keras_floatx("float64"):
+        twin = keras.models.load_model(tmp_path / "every.keras")
+        x = np.random.default_rng(2).standard_normal((3, 9, 8, 2))
+        assert_close(model.predict(x, verbose=0), np.asarray(twin.predict(x, verbose=0)), "predictions",
+                     atol=FLOAT64_ATOL)

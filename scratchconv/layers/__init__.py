@@ -4,6 +4,7 @@ from .base import LAYER_CLASSES, Layer
 from .conv import Conv2D
 from .core import Dense, Flatten
 from .dropout import Dropout
+from .input import Input
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
 
@@ -16,5 +17,5 @@ def get(class_name):
     return LAYER_CLASSES[class_name]
 
 
-__all__ = ["Layer", "Activation", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+__all__ = ["Layer", "Input", "Activation", "Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
            "GlobalMaxPooling2D", "Flatten", "Dense", "Dropout", "BatchNormalization", "ReLU", "Softmax", "LAYER_CLASSES", "get"]
