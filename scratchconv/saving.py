@@ -34,7 +34,7 @@ STATE_ENTRY = re.compile(r"s\d+")
 # The keys of the config and of its "model" object; anything else is refused.
 CONFIG_KEYS = ("format", "format_version", "scratchconv_version", "model", "compile", "weights",
                "optimizer_state", "data")
-MODEL_CONFIG_KEYS = ("name", "dtype", "layers", "input_shape")
+MODEL_CONFIG_KEYS = ("name", "dtype", "layers", "input_shape", "input")
 
 # What load_model accepts before allocating anything. A model config of the tutorial's kind
 # takes a few kilobytes and its model about 0.5 million parameters; these bounds are far above
