@@ -9,7 +9,7 @@
     scratchconv visualize MODEL IMAGE [--out PNG] [--overwrite]
     scratchconv make-data --out DIR [--per-class N] [--seed S] [--overwrite]
     scratchconv summary MODEL
-    scratchconv compare-keras [ARGS...]
+    scratchconv compare-keras [--out DIR] [--overwrite] [ARGS...]
     scratchconv serve [MODEL] [--host 127.0.0.1] [--port 8000]
 
 A mistake in what the user asked for (a missing path, a file that is not a model or not an image,
@@ -23,6 +23,7 @@ import importlib.util
 import itertools
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -437,9 +438,16 @@ def cmd_make_data(args):
     from scratchconv import data
 
     out = Path(args.out)
-    data.make_dataset(out, per_class=args.per_class, seed=args.seed, overwrite=args.overwrite)
+    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
+        raise UserError(f"--out {out} is not empty: choose an empty folder, or pass --overwrite to "
+                        "replace files of the same names")
+    # A fresh seed unless one is given, so that the default never redraws the shipped images;
+    # printed, so that the set can be drawn again.
+    seed = secrets.randbelow(2**31 - 1) + 1 if args.seed is None else args.seed
+    data.make_dataset(out, per_class=args.per_class, seed=seed, overwrite=args.overwrite)
     images = "image" if args.per_class == 1 else "images"
-    print(f"wrote {args.per_class} {images} of each of the {len(data.RUNES)} runes to {out}")
+    print(f"wrote {args.per_class} {images} of each of the {len(data.RUNES)} runes to {out} "
+          f"(seed {seed}; --seed {seed} draws them again)")
     return 0
 
 
@@ -461,8 +469,22 @@ def cmd_compare_keras(args):
     if root is None:
         raise UserError("compare-keras runs reference/tutorial.py, which lives in the scratchconv "
                         "repository, not in the installed package: run it from a checkout")
-    command = [sys.executable, "-m", "reference.tutorial", *args.passed_on]
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise UserError(f"--out {out} is a file, not a folder")
+        out.mkdir(parents=True, exist_ok=True)
+    else:
+        out = new_run_dir()
+    results = (out / "tutorial.json").resolve()
+    if results.exists() and not args.overwrite:
+        raise UserError(f"--out {out} already holds tutorial.json: pass --overwrite to replace it, "
+                        "or choose another folder")
+    # The reference runs from the checkout (it is not installed), so the results path is
+    # absolute: --out means the folder as seen from where the command was given.
+    command = [sys.executable, "-m", "reference.tutorial", "--out", str(results), *args.passed_on]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    print(f"results: {results}")
     return subprocess.call(command, cwd=root, env=env)
 
 
@@ -583,10 +605,10 @@ def build_parser():
                         "with the generator.")
     make_data.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
     make_data.add_argument("--per-class", type=positive_int, default=45, metavar="N",
-                           help="images per rune (default: %(default)s; with the default seed "
-                           "this redraws the shipped data/runes)")
-    make_data.add_argument("--seed", type=non_negative_int, default=0, metavar="S",
-                           help="default: %(default)s")
+                           help="images per rune (default: %(default)s)")
+    make_data.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
+                           help="the writers' seed (default: a new random one, printed; the "
+                           "shipped data/runes were drawn with the seed data/README.md names)")
     make_data.add_argument("--overwrite", action="store_true",
                            help="write into a folder that is not empty, replacing files of the "
                            "same names")
@@ -598,7 +620,11 @@ def build_parser():
     compare = command("compare-keras", cmd_compare_keras, "Run the tutorial side by side in "
                       "scratchconv and tf.keras (reference/tutorial.py; needs tensorflow and a "
                       "checkout of the repository).")
-    compare.usage = f"{PROG} compare-keras [-h] [--debug] [ARGS...]"
+    compare.usage = f"{PROG} compare-keras [-h] [--debug] [--out DIR] [--overwrite] [ARGS...]"
+    compare.add_argument("--out", metavar="DIR", help="folder for the results, tutorial.json "
+                         "(default: runs/<timestamp>/)")
+    compare.add_argument("--overwrite", action="store_true",
+                         help="replace a tutorial.json already in --out")
     compare.epilog = ("Any other arguments are passed on to python -m reference.tutorial "
                       "(see its --help there).")
 

@@ -57,6 +57,15 @@ def save_figure(fig, path, dpi=100):
                             what="the picture")
 
 
+def tick_style(labels):
+    """How to draw class labels along an x axis: single characters (runes) upright, words
+    turned a quarter so that they do not overlap; the runic font for labels with runes in them
+    (it may lack Latin letters)."""
+    runic = any(ord(ch) in RUNIC_BLOCK for label in labels for ch in label)
+    return {"rotation": 0 if all(len(label) <= 2 for label in labels) else 90,
+            "fontproperties": runic_font() if runic else None}
+
+
 def drawn_by_scratchconv(path):
     """Whether ``path`` is a PNG that :func:`save_figure` wrote (its "Software" text chunk),
     which the commands may replace without asking."""
@@ -82,9 +91,8 @@ def confusion_matrix_figure(cm, labels, title="Confusion matrix"):
     ax = fig.add_subplot()
     image = ax.imshow(cm, cmap="Blues", vmin=0)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    font = runic_font()
-    ax.set_xticks(range(k), labels, rotation=90, fontproperties=font)
-    ax.set_yticks(range(k), labels, fontproperties=font)
+    ax.set_xticks(range(k), labels, **tick_style(labels))
+    ax.set_yticks(range(k), labels, fontproperties=tick_style(labels)["fontproperties"])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)
@@ -191,8 +199,7 @@ def network_figure(image, kernel, activations, class_labels, title=None):
             ax.imshow(mosaic(np.moveaxis(_normalise(a), -1, 0)), cmap=cmap)
         elif a.size == len(class_labels):
             ax.bar(range(a.size), a, color="tab:blue")
-            ax.set_xticks(range(a.size), class_labels, rotation=90, fontproperties=runic_font(),
-                          fontsize=7)
+            ax.set_xticks(range(a.size), class_labels, fontsize=7, **tick_style(class_labels))
             ax.set_ylim(0, 1)
             ax.set_title(f"{name}: class probabilities")
             continue

@@ -15,6 +15,7 @@ When the last layer ends in a softmax and the loss is a cross-entropy, the loss 
 gradient come from the softmax's logits (see :mod:`scratchconv.losses`), as tf.keras does.
 """
 import math
+import warnings
 
 import numpy as np
 
@@ -26,6 +27,10 @@ from .layers import Softmax
 from .layers.base import shape_str
 from .progress import ProgressBar
 from .random import generator
+
+# Non-negative image inputs reaching above this look like unscaled 0-255 pixels: scaled images
+# are at most 1 (standardised ones, which can exceed it, have negative values too).
+UNSCALED = 1.5
 
 
 PREDICT_CHUNK = 32  # samples per forward pass in predict
@@ -56,6 +61,7 @@ class Training:
         self.stop_training = False
         self.loss = None
         self.metrics = []
+        self._warned_unscaled = False
 
     # ----- one batch -------------------------------------------------------------------------
 
@@ -134,6 +140,19 @@ class Training:
             raise ValueError(f"{where}: x holds no samples")
         return x
 
+    def _warn_if_unscaled(self, x, where):
+        """Warn, once per model, when images x (n, h, w, c) are non-negative and reach above
+        UNSCALED: pixels of 0-255 that were not divided by 255 (the loader's images are in
+        [0, 1]), which train and predict without an error, but badly."""
+        if self._warned_unscaled or x.ndim != 4:
+            return
+        top = float(x.max())
+        if top > UNSCALED and float(x.min()) >= 0:
+            self._warned_unscaled = True
+            warnings.warn(f"{where}: the images in x reach {top:g}, as pixels of 0-255 do: scale "
+                          f"them to [0, 1] (x / 255) as the model's training images were "
+                          f"(this warning is given once per model)", stacklevel=3)
+
     @staticmethod
     def _check_finite(a, name, where):
         finite = np.isfinite(a.reshape(len(a), -1)).all(axis=1)
@@ -211,6 +230,7 @@ class Training:
         batch_size = _positive_int(batch_size, "batch_size")
         verbose = _verbosity(verbose)
         x, y = self._check_data(x, y, "fit")
+        self._warn_if_unscaled(x, "fit")
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
@@ -305,6 +325,7 @@ class Training:
         samples/s in passes of 32, 3,200 in passes of 64 to 256).
         """
         x = self._check_x(x, "predict")
+        self._warn_if_unscaled(x, "predict")
         batch_size = _positive_int(batch_size, "batch_size")
         steps = math.ceil(len(x) / batch_size)
         bar = ProgressBar(steps, _verbosity(verbose))

@@ -251,6 +251,17 @@ def test_make_data_writes_every_rune(tmp_path, capsys):
     assert "wrote 1 image of each of the 24 runes" in capsys.readouterr().out
 
 
+def test_make_data_by_default_draws_new_images_and_prints_the_seed(tmp_path, capsys):
+    assert cli.main(["make-data", "--out", str(tmp_path / "d"), "--per-class", "1"]) == 0
+    printed = capsys.readouterr().out
+    seed = int(printed.split("(seed ")[1].split(";")[0])
+    shipped = data.default_data_dir()
+    assert (tmp_path / "d" / "ᚠ_01.png").read_bytes() != (shipped / "ᚠ_01.png").read_bytes()
+    assert cli.main(["make-data", "--out", str(tmp_path / "again"), "--per-class", "1",
+                     "--seed", str(seed)]) == 0
+    assert (tmp_path / "d" / "ᚠ_01.png").read_bytes() == (tmp_path / "again" / "ᚠ_01.png").read_bytes()
+
+
 def test_make_data_overwrite_allows_a_non_empty_folder(tmp_path):
     (tmp_path / "keep.txt").write_text("x")
     assert cli.main(["make-data", "--out", str(tmp_path), "--per-class", "1", "--overwrite"]) == 0
@@ -286,10 +297,26 @@ def test_compare_keras_runs_the_reference_tutorial_with_its_arguments(monkeypatc
     monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: object())
     monkeypatch.setattr(cli, "repo_root", lambda: tmp_path)
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append((cmd, kw)) or 7)
+    monkeypatch.chdir(tmp_path)
     assert cli.main(["compare-keras", "--epochs", "1"]) == 7
     (command, options), = calls
-    assert command == [sys.executable, "-m", "reference.tutorial", "--epochs", "1"]
+    (run,) = (tmp_path / "runs").iterdir()
+    assert command == [sys.executable, "-m", "reference.tutorial", "--out",
+                       str((run / "tutorial.json").resolve()), "--epochs", "1"]
     assert options["cwd"] == tmp_path
+
+
+def test_compare_keras_out_is_the_folder_seen_from_where_it_was_given(monkeypatch, tmp_path, capsys):
+    calls = []
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name, *a: object())
+    monkeypatch.setattr(cli, "repo_root", lambda: tmp_path / "checkout")
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare-keras", "--out", "mine"]) == 0
+    assert calls[0][3:5] == ["--out", str(tmp_path / "mine" / "tutorial.json")]
+    (tmp_path / "mine" / "tutorial.json").write_text("{}")
+    assert cli.main(["compare-keras", "--out", "mine"]) == 1
+    assert "already holds tutorial.json: pass --overwrite" in error_line(capsys)
 
 
 # ---- serve -----------------------------------------------------------------------------------
@@ -421,10 +448,11 @@ def test_image_without_an_image_extension(trained, tmp_path, capsys):
     assert error_line(capsys).startswith(f"{notes} is not an image file (expected one of .png")
 
 
-def test_make_data_into_a_non_empty_folder(tmp_path, capsys):
+def test_make_data_into_a_non_empty_folder_names_the_flag(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("x")
     assert cli.main(["make-data", "--out", str(tmp_path)]) == 1
-    assert error_line(capsys).startswith(f"{tmp_path} is not empty")
+    assert error_line(capsys) == (f"--out {tmp_path} is not empty: choose an empty folder, or pass "
+                                  "--overwrite to replace files of the same names")
 
 
 def test_debug_shows_the_traceback(capsys):

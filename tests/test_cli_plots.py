@@ -75,3 +75,17 @@ def test_network_figure_puts_the_title_above_everything():
     fig = plots.network_figure(rng.random((6, 6, 1)), rng.normal(size=(3, 3, 1, 2)),
                                [("dense", rng.dirichlet(np.ones(24)))], LABELS, title="x.png")
     assert fig._suptitle.get_text() == "x.png"
+
+
+@pytest.mark.parametrize("labels, rotation", [(list("ᚠᚢᚦ"), 0), (["fehu", "uruz", "thurisaz"], 90),
+                                              (["a", "b"], 0)])
+def test_rune_labels_stand_upright_and_words_turn(labels, rotation):
+    cm = np.eye(len(labels), dtype=int)
+    fig = plots.confusion_matrix_figure(cm, labels)
+    ticks = fig.axes[0].get_xticklabels()
+    assert [t.get_text() for t in ticks] == labels
+    assert {t.get_rotation() for t in ticks} == {rotation}
+
+
+def test_words_are_not_drawn_in_the_runic_font():
+    assert plots.tick_style(["cat", "dog"])["fontproperties"] is None

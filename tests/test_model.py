@@ -405,3 +405,21 @@ def test_gradients_returned_by_a_step_are_not_overwritten_by_the_next():
     for g, was in zip(grads, kept[0]):
         np.testing.assert_array_equal(g, was)
     np.testing.assert_array_equal(dx, kept[1])
+
+
+def test_fit_and_predict_warn_once_about_unscaled_images():
+    import warnings as w
+    scratchconv.set_seed(0)
+    model = scratchconv.tutorial_model(input_shape=(12, 12, 1), num_classes=2)
+    x = np.random.default_rng(0).integers(0, 256, (4, 12, 12, 1)).astype("float32")
+    y = np.eye(2, dtype="float32")[[0, 1, 0, 1]]
+    with pytest.warns(UserWarning, match=r"fit: the images in x reach 25\d, as pixels of 0-255 do: "
+                                         r"scale them to \[0, 1\] \(x / 255\)"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with w.catch_warnings():
+        w.simplefilter("error")
+        model.predict(x, verbose=0)          # once per model
+        model.predict(x / 255, verbose=0)
+        model.predict(x - 128, verbose=0)    # standardised-looking: negative values too
+    with pytest.warns(UserWarning, match="predict: the images in x reach"):
+        scratchconv.tutorial_model(input_shape=(12, 12, 1), num_classes=2).predict(x, verbose=0)
