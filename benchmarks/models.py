@@ -1,6 +1,6 @@
 """The tutorial model in every framework the benchmark compares, behind one small interface.
 
-The model (DEVELOPERS.md, 519,096 parameters at 50x50x3)::
+The tutorial's model (scratchconv.tutorial_model, 519,096 parameters at 50x50x3)::
 
     Conv2D(64, 3x3, relu) -> MaxPool(2x2) -> Conv2D(32, 3x3, relu) -> MaxPool(2x2)
     -> Flatten -> Dense(128, relu) -> Dense(24, softmax)

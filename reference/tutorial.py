@@ -3,7 +3,7 @@
     python -m reference.tutorial [--out reference/results/tutorial.json] [--epochs 5] [--data DIR]
                                  [--dtype float32|float64] [--variants original rotated] [--seed 0]
 
-The recipe is the tf.keras tutorial's (DEVELOPERS.md): 50x50 RGB rune images, the 0.33 test
+The recipe is the tf.keras tutorial's: 50x50 RGB rune images, the 0.33 test
 split with random_state=111 (``scratchconv.data.split``, stratified by class as
 ``scratchconv train`` splits), batch 32, Adam, categorical cross-entropy; run twice, first on
 the images alone, then with their rotated copies (±10°, ±20°, nearest fill) added before the
@@ -45,7 +45,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "tutorial.json"
 
 
 def keras_tutorial_model(input_shape=(50, 50, 3), num_classes=24):
-    """The tutorial's model, written in tf.keras exactly as DEVELOPERS.md has it, compiled.
+    """The tutorial's model, written in tf.keras exactly as scratchconv.tutorial_model builds it, compiled.
 
     Conv2D(64, 3x3, relu) -> MaxPooling2D(2x2) -> Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2)
     -> Flatten -> Dense(128, relu) -> Dense(num_classes, softmax); 519,096 parameters on

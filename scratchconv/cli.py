@@ -580,7 +580,7 @@ def build_parser():
     gradcheck = command("gradcheck", cmd_gradcheck, "Check every layer's gradients, and the "
                         "tutorial model's, against central finite differences in float64: a "
                         "table of max relative errors and a PASS/FAIL line (exit status 1 on "
-                        "FAIL). Takes a few minutes.", runs_model=True)
+                        "FAIL). Takes under a minute (12 s of processor time measured).", runs_model=True)
     gradcheck.add_argument("model", metavar="MODEL", nargs="?",
                            help="check this saved model instead (on a float64 copy, random "
                            "inputs and labels)")

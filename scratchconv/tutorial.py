@@ -1,4 +1,4 @@
-"""The tutorial model: the rune classifier of the tf.keras tutorial (DEVELOPERS.md).
+"""The tutorial model: the rune classifier of the tf.keras tutorial this project follows.
 
     Conv2D(64, 3x3, relu) -> MaxPooling2D(2x2) -> Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2)
     -> Flatten -> Dense(128, relu) -> Dense(24, softmax)
