@@ -1,81 +1,49 @@
 """The fast backend: the same functions as :mod:`scratchconv.kernels.numpy_kernels`, compiled.
 
 Same signatures, same semantics, same shapes (NHWC, kernels ``(KH, KW, C_in, C_out)``); the
-tests hold the two backends equal. Only the way the arithmetic is arranged differs.
+tests hold the two backends equal. The convolution takes the same steps as the readable
+backend's "convolution as one matrix product" (``numpy_kernels.im2col``, ``col2im`` and the
+products built on them; ``docs/convolution.md`` derives them), with one difference: the steps
+run **one sample at a time**, each sample on one of numba's threads, so that the sample's
+column matrix stays in cache. Measured on the tutorial model's second convolution, forward,
+batch 32, one core: direct numba loops about 7 GFLOP/s, im2col + one product over the whole
+batch 66 GFLOP/s (its 36 MB column matrix does not fit in cache), im2col + one product per
+sample 100 GFLOP/s (a 1.1 MB column matrix, in L2). ``python -m benchmarks.kernels`` times them.
 
-Convolution is lowered to matrix products, one sample at a time (Chainer's ``im2col_cpu``).
-Measured on the tutorial model's second convolution, forward, batch 32, one core: direct
-numba loops about 7 GFLOP/s, im2col + one product over the whole batch 66 GFLOP/s (its
-36 MB column matrix does not fit in cache), im2col + one product per sample 100 GFLOP/s
-(a 1.1 MB column matrix, in L2). ``python -m benchmarks.kernels`` times the kernels.
+With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kernel as a matrix
+``w2 = w.reshape(KH*KW*C_in, C_out)``, for every sample n:
 
-- ``im2col``: every output pixel ``(i, j)`` of sample ``n`` becomes one row of a matrix
-  ``col`` of shape ``(H_out * W_out, KH * KW * C_in)`` holding its receptive field in
-  ``(p, q, c)`` order, zeros where the window hangs over the padding. Then
-  ``y[n] = col @ w.reshape(-1, C_out)``.
-- backward weights: ``dw = sum_n col(x[n])^T @ dy[n]``, the per-sample products added in
-  sample order.
-- backward input: ``dcol = dy[n] @ w.reshape(-1, C_out)^T``, then ``col2im`` adds every row of
-  ``dcol`` back onto the input pixels it was copied from.
-- the backward of a layer is one kernel (``_conv_backward``): each sample's ``dz`` (masked by
-  the ReLU, or routed back through a fused max pooling) is made in a per-thread buffer and fed
-  to the bias sum and both products while it is in cache.
+- forward (``_conv_sample``): ``y[n] = col @ w2 (+ bias, then max(., 0))``;
+- backward (``_conv_backward``), in named steps while the sample's gradient is in cache:
+
+  1. ``_relu_mask``: ``dz = dy[n] * (y[n] > 0)`` (or ``_unpool``, when a max pooling follows:
+     ``dz = route(dy[n] * (y[n] > 0))``, see ``conv2d_maxpool_backward``; without ReLU or
+     pooling ``dz = dy[n]``);
+  2. ``_bias_sum``: ``db_n = sum over pixels of dz``, in float64;
+  3. ``_weight_gradient``: ``dw_n = col^T @ dz``;
+  4. ``_input_gradient``: ``dx[n] = col2im(dz @ w2^T)``;
+
+  and the per-sample ``dw_n`` and ``db_n`` are added in sample order afterwards.
 - a convolution followed by max pooling (``conv2d_maxpool_forward``): each sample's output goes
   to a per-thread buffer and is pooled from there, so it is never written to memory. Measured
   on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
 
-Threads and determinism: samples are dealt to numba's threads (``prange``); each sample is
-written by exactly one thread, each thread has its own ``col`` buffer, and within a sample
-the order of every sum is fixed, so results are bit-for-bit the same run to run whatever the
-thread count. The products are single-threaded BLAS calls (numba's ``np.dot``): while a
-kernel runs, the BLAS libraries are held to one thread each, because BLAS threads on top of
-numba's threads oversubscribe the cores (measured: 10 to 100 times slower); importing this
-module sets them to one thread for the whole process, see ``_blas`` below (undo it with
-``threadpoolctl.threadpool_limits``).
-
-numba's threading layer: unless the user chose one (``NUMBA_THREADING_LAYER`` or
-``NUMBA_THREADING_LAYER_PRIORITY``), the OpenMP layer is preferred, then workqueue, then TBB;
-and unless the user set ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``, GNU OpenMP's idle threads
-spin for 10,000 rounds (instead of 300,000) before they sleep. Measured on 2 cores, a batch-32
-training step of the tutorial model: workqueue 24-40 ms (median 38), OpenMP 21-24 ms with
-either spin count; with two training processes sharing the cores, OpenMP's default spinning
-made every step 150 ms, the short spin 47 ms, workqueue 42 ms. These settings take effect only
-if no numba-parallel code has run yet in the process (and GOMP_SPINCOUNT only if GNU OpenMP is
-not loaded yet). GNU OpenMP does not survive ``fork()``: a process that forks after training
-must start its children with ``multiprocessing``'s "spawn" or "forkserver" method.
+Threads and determinism: each sample is written by exactly one thread, each thread has its own
+scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
+sample the order of every sum is fixed, so results are bit-for-bit the same run to run whatever
+the thread count. The products are single-threaded BLAS calls (numba's ``np.dot``); how numba's
+threads and the BLAS's share the cores (and why) is :mod:`scratchconv.kernels.threads`, whose
+policy importing this module applies.
 """
-import contextlib
-import os
+from collections import namedtuple
 
-import numba
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  the BLAS numba's np.dot calls; load it now
 from numba import njit, prange
-from threadpoolctl import ThreadpoolController
 
+from . import threads
 from .padding import padded_output_size
 
-if not {"NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY"} & set(os.environ):
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "workqueue", "tbb"]
-if not {"GOMP_SPINCOUNT", "OMP_WAIT_POLICY"} & set(os.environ):
-    os.environ["GOMP_SPINCOUNT"] = "10000"
-
-# Every BLAS loaded so far, scipy's (numba's np.dot) included, set to one thread for good:
-# between two kernels an idle BLAS worker keeps spinning on a core that numba's threads need
-# (a batch-1 training step took 12 to 28 ms instead of 3 with two BLAS threads).
-_blas = ThreadpoolController().select(user_api="blas")
-_blas.limit(limits=1)
-
-
-def _one_blas_thread():
-    """Context manager: all BLAS libraries single-threaded inside, as before on exit.
-
-    A guard for the kernels, in case the user raised the BLAS thread count again; when every
-    BLAS already runs one thread (the usual case) it costs a microsecond instead of twenty.
-    """
-    if all(lib.num_threads == 1 for lib in _blas.lib_controllers):
-        return contextlib.nullcontext()
-    return _blas.limit(limits=1)
+threads.configure()
 
 
 def _take(workspace, name, shape, dtype):
@@ -94,15 +62,23 @@ def _take(workspace, name, shape, dtype):
     return a
 
 
+Geometry = namedtuple("Geometry", "c kh kw sh sw top left w_out")
+Geometry.__doc__ = """Where a convolution's windows lie: ``c`` input channels, a ``kh`` x ``kw``
+kernel, strides ``sh``, ``sw``, ``top`` and ``left`` padding, ``w_out`` output columns."""
+
+
+# ----- the steps, for one sample b ------------------------------------------------------------
+
 @njit(cache=True)
-def _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col):
+def _im2col(x, b, g, col):
     """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b.
 
-    ``x`` is the input seen as (N, H, W*C). For one kernel row p the KW*C entries come from
-    KW consecutive pixels of one input row, contiguous in NHWC, so a window that lies inside
-    the image is copied in one run; a window over the padding goes pixel by pixel. (Slices
-    name the runs: indexing them from 0 lets the copy loops vectorise.)
+    ``x`` is the input seen as (N, H, W*C), ``g`` the Geometry. For one kernel row p the KW*C
+    entries come from KW consecutive pixels of one input row, contiguous in NHWC, so a window
+    that lies inside the image is copied in one run; a window over the padding goes pixel by
+    pixel. (Slices name the runs: indexing them from 0 lets the copy loops vectorise.)
     """
+    c, kh, kw, sh, sw, top, left, w_out = g
     _, h, row_len = x.shape
     wd = row_len // c
     run = kw * c
@@ -132,13 +108,14 @@ def _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col):
 
 
 @njit(cache=True)
-def _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx):
+def _col2im(dcol, b, g, dx):
     """dx[b, s_h*i + p - top, s_w*j + q - left, c] += dcol[i*W_out + j, (p*KW + q)*C + c].
 
-    ``dx`` is the input gradient seen as (N, H, W*C). Entries that fall on the padding are
-    dropped. Every dx entry receives its terms in (i, j, p, q) order, whether its window row
-    is added in one run (window inside the image) or pixel by pixel.
+    The transpose of ``_im2col``. ``dx`` is the input gradient seen as (N, H, W*C). Entries that
+    fall on the padding are dropped. Every dx entry receives its terms in (i, j, p, q) order,
+    whether its window row is added in one run (window inside the image) or pixel by pixel.
     """
+    c, kh, kw, sh, sw, top, left, w_out = g
     _, h, row_len = dx.shape
     wd = row_len // c
     run = kw * c
@@ -167,13 +144,13 @@ def _col2im(dcol, b, c, kh, kw, sh, sw, top, left, w_out, dx):
 
 
 @njit(cache=True)
-def _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out, col, yb):
+def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
     """yb = im2col(x[b]) @ w2 (+ bias, then max(., 0)): one sample's convolution.
 
     x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); col : (H_out*W_out, KH*KW*C_in) scratch;
     yb : (H_out*W_out, C_out).
     """
-    _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
+    _im2col(x, b, g, col)
     np.dot(col, w2, yb)
     if add_bias or relu:
         for r in range(yb.shape[0]):
@@ -184,8 +161,65 @@ def _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w
                 yb[r, o] = v
 
 
+@njit(cache=True)
+def _relu_mask(dy, y, dz):
+    """dz = dy * (y > 0), the fused ReLU's backward through its output y.
+
+    dy * 0 rather than 0, as in ``relu_backward``: -0.0 for a negative dy, NaN for an infinite
+    one. dy, y, dz : (H_out*W_out, C_out).
+    """
+    for r in range(dz.shape[0]):
+        for o in range(dz.shape[1]):
+            v = dy[r, o]
+            dz[r, o] = v if y[r, o] > 0 else v * 0
+
+
+@njit(cache=True)
+def _unpool(dy, y, argmax, relu, dz):
+    """dz = maxpool_backward(dy * (y > 0), argmax) (without ReLU: of dy): the gradient of a
+    convolution's output when a max pooling follows it.
+
+    dy, y, argmax : the pooling's gradient, output and winners, (Hp*Wp, C_out); dz : the
+    convolution's output gradient, (H_out*W_out, C_out). At a window's winner the convolution's
+    output equals the pooled one, so the ReLU's mask can be read from y; elsewhere dz is 0.
+    """
+    dz[:] = 0.0
+    for r in range(dy.shape[0]):
+        for o in range(dz.shape[1]):
+            v = dy[r, o]
+            if relu and not y[r, o] > 0:
+                v = v * 0
+            dz[argmax[r, o], o] += v
+
+
+@njit(cache=True)
+def _bias_sum(dz, db):
+    """db[o] = sum over pixels r of dz[r, o], in r order, in float64 (db's dtype)."""
+    db[:] = 0.0
+    for r in range(dz.shape[0]):
+        for o in range(dz.shape[1]):
+            db[o] += dz[r, o]
+
+
+@njit(cache=True)
+def _weight_gradient(x, b, dz, g, col, dw):
+    """dw = im2col(x[b])^T @ dz, sample b's share of the kernel's gradient (KH*KW*C_in, C_out)."""
+    _im2col(x, b, g, col)
+    np.dot(col.T, dz, dw)
+
+
+@njit(cache=True)
+def _input_gradient(dz, w2t, b, g, dcol, dx):
+    """dx[b] = col2im(dz @ w2^T), sample b's input gradient; dcol is scratch of col's shape."""
+    dx[b] = 0.0
+    np.dot(dz, w2t, dcol)
+    _col2im(dcol, b, g, dx)
+
+
+# ----- the steps over a batch, samples dealt to threads ---------------------------------------
+
 @njit(parallel=True, cache=True)
-def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out, cols, y):
+def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
     """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
 
     x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); y : (N, H_out*W_out, C_out);
@@ -195,52 +229,43 @@ def _conv_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_o
     n_threads, n = cols.shape[0], x.shape[0]
     for t in prange(n_threads):
         for b in range(t, n, n_threads):
-            _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
-                         cols[t], y[b])
+            _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
 
 
 @njit(parallel=True, cache=True)
-def _conv_maxpool_forward(x, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
-                          h_out, ph, pw, psh, psw, ptop, pleft, cols, ys, y, argmax):
+def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, add_bias, relu):
     """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
     it is in cache: the convolution's output is never written to memory.
 
-    ys : (T, H_out*W_out, C_out) scratch; y, argmax : the pooled output (N, Hp, Wp, C_out) and
-    where each maximum came from; the other arguments as in ``_conv_forward``.
+    pool : (ph, pw, sh, sw, top, left) of the pooling; ys : (T, H_out*W_out, C_out) scratch;
+    y, argmax : the pooled output (N, Hp, Wp, C_out) and where each maximum came from; the
+    other arguments as in ``_conv_forward``.
     """
+    ph, pw, psh, psw, ptop, pleft = pool
     n_threads, n = cols.shape[0], x.shape[0]
     for t in prange(n_threads):
         yb = ys[t]
         for b in range(t, n, n_threads):
-            _conv_sample(x, b, w2, bias, add_bias, relu, c, kh, kw, sh, sw, top, left, w_out,
-                         cols[t], yb)
-            _maxpool_sample(yb.reshape((h_out, w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
+            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+            _maxpool_sample(yb.reshape((h_out, g.w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
                             pleft, y[b], argmax[b])
 
 
 @njit(parallel=True, cache=True)
-def _conv_backward(dy, relu_y, argmax, x, w2t, relu, pooled, need_db, need_dw, need_dx, c, kh,
-                   kw, sh, sw, top, left, w_out, cols, dzs, db_parts, dw_parts, dx):
-    """The whole backward of a convolution, one sample at a time: for every sample n
+def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts, dx, *, relu,
+                   pooled, need_db, need_dw, need_dx):
+    """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
+    sample n while its dz is in cache: dz[n] (``_relu_mask`` or ``_unpool``),
+    ``db_parts[n]`` (``_bias_sum``), ``dw_parts[n]`` (``_weight_gradient``), ``dx[n]``
+    (``_input_gradient``), each only if asked for; the caller sums the parts over n.
 
-        dz[n] = dy[n] * (relu_y[n] > 0) if relu, else dy[n]
-        (pooled: dy and relu_y are the following max pooling's gradient and output, and
-        dz[n] = maxpool_backward(dy[n] * (relu_y[n] > 0), argmax[n]); at a window's winner the
-        convolution's output equals the pooled one, and elsewhere dz is 0)
-        db_parts[n] = sum over pixels of dz[n]       (if need_db; in float64)
-        dw_parts[n] = im2col(x[n])^T @ dz[n]         (if need_dw)
-        dx[n] = col2im(dz[n] @ w2t)                  (if need_dx)
-
-    summed over n by the caller. One pass per sample while its dz is in cache, instead of one
-    pass over the whole batch for the ReLU mask, one for the bias and one per product.
-
-    dy, relu_y : (N, H_out*W_out, C_out), or (N, Hp*Wp, C_out) with argmax when pooled;
-    x : (N, H, W*C_in); w2t : (C_out, KH*KW*C_in);
-    db_parts : (N, C_out) float64; dw_parts : (N, KH*KW*C_in, C_out); dx : (N, H, W*C_in),
-    zeroed here sample by sample by the thread that fills it. Scratch, one per thread t (which
-    handles samples t, t + T, ...): cols (T, H_out*W_out, KH*KW*C_in), the im2col matrix and
-    then the columns of dx; dzs (T, H_out*W_out, C_out), the masked gradient. Arrays whose
-    flag is off are not touched (the caller passes placeholders).
+    dy, relu_y : (N, H_out*W_out, C_out), or (N, Hp*Wp, C_out) with argmax when ``pooled``
+    (the following max pooling's gradient, output and winners); x : (N, H, W*C_in);
+    w2t : (C_out, KH*KW*C_in); db_parts : (N, C_out) float64; dw_parts : (N, KH*KW*C_in, C_out);
+    dx : (N, H, W*C_in). Scratch, one per thread t (which handles samples t, t + T, ...):
+    cols (T, H_out*W_out, KH*KW*C_in), the column matrix and then dx's columns; dzs
+    (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
+    caller passes placeholders).
     """
     n_threads, n = cols.shape[0], dy.shape[0]
     for t in prange(n_threads):
@@ -248,35 +273,17 @@ def _conv_backward(dy, relu_y, argmax, x, w2t, relu, pooled, need_db, need_dw, n
         dz = dzs[t]
         for b in range(t, n, n_threads):
             if pooled:
-                dz[:] = 0.0
-                for r in range(dy.shape[1]):
-                    for o in range(dz.shape[1]):
-                        g = dy[b, r, o]
-                        if relu and not relu_y[b, r, o] > 0:
-                            g = g * 0
-                        dz[argmax[b, r, o], o] += g
+                _unpool(dy[b], relu_y[b], argmax[b], relu, dz)
             elif relu:
-                # dy * 0 rather than 0, as in relu_backward: -0.0 for a negative dy, NaN for an
-                # infinite one.
-                for r in range(dz.shape[0]):
-                    for o in range(dz.shape[1]):
-                        g = dy[b, r, o]
-                        dz[r, o] = g if relu_y[b, r, o] > 0 else g * 0
+                _relu_mask(dy[b], relu_y[b], dz)
             else:
                 dz = dy[b]
             if need_db:
-                acc = db_parts[b]
-                acc[:] = 0.0
-                for r in range(dz.shape[0]):
-                    for o in range(dz.shape[1]):
-                        acc[o] += dz[r, o]
+                _bias_sum(dz, db_parts[b])
             if need_dw:
-                _im2col(x, b, c, kh, kw, sh, sw, top, left, w_out, col)
-                np.dot(col.T, dz, dw_parts[b])
+                _weight_gradient(x, b, dz, g, col, dw_parts[b])
             if need_dx:
-                dx[b] = 0.0
-                np.dot(dz, w2t, col)
-                _col2im(col, b, c, kh, kw, sh, sw, top, left, w_out, dx)
+                _input_gradient(dz, w2t, b, g, col, dx)
 
 
 @njit(parallel=True, cache=True)
@@ -290,26 +297,12 @@ def _sum_over_samples(parts, out):
                 out[r, o] += parts[b, r, o]
 
 
+# ----- the public functions: shapes in, compiled steps, shapes out ----------------------------
+
 def _rows(a):
     """A view of the contiguous NHWC array a as (N, H, W*C): one image row per line."""
     n, h, w, c = a.shape
     return a.reshape(n, h, w * c)
-
-
-def _geometry(x_shape, w_shape, strides, pads):
-    """The integer arguments the compiled convolutions share, and the scratch matrices' shape.
-
-    Returns ``(c_in, kh, kw, sh, sw, top, left, w_out)``, ``h_out`` and
-    ``(T, H_out*W_out, K)`` with T = numba's current thread count and K = KH*KW*C_in.
-    """
-    _, h, wd, _ = x_shape
-    kh, kw, c_in, _ = w_shape
-    (top, bottom), (left, right) = pads
-    sh, sw = strides
-    h_out = padded_output_size(h, kh, sh, top, bottom)
-    w_out = padded_output_size(wd, kw, sw, left, right)
-    cols_shape = (numba.get_num_threads(), h_out * w_out, kh * kw * c_in)
-    return (c_in, kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
 
 
 def _pixels(dy):
@@ -318,18 +311,42 @@ def _pixels(dy):
     return dy.reshape(n, h * w, c)
 
 
+def _geometry(x_shape, w_shape, strides, pads):
+    """The Geometry of a convolution, its output's H_out, and the scratch matrices' shape
+    ``(T, H_out*W_out, KH*KW*C_in)`` with T = numba's current thread count."""
+    _, h, wd, _ = x_shape
+    kh, kw, c_in, _ = w_shape
+    (top, bottom), (left, right) = pads
+    sh, sw = strides
+    h_out = padded_output_size(h, kh, sh, top, bottom)
+    w_out = padded_output_size(wd, kw, sw, left, right)
+    cols_shape = (threads.count(), h_out * w_out, kh * kw * c_in)
+    return Geometry(c_in, kh, kw, sh, sw, top, left, w_out), h_out, cols_shape
+
+
+def _forward_arguments(x, w, b, strides, pads):
+    """What both forward wrappers pass on: x contiguous, the kernel as a (KH*KW*C_in, C_out)
+    matrix, the bias (zeros when None), the Geometry, H_out and the scratch matrices' shape."""
+    x = np.ascontiguousarray(x)
+    w = np.ascontiguousarray(w, dtype=x.dtype)
+    c_out = w.shape[3]
+    g, h_out, cols_shape = _geometry(x.shape, w.shape, strides, pads)
+    bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    return x, w.reshape(-1, c_out), bias, g, h_out, cols_shape
+
+
 def conv2d_forward(x, w, b, strides, pads, relu=False):
     """Cross-correlation, optionally with fused ReLU; see ``numpy_kernels.conv2d_forward``.
 
     x : ndarray of shape (n, h, w, c_in); w : (kh, kw, c_in, c_out); b : (c_out,) or None.
     Returns y : ndarray of shape (n, h_out, w_out, c_out), ``x``'s dtype.
     """
-    x, w2, bias, args, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
+    x, w2, bias, g, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
     y = np.empty((x.shape[0], cols_shape[1], w2.shape[1]), dtype=x.dtype)
     cols = np.empty(cols_shape, dtype=x.dtype)
-    with _one_blas_thread():
-        _conv_forward(_rows(x), w2, bias, b is not None, bool(relu), *args, cols, y)
-    return y.reshape(x.shape[0], h_out, args[-1], w2.shape[1])
+    with threads.one_blas_thread():
+        _conv_forward(_rows(x), w2, bias, g, cols, y, add_bias=b is not None, relu=bool(relu))
+    return y.reshape(x.shape[0], h_out, g.w_out, w2.shape[1])
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
@@ -340,31 +357,20 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     ``workspace`` (a dict the caller keeps), ``y``, ``argmax`` and the scratch buffers are kept
     there and reused by the next call of the same shape, which overwrites them.
     """
-    x, w2, bias, args, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
+    x, w2, bias, g, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
     (ph, pw), (psh, psw) = pool_size, pool_strides
     (ptop, pbottom), (pleft, pright) = pool_pads
-    w_out, c_out = args[-1], w2.shape[1]
+    c_out = w2.shape[1]
     pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
-                    padded_output_size(w_out, pw, psw, pleft, pright), c_out)
+                    padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
     y = _take(workspace, "y", pooled_shape, x.dtype)
     argmax = _take(workspace, "argmax", pooled_shape, np.int64)
     cols = _take(workspace, "cols", cols_shape, x.dtype)
     ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), x.dtype)
-    with _one_blas_thread():
-        _conv_maxpool_forward(_rows(x), w2, bias, b is not None, bool(relu), *args, h_out, ph,
-                              pw, psh, psw, ptop, pleft, cols, ys, y, argmax)
+    with threads.one_blas_thread():
+        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, (ph, pw, psh, psw, ptop, pleft),
+                              cols, ys, y, argmax, add_bias=b is not None, relu=bool(relu))
     return y, argmax
-
-
-def _forward_arguments(x, w, b, strides, pads):
-    """What both forward wrappers pass on: x contiguous, the kernel as a (KH*KW*C_in, C_out)
-    matrix, the bias (zeros when None), the geometry, H_out and the scratch matrices' shape."""
-    x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w, dtype=x.dtype)
-    c_out = w.shape[3]
-    args, h_out, cols_shape = _geometry(x.shape, w.shape, strides, pads)
-    bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    return x, w.reshape(-1, c_out), bias, args, h_out, cols_shape
 
 
 def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True,
@@ -377,8 +383,8 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
     unless ``need_dx``. With a ``workspace`` (a dict the caller keeps) the scratch buffers are
     kept there for the next call.
     """
-    return _backward(dy, x, x.shape, w, w.shape, strides, pads, relu_y, None, need_db, True,
-                     need_dx, workspace)
+    return _backward(dy, x.shape, w.shape, strides, pads, x=x, w=w, relu_y=relu_y,
+                     need_db=need_db, need_dw=True, need_dx=need_dx, workspace=workspace)
 
 
 def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
@@ -386,8 +392,9 @@ def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=Tr
     """The backward of a convolution followed by max pooling, from the pooling's gradient;
     see ``numpy_kernels.conv2d_maxpool_backward``. Returns ``(dw, db, dx)``, new arrays;
     ``workspace`` as in ``conv2d_backward``."""
-    return _backward(dy, x, x.shape, w, w.shape, strides, pads, y if relu else None, argmax,
-                     need_db, True, need_dx, workspace)
+    return _backward(dy, x.shape, w.shape, strides, pads, x=x, w=w,
+                     relu_y=y if relu else None, argmax=argmax, need_db=need_db, need_dw=True,
+                     need_dx=need_dx, workspace=workspace)
 
 
 def conv2d_backward_input(dy, w, x_shape, strides, pads):
@@ -396,8 +403,7 @@ def conv2d_backward_input(dy, w, x_shape, strides, pads):
     dy : ndarray of shape (n, h_out, w_out, c_out); w : (kh, kw, c_in, c_out).
     Returns dx : ndarray of shape ``x_shape``, ``dy``'s dtype.
     """
-    return _backward(dy, None, x_shape, w, w.shape, strides, pads, None, None, False, False,
-                     True)[2]
+    return _backward(dy, x_shape, w.shape, strides, pads, w=w, need_dx=True)[2]
 
 
 def conv2d_backward_weights(dy, x, w_shape, strides, pads):
@@ -406,18 +412,17 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
     dy : ndarray of shape (n, h_out, w_out, c_out); x : (n, h, w, c_in).
     Returns dw : ndarray of shape ``w_shape`` = (kh, kw, c_in, c_out), ``dy``'s dtype.
     """
-    return _backward(dy, x, x.shape, None, w_shape, strides, pads, None, None, False, True,
-                     False)[0]
+    return _backward(dy, x.shape, w_shape, strides, pads, x=x, need_dw=True)[0]
 
 
-def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, argmax, need_db, need_dw,
-              need_dx, workspace=None):
+def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=None, argmax=None,
+              need_db=False, need_dw=False, need_dx=False, workspace=None):
     """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward``, each None
-    unless asked for. ``x`` may be None when dw is not asked for, ``w`` when dx is not; with
-    ``argmax``, dy and relu_y are the following max pooling's."""
+    unless asked for. ``x`` is needed for dw, ``w`` for dx; with ``relu_y`` the fused ReLU's
+    mask is applied, and with ``argmax`` dy and relu_y are the following max pooling's."""
     dy = np.ascontiguousarray(dy)
     n, dtype, c_out = dy.shape[0], dy.dtype, w_shape[3]
-    args, _, cols_shape = _geometry(x_shape, w_shape, strides, pads)
+    g, _, cols_shape = _geometry(x_shape, w_shape, strides, pads)
     placeholder = np.empty((cols_shape[0], 0, 0), dtype)  # for arrays not needed
     x_rows = _rows(np.ascontiguousarray(x, dtype=dtype)) if need_dw else placeholder
     relu = relu_y is not None
@@ -434,10 +439,10 @@ def _backward(dy, x, x_shape, w, w_shape, strides, pads, relu_y, argmax, need_db
     dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if relu or pooled
            else placeholder)
     cols = _take(workspace, "cols", cols_shape, dtype)
-    with _one_blas_thread():
-        _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, relu, pooled, need_db,
-                       need_dw, need_dx, *args, cols, dzs, db_parts, dw_parts,
-                       _rows(dx) if need_dx else placeholder)
+    with threads.one_blas_thread():
+        _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, g, cols, dzs, db_parts,
+                       dw_parts, _rows(dx) if need_dx else placeholder, relu=relu,
+                       pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
     dw = db = None
     if need_dw:
         dw = np.empty((cols_shape[2], c_out), dtype)
