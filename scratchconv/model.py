@@ -288,11 +288,14 @@ class Sequential(Training):
         expected = sum(len(layer.named_weights()) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"model {self.name!r} has {expected} weight arrays, set_weights got {len(weights)}")
-        start = 0
+        # Every layer's part is checked before any is copied, so a refused call changes nothing.
+        parts, start = [], 0
         for layer in self.layers:
             count = len(layer.named_weights())
-            layer.set_weights(weights[start:start + count])
+            parts.append(layer.check_weights(weights[start:start + count]))
             start += count
+        for layer, part in zip(self.layers, parts):
+            layer.set_weights(part)
 
     def count_params(self):
         """Entries of all weights, trainable and non-trainable, as Keras counts them."""

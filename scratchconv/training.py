@@ -99,12 +99,17 @@ class Training:
         non-trainable weights), and dL/dx of shape (n,) + input_shape.
         """
         self._require_compiled("loss_and_gradients")
+        x, y = self._check_data(x, y, "loss_and_gradients")
         loss, _, dx = self._forward_backward(x, y, need_dx=True)
         return loss, [g for _, g in self._params_and_grads()], dx
 
     def train_on_batch(self, x, y):
-        """One training step on a batch: forward, backward, optimizer update. Returns the loss."""
+        """One training step on a batch: forward, backward, optimizer update. Returns the loss.
+
+        x and y are checked as ``fit`` checks them (shapes, labels, finite values), so a NaN
+        in the input is refused instead of turning every weight into NaN."""
         self._require_compiled("train_on_batch")
+        x, y = self._check_data(x, y, "train_on_batch")
         loss, _, _ = self._forward_backward(x, y, need_dx=False)
         self.optimizer.apply_gradients((g, p) for p, g in self._params_and_grads())
         return loss
@@ -222,8 +227,9 @@ class Training:
 
         Each epoch visits the samples in a fresh permutation from the seeded generator (when
         ``shuffle``); the last batch may be smaller. The epoch's loss and metrics are means over
-        its samples. A non-finite loss stops training with a FloatingPointError naming the epoch
-        and step; the weights are then those after the last finite step.
+        its samples. A non-finite loss, gradient or updated weight stops training with a
+        FloatingPointError naming the epoch and step; the weights (and the optimizer's state)
+        are then those after the last finite step.
         """
         self._require_compiled("fit")
         epochs = _positive_int(epochs, "epochs")
@@ -271,7 +277,19 @@ class Training:
                     what = f"loss became {loss}" if not np.isfinite(loss) else "the gradients became non-finite"
                     raise FloatingPointError(f"{what} at epoch {epoch + 1}, step {step + 1}; training stopped "
                                              f"and the weights are those after the last finite step")
-                self.optimizer.apply_gradients((g, p) for p, g in pairs)
+                last_finite = (self.get_weights(), self.optimizer.get_state([p for p, _ in pairs]))
+                with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                    self.optimizer.apply_gradients((g, p) for p, g in pairs)
+                if not all(np.isfinite(p).all() for p, _ in pairs):
+                    # A step too large for the float range (a huge learning rate, Adam with
+                    # epsilon=0 on a zero gradient): undo it, weights and optimizer state.
+                    self.set_weights(last_finite[0])
+                    self.optimizer.set_state([p for p, _ in pairs], *last_finite[1])
+                    raise FloatingPointError(
+                        f"the weights became non-finite in the optimizer's update at epoch "
+                        f"{epoch + 1}, step {step + 1} (is the learning rate too large, or Adam's "
+                        f"epsilon 0?); training stopped and the weights are those after the last "
+                        f"finite step")
                 seen += len(batch)
                 sums["loss"] += loss * len(batch)
                 for m, total in self._batch_metrics(y_batch, y_pred).items():
@@ -325,6 +343,7 @@ class Training:
         samples/s in passes of 32, 3,200 in passes of 64 to 256).
         """
         x = self._check_x(x, "predict")
+        self._check_finite(x, "x", "predict")
         self._warn_if_unscaled(x, "predict")
         batch_size = _positive_int(batch_size, "batch_size")
         steps = math.ceil(len(x) / batch_size)

@@ -240,18 +240,31 @@ class Layer:
         return [p.copy() for _, p, _ in self.named_weights()]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (Keras's order and shapes) into the weights, in place."""
-        weights = list(weights)
+        """Copy ``weights`` (Keras's order and shapes) into the weights, in place; nothing is
+        copied unless all of them fit (:meth:`check_weights`)."""
+        for (_, p, _), w in zip(self.named_weights(), self.check_weights(weights)):
+            p[...] = w
+
+    def check_weights(self, weights):
+        """``weights`` as arrays, or a ValueError naming the first that does not fit: the
+        count, each shape, and finite values (a NaN or infinite weight would make every output
+        NaN, so it is refused where it enters)."""
+        weights = [np.asarray(w) for w in weights]
         named = self.named_weights()
         if len(weights) != len(named):
             raise ValueError(f"{self.describe()} has {len(named)} weight arrays, "
                              f"set_weights got {len(weights)}")
         for (name, p, _), w in zip(named, weights):
-            w = np.asarray(w)
             if w.shape != p.shape:
                 raise ValueError(f"{self.describe()}: weight {name!r} has shape {p.shape}, "
                                  f"set_weights got shape {w.shape}")
-            p[...] = w
+            if w.dtype.kind not in "biuf":
+                raise ValueError(f"{self.describe()}: weight {name!r} must be numbers, set_weights "
+                                 f"got dtype {w.dtype}")
+            if not np.isfinite(w).all():
+                raise ValueError(f"{self.describe()}: weight {name!r} given to set_weights holds "
+                                 f"non-finite values (nan or inf)")
+        return weights
 
     def count_params(self):
         """Trainable and non-trainable weights together, as Keras counts them."""

@@ -145,6 +145,9 @@ class Optimizer:
                 if np.shape(a) != param.shape:
                     raise ValueError(f"the {name!r} state of parameter {i} has shape {np.shape(a)}, "
                                      f"but the parameter has {param.shape}")
+                if not np.isfinite(a).all():
+                    raise ValueError(f"the {name!r} state of parameter {i} holds non-finite values "
+                                     f"(nan or inf)")
         self._state = {}
         for param, named in zip(params, slots):
             if named is not None:
