@@ -15,9 +15,12 @@ Each framework gets a *runner* with the same four methods, so the harness in
   through the batches;
 - ``fit_epoch()``: one whole epoch through the framework's ``fit`` (scratchconv and keras;
   PyTorch has no ``fit``);
-- ``predict_all()``: predictions for every sample, in batches of ``batch_size``.
+- ``predict_all()``: predictions for every sample, in batches of ``batch_size``;
+- ``forward_all()`` (keras only): the same through a compiled ``tf.function`` of
+  ``model(x, training=False)``, TensorFlow's fastest inference and the reference for ours.
 
-``runner.apis`` names the timed calls a runner has: ``"step"``, ``"fit"``, ``"predict"``.
+``runner.apis`` names the timed calls a runner has: ``"step"``, ``"fit"``, ``"predict"``,
+``"forward"``.
 Each method returns only when the work is finished (torch and TF are synchronous on the CPU;
 the last loss is read back as a number to make sure).
 
@@ -45,6 +48,28 @@ def make_data(n, image_size, seed=SEED):
     x = rng.random((n, image_size, image_size, CHANNELS), dtype=np.float32)
     y = np.eye(NUM_CLASSES, dtype=np.float32)[rng.integers(0, NUM_CLASSES, n)]
     return x, y
+
+
+def direct_flops(image_size):
+    """Floating-point operations per sample of the tutorial model, counted for direct convolution.
+
+    A convolution producing ``H_out x W_out x C_out`` from a ``KH x KW x C_in`` window costs
+    ``2 * H_out * W_out * KH * KW * C_in * C_out`` (one multiply and one add per term), a Dense
+    layer ``2 * d_in * d_out``. Training counts each layer three times (forward, weight
+    gradient, input gradient) except the first layer's input gradient, which no framework
+    computes; pooling, activations, the loss and Adam are left out (a few percent). An algorithm
+    that needs fewer operations (Winograd) is still credited with these, so it can pass 100%
+    of the machine's peak.
+
+    Returns {"predict": forward FLOPs, "train": training-step FLOPs}, both per sample.
+    """
+    side1 = image_size - 2                       # conv1, 3x3 valid
+    side2 = side1 // 2 - 2                       # pool 2x2, conv2 3x3 valid
+    flat = (side2 // 2) ** 2 * 32                # pool 2x2, flatten
+    layers = [2 * side1 ** 2 * 9 * CHANNELS * 64, 2 * side2 ** 2 * 9 * 64 * 32,
+              2 * flat * 128, 2 * 128 * NUM_CLASSES]
+    forward = sum(layers)
+    return {"predict": forward, "train": 3 * forward - layers[0]}
 
 
 def _batches(x, y, batch_size):
@@ -147,7 +172,9 @@ class KerasRunner:
         self.tf = tf
         keras.utils.set_random_seed(SEED)
         self.model = keras_tutorial_model((image_size, image_size, CHANNELS), NUM_CLASSES)
-        self.apis = ("step", "fit", "predict")
+        self.apis = ("step", "fit", "predict", "forward")
+        # TensorFlow's fastest inference: the model's forward traced once into a graph.
+        self.forward = tf.function(lambda x: self.model(x, training=False))
 
         # The bare step a user writes with GradientTape; its own model and optimizer so that
         # it does not share state with the one that ``fit`` trains.
@@ -180,6 +207,9 @@ class KerasRunner:
 
     def predict_all(self):
         return self.model.predict(self.x, batch_size=self.batch_size, verbose=0)
+
+    def forward_all(self):
+        return np.concatenate([self.forward(xb).numpy() for xb, _ in self.batches])
 
 
 class TorchRunner:
