@@ -300,7 +300,10 @@ def cmd_train(args):
     folder = existing_dir(args.data, "data folder") if args.data else shipped_data_dir()
     if args.out:
         check_out_folder(Path(args.out), folder, args.overwrite)
-    preprocessing = data.preprocessing(args.image_size, "rgb")
+    try:
+        preprocessing = data.preprocessing(args.image_size, "rgb")
+    except ValueError as err:
+        raise UserError(f"--image-size: {one_line(err)}") from err
     x, y, class_names, files = load_folder(folder, preprocessing)
     if len(class_names) < 2:
         raise UserError(f"{folder} holds one class ({class_names[0]!r}); a classifier needs at "

@@ -11,11 +11,11 @@ When every label is a rune, by character or by name (``ᚠ``, ``fehu``), the cla
 runes in the tutorial's order, whichever of them the folder holds; otherwise they are the labels
 found, sorted, or the ``class_names=`` given.
 
-Every image, whatever its mode (1, L, P, RGB, RGBA, I;16, ...) and size, becomes an array of
-floats in [0, 1], resized to ``image_size`` x ``image_size`` and, unless told otherwise, turned
-to the tutorial's polarity (light ink on a dark background): an image whose median brightness is
-above one half (the background is most of a drawing) is dark ink on light paper and is
-inverted, ``x -> 1 - x``.
+Every image, whatever its mode (1, L, P, RGB, RGBA, I;16, 32-bit I, float F, ...) and size, is
+turned upright by its EXIF orientation and becomes an array of floats in [0, 1], resized to
+``image_size`` x ``image_size`` and, unless told otherwise, turned to the tutorial's polarity
+(light ink on a dark background): an image whose median brightness is above one half (the
+background is most of a drawing) is dark ink on light paper and is inverted, ``x -> 1 - x``.
 """
 import io
 import re
@@ -23,7 +23,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .runes import RUNE_NAMES, RUNES, is_rune_label, label_index
 
@@ -40,6 +40,11 @@ RESAMPLE = {
 }
 
 COLOR_MODES = {"rgb": 3, "grayscale": 1}
+
+# The largest image_size accepted: checked before anything is allocated, since a folder of n
+# images takes n x image_size^2 x 3 x 4 bytes (1024: 12 MB an image). Raise it
+# (scratchconv.data.loader.MAX_IMAGE_SIZE = ...) for larger images.
+MAX_IMAGE_SIZE = 1024
 
 
 # The shipped images in a checkout or an editable install: <repo>/data/runes.
@@ -300,6 +305,10 @@ def _check_options(image_size, color_mode, invert, resample):
         raise ValueError(f"invert must be 'auto', True or False, got {invert!r}")
     if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) or image_size < 1:
         raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+    if image_size > MAX_IMAGE_SIZE:
+        raise ValueError(f"image_size {image_size} is more than the {MAX_IMAGE_SIZE} scratchconv "
+                         f"allows (each image would take {image_size ** 2 * 12:,} bytes); raise "
+                         f"scratchconv.data.loader.MAX_IMAGE_SIZE for larger images")
 
 
 def _read(file, image_size, color_mode, invert, resample, name=None, max_pixels=None):
@@ -308,13 +317,23 @@ def _read(file, image_size, color_mode, invert, resample, name=None, max_pixels=
     when it is not a readable image or has more than ``max_pixels`` pixels."""
     name = file if name is None else name
     try:
-        with Image.open(file) as image:
+        # Pillow warns about an image of more than Image.MAX_IMAGE_PIXELS pixels and refuses
+        # one of twice that; both are refused here, before decoding, as the bombs they may be.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(file)
+        with image:
             width, height = image.size
             too_large = max_pixels is not None and width * height > max_pixels
             if not too_large:
                 image.load()
+                # A phone's photo is stored as the sensor saw it, with its turn in EXIF.
+                ImageOps.exif_transpose(image, in_place=True)
                 array = _to_array(image, color_mode)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(f"{name} is refused as a possible decompression bomb: {error} (raise "
+                         f"PIL.Image.MAX_IMAGE_PIXELS to read larger images)") from error
+    except (OSError, ValueError, SyntaxError) as error:
         # Pillow names a file object by its repr (<_io.BytesIO object at 0x...>): leave it out.
         reason = str(error).replace(f" {file!r}", "")
         raise ValueError(f"{name} is not a readable image ({reason})") from error
@@ -372,11 +391,27 @@ def _flat_label(file):
     return file.name.split("_")[0].rsplit(".", 1)[0]
 
 
+def _integer_white(image):
+    """The value of white in a mode "I" or "I;16" image: 2^31 - 1 or 2^32 - 1 for a TIFF of
+    32-bit signed or unsigned samples, else 65535 (16 bits, what PNG and most TIFFs hold)."""
+    tags = getattr(image, "tag_v2", None)
+    if image.mode == "I" and tags is not None and 32 in tuple(np.atleast_1d(tags.get(258, ()))):
+        signed = 2 in tuple(np.atleast_1d(tags.get(339, ())))
+        return float(2**31 - 1 if signed else 2**32 - 1)
+    return 65535.0
+
+
 def _to_array(image, color_mode):
     """The image as floats in [0, 1]: ndarray of shape (h, w, 3) for "rgb", (h, w, 1) for "grayscale"."""
     if image.mode.startswith("I;16") or image.mode == "I":
-        # 16-bit gray: Pillow's own conversion to 8 bits would clip instead of scaling.
-        gray = np.asarray(image, dtype=np.float64) / 65535.0
+        # 16- and 32-bit gray: Pillow's own conversion to 8 bits would clip instead of scaling.
+        gray = np.asarray(image, dtype=np.float64) / _integer_white(image)
+        array = np.clip(gray, 0.0, 1.0)[..., None]
+    elif image.mode == "F":
+        # Float gray: in [0, 1] as it is (what scientific TIFFs hold), else on the 0-255 scale.
+        gray = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=0.0, posinf=1.0, neginf=0.0)
+        if gray.size and gray.max() > 1.0:
+            gray = gray / 255.0
         array = np.clip(gray, 0.0, 1.0)[..., None]
     elif "A" in image.mode or "transparency" in image.info:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
