@@ -187,6 +187,21 @@ class _Scalar:
         return all(p is None or np.array_equal(p, q) for p, q in zip(self.patterns[start:], patterns))
 
 
+class _Function:
+    """A plain scalar function ``f()`` of arrays it reads (a loss of its inputs), seen as
+    :class:`_Scalar` is: no layers, so no kinks; its scale is ``|f|``."""
+
+    def __init__(self, f):
+        self.f = f
+        self.scale = abs(float(f()))
+
+    def __call__(self, start, scale=False):
+        return float(self.f()), None, []
+
+    def same_kinks(self, start, patterns):
+        return True
+
+
 def check_tensor(name, f, t, analytic, *, start=0, eps=EPS, max_entries=None, rng):
     """Compare ``analytic`` = df/dt with central differences of ``f`` at entries of ``t``.
 
@@ -218,6 +233,13 @@ def check_tensor(name, f, t, analytic, *, start=0, eps=EPS, max_entries=None, rn
 
 
 # ----- layers and models -----------------------------------------------------------------------
+
+def check_function(name, f, t, analytic, *, eps=EPS, max_entries=None, rng=None):
+    """Check ``analytic`` = df/dt for a plain scalar function ``f()`` that reads ``t`` (a
+    float64 array, perturbed in place and restored), e.g. a loss and its gradient."""
+    return check_tensor(name, _Function(f), t, analytic, eps=eps, max_entries=max_entries,
+                        rng=np.random.default_rng(0) if rng is None else rng)
+
 
 @contextlib.contextmanager
 def _noise_held(layers):

@@ -79,6 +79,7 @@ class Sequential(Training):
         if layer._given_dtype is None and not layer.built:
             layer.dtype = self.dtype
         self.layers.append(layer)
+        self._ran = []  # the last forward's steps end before this layer
         index = len(self.layers) - 1
         # As in Keras, a first layer given input_shape= (or after an Input) builds the model right away.
         if (index == 0 and self._declared_input_shape() is not None) or self.built_up_to(index):
@@ -93,6 +94,31 @@ class Sequential(Training):
         if self._input is not None:
             return self._input.shape
         return self.layers[0]._given_input_shape if self.layers else None
+
+    def pop(self):
+        """Remove the last layer and return it, as Keras's ``Sequential.pop``."""
+        if not self.layers:
+            raise TypeError(f"model {self.name!r} has no layers to pop")
+        self._ran = []  # the last forward's steps may include the layer
+        return self.layers.pop()
+
+    def get_layer(self, name=None, index=None):
+        """The layer called ``name``, or the one at ``index`` (negative counts from the end),
+        as Keras's ``get_layer``: give exactly one of the two."""
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer takes a layer name or an index, not both or neither "
+                             f"(got name={name!r}, index={index!r})")
+        if index is not None:
+            n = len(self.layers)
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+                raise ValueError(f"get_layer: model {self.name!r} has {n} layers, so index must be an int "
+                                 f"from {-n} to {n - 1}, got {index!r}")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: model {self.name!r} has no layer named {name!r}; its layers are "
+                         f"{', '.join(repr(layer.name) for layer in self.layers) or 'none'}")
 
     @property
     def built(self):

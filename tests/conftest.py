@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from scratchconv import backend
+
 
 @pytest.fixture(scope="session")
 def tf():
@@ -19,3 +21,22 @@ def tf():
         pytest.skip("tensorflow is not installed: pip install -e '.[reference]' to run the "
                     "reference checks against tf.keras")
     return tensorflow
+
+
+@pytest.fixture(params=backend.BACKENDS)
+def on_backend(request):
+    """Run the test once on each backend ("numba", "numpy"), restoring the one in use after."""
+    previous = backend.get_backend()
+    backend.set_backend(request.param)
+    yield request.param
+    backend.set_backend(previous)
+
+
+@pytest.fixture
+def numpy_backend():
+    """Run the test on the readable NumPy kernels (no numba build), restoring the backend after;
+    a test module that only needs the one puts ``pytestmark = pytest.mark.usefixtures("numpy_backend")``."""
+    previous = backend.get_backend()
+    backend.set_backend("numpy")
+    yield "numpy"
+    backend.set_backend(previous)

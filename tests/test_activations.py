@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-from engine_checks import on_backend  # noqa: F401  (fixture)
 
 from scratchconv import Sequential, gradcheck
 from scratchconv.layers import Activation, Conv2D, Dense, Flatten, MaxPooling2D

@@ -6,12 +6,7 @@ import scratchconv
 from scratchconv import callbacks, layers
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def small_model(learning_rate=0.05):

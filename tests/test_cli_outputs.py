@@ -6,18 +6,12 @@ import os
 import pytest
 
 import scratchconv
-from scratchconv import backend, cli, data, plots
+from scratchconv import cli, data, plots
 
 SIZE = 12
 
-
-@pytest.fixture(autouse=True)
-def readable_kernels():
-    """These tests check what is written where; the readable kernels avoid the numba build."""
-    name = backend.get_backend()
-    backend.set_backend("numpy")
-    yield
-    backend.set_backend(name)
+# These tests check what is written where; the readable kernels avoid the numba build.
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 @pytest.fixture(scope="module")

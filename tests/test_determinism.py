@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-from engine_checks import on_backend  # noqa: F401  (fixture)
 
 from scratchconv import Sequential, set_seed, tutorial_model
 from scratchconv.layers import Conv2D, Dense, Flatten, MaxPooling2D

@@ -1,6 +1,5 @@
 """The gradient check: every layer and the tutorial model pass at 1e-7 on both backends, a broken
 backward is caught, kinks are skipped, and the report is what the CLI prints."""
-import importlib.util
 import sys
 
 import numpy as np
@@ -12,26 +11,6 @@ from scratchconv.layers import LAYER_CLASSES
 from scratchconv.layers.activations import ACTIVATIONS
 
 gc = sys.modules["scratchconv.gradcheck"]  # the module; scratchconv.gradcheck is the function
-
-HAVE_NUMBA_KERNELS = importlib.util.find_spec("scratchconv.kernels.numba_kernels") is not None
-
-
-@pytest.fixture(params=["numpy", pytest.param("numba", marks=pytest.mark.skipif(
-    not HAVE_NUMBA_KERNELS, reason="scratchconv/kernels/numba_kernels.py does not exist yet"))])
-def backend(request):
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend(request.param)
-    yield request.param
-    scratchconv.set_backend(previous)
-
-
-@pytest.fixture
-def numpy_backend():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
-
 
 @pytest.fixture(autouse=True)
 def one_blas_thread():
@@ -56,7 +35,7 @@ CASES = {label: (layer, shape) for label, layer, shape in gc.layer_cases()}
 # ----- everything passes, on both backends -------------------------------------------------------
 
 @pytest.mark.parametrize("label", CASES)
-def test_layer_gradients_match_central_differences(backend, label):
+def test_layer_gradients_match_central_differences(on_backend, label):
     layer, shape = CASES[label]
     rng = np.random.default_rng(0)
     layer = gc.float64_layer(layer, shape[1:])
@@ -66,7 +45,7 @@ def test_layer_gradients_match_central_differences(backend, label):
     assert failures(results) == []
 
 
-def test_small_tutorial_model_gradients_match_at_every_entry(backend):
+def test_small_tutorial_model_gradients_match_at_every_entry(on_backend):
     rng = np.random.default_rng(0)
     model = gc.small_tutorial_model()
     for layer in model.layers:
@@ -77,7 +56,7 @@ def test_small_tutorial_model_gradients_match_at_every_entry(backend):
     assert all(r.n_checked + r.n_skipped == r.size for r in results)
 
 
-def test_full_tutorial_model_gradients_match_on_a_subset(backend):
+def test_full_tutorial_model_gradients_match_on_a_subset(on_backend):
     rng = np.random.default_rng(0)
     model = gc.full_tutorial_model()
     x = rng.uniform(0, 1, (2,) + model.input_shape)

@@ -12,12 +12,7 @@ from scratchconv import data, keras_config, keras_files
 from scratchconv.errors import ModelFileError
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def trained_model(optimizer="adam"):

@@ -1,7 +1,7 @@
 """Layers: the shared contract, gradients by central differences, Keras's shapes and conventions."""
 import numpy as np
 import pytest
-from engine_checks import layer_gradient_errors, on_backend  # noqa: F401  (fixture)
+from engine_checks import layer_gradient_errors
 
 import scratchconv
 from scratchconv import Sequential, initializers

@@ -3,7 +3,7 @@ import re
 
 import numpy as np
 import pytest
-from engine_checks import MovingMean, model_gradient_errors, on_backend  # noqa: F401  (fixture)
+from engine_checks import MovingMean, model_gradient_errors
 
 import scratchconv
 from scratchconv import Sequential, optimizers, set_seed, tutorial_model
@@ -380,6 +380,44 @@ def test_add_builds_the_new_layer_when_the_model_is_built():
     model.build()
     model.add(Dense(4))
     assert model.built and model.layers[1].params["kernel"].shape == (3, 4)
+
+
+def test_get_layer_finds_a_layer_by_name_or_index():
+    model = small_model()
+    conv = model.layers[2]
+    assert model.get_layer(conv.name) is conv
+    assert model.get_layer(index=2) is conv and model.get_layer(index=-1) is model.layers[-1]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"name": "nope"}, r"model 'm' has no layer named 'nope'; its layers are 'dense_a', 'dense_b'"),
+    ({"index": 2}, r"model 'm' has 2 layers, so index must be an int from -2 to 1, got 2"),
+    ({"index": -3}, r"from -2 to 1, got -3"),
+    ({"index": 1.0}, r"must be an int from -2 to 1, got 1.0"),
+    ({}, r"takes a layer name or an index, not both or neither"),
+    ({"name": "dense_a", "index": 0}, r"not both or neither"),
+])
+def test_get_layer_names_what_it_cannot_find(kwargs, message):
+    model = Sequential([Dense(3, input_shape=(2,), name="dense_a"), Dense(2, name="dense_b")], name="m")
+    with pytest.raises(ValueError, match=message):
+        model.get_layer(**kwargs)
+
+
+def test_pop_removes_and_returns_the_last_layer_and_the_model_runs_without_it():
+    model = Sequential([Dense(3, input_shape=(2,)), Dense(4), Dense(2, activation="softmax")])
+    last = model.layers[-1]
+    x = np.ones((5, 2), np.float32)
+    model.predict(x, verbose=0)
+    assert model.pop() is last
+    assert len(model.layers) == 2 and model.output_shape == (4,) and model.count_params() == 9 + 16
+    assert model.predict(x, verbose=0).shape == (5, 4)
+    model.add(Dense(3))
+    assert model.predict(x, verbose=0).shape == (5, 3)
+
+
+def test_pop_of_an_empty_model_says_so():
+    with pytest.raises(TypeError, match="model 'empty' has no layers to pop"):
+        Sequential(name="empty").pop()
 
 
 def test_the_public_api_is_exported():

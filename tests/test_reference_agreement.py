@@ -105,15 +105,6 @@ def reference(tf):
     return reference
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    """Run the test on each scratchconv backend, restoring the one in use after."""
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend(request.param)
-    yield request.param
-    scratchconv.set_backend(previous)
-
-
 def make_case(name, dtype, batch_size, seed=0):
     """A compiled scratchconv model of case ``name`` in ``dtype`` with seeded weights and
     non-zero biases, and a batch (x, one-hot y) for it."""
@@ -150,7 +141,7 @@ CASE_GRID = [(name, batch) for name in CASES for batch in ((BATCH_SIZES[name],) 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case, batch_size", CASE_GRID)
-def test_every_layer_output_and_the_probabilities_match_keras(reference, backend, case, batch_size, dtype):
+def test_every_layer_output_and_the_probabilities_match_keras(reference, on_backend, case, batch_size, dtype):
     from reference.compare import assert_close
     model, x, _ = make_case(case, dtype, batch_size)
     twin = reference.to_keras(model)
@@ -184,7 +175,7 @@ def keras_loss_and_gradients(tf, twin, x, y):
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case, batch_size", CASE_GRID)
-def test_loss_and_gradients_match_keras_gradient_tape(reference, tf, backend, case, batch_size, dtype):
+def test_loss_and_gradients_match_keras_gradient_tape(reference, tf, on_backend, case, batch_size, dtype):
     from reference.compare import assert_close
     model, x, y = make_case(case, dtype, batch_size)
     twin = reference.to_keras(model)

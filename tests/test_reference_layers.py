@@ -81,14 +81,6 @@ def reference(tf):
     return reference
 
 
-@pytest.fixture(params=["numpy", "numba"])
-def backend(request):
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend(request.param)
-    yield request.param
-    scratchconv.set_backend(previous)
-
-
 def make_case(name, batches=1, seed=0):
     """Case ``name`` compiled with Adam, non-zero biases, and ``batches`` batches (x, one-hot y)."""
     scratchconv.set_seed(seed)
@@ -103,7 +95,7 @@ def make_case(name, batches=1, seed=0):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_layer_outputs_match_keras(reference, backend, case):
+def test_layer_outputs_match_keras(reference, on_backend, case):
     from reference.compare import assert_close
     model, [(x, _)] = make_case(case)
     twin = reference.to_keras(model)
@@ -114,7 +106,7 @@ def test_layer_outputs_match_keras(reference, backend, case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_loss_and_gradients_match_keras(reference, tf, backend, case):
+def test_loss_and_gradients_match_keras(reference, tf, on_backend, case):
     from reference.compare import assert_close
     model, [(x, y)] = make_case(case)
     twin = reference.to_keras(model)
@@ -127,7 +119,7 @@ def test_loss_and_gradients_match_keras(reference, tf, backend, case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_training_steps_match_keras(reference, backend, case):
+def test_training_steps_match_keras(reference, on_backend, case):
     from reference.compare import assert_close
     model, data = make_case(case, batches=TRAIN_STEPS)
     twin = reference.to_keras(model)

@@ -14,14 +14,7 @@ from scratchconv.errors import ModelFileError
 from scratchconv.layers import LAYER_CLASSES
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    """Saving does not depend on the kernels; the readable ones keep these tests independent
-    of the numba build."""
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def small_model(dtype="float32", compile=True):

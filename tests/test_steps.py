@@ -41,12 +41,8 @@ def test_the_steps_are_planned_again_when_the_layers_change():
     assert [type(step) for step in model.steps] == [ConvPoolStep]
 
 
-@pytest.mark.parametrize("backend_name", ["numpy", "numba"])
 @pytest.mark.parametrize("conv_activation", ["relu", None])
-def test_the_fused_steps_get_the_layer_by_layer_loss_and_gradients(monkeypatch, backend_name,
-                                                                   conv_activation):
-    from scratchconv import backend
-    monkeypatch.setattr(backend, "_current", backend_name)
+def test_the_fused_steps_get_the_layer_by_layer_loss_and_gradients(on_backend, conv_activation):
     model = two_pair_model(conv_activation)
     x, y = data(5)
     loss, grads, dx = model.loss_and_gradients(x, y)
