@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from engine_checks import on_backend  # noqa: F401  (fixture)
 
 from scratchconv import backend, gradcheck
 from scratchconv.kernels.padding import pads_2d
