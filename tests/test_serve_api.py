@@ -111,6 +111,13 @@ def test_a_model_without_rune_outputs_has_numbered_classes(odd_model):
     assert answer["class_names"] == ["0", "1", "2", "3", "4"]
 
 
+def test_a_model_whose_inputs_the_loader_cannot_make_is_refused_at_once():
+    model = scratchconv.Sequential([layers.Flatten(input_shape=(20, 30, 3)), layers.Dense(24)])
+    with pytest.raises(ValueError, match="the model expects 20x30x3 inputs; scratchconv's image "
+                                         "loader makes square grayscale"):
+        create_app(model)
+
+
 def test_class_names_and_preprocessing_come_from_the_model_file(odd_model, tmp_path):
     odd_model.save(tmp_path / "shapes.npz")
     model = load_model(tmp_path / "shapes.npz")

@@ -194,3 +194,24 @@ def test_the_screenshot_of_the_readme(page, model, tmp_path):
     with Image.open(path) as image:
         assert image.width == 1280 and image.height > 1500
     assert page.locator("#pixel").is_visible()
+
+
+def test_an_error_of_the_api_is_shown_on_the_page(browser, url):
+    page = open_page(browser, url)
+    page.route("**/api/layers", lambda route: route.fulfill(
+        status=400, content_type="application/json", body='{"error": "the image data is bad"}'))
+    # Drawn by hand: draw() would wait for predictions that never come.
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=5)
+    page.mouse.up()
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert error.inner_text() == "The server answered: the image data is bad"
+    # The browser logs the failed request itself; nothing else went wrong.
+    assert all("status of 400" in message for message in page.console_errors)
+    page.unroute("**/api/layers")
+    draw(page, [[(0.3, 0.5), (0.7, 0.5)]])
+    assert error.is_hidden()
+    page.context.close()

@@ -29,8 +29,10 @@ async function api(path, body) {
   return answer;
 }
 
+/** Show what went wrong (null: nothing, and hide the line). */
 function showError(error) {
-  $("model-summary").textContent = `The server answered: ${error.message}`;
+  $("error").hidden = error === null;
+  $("error").textContent = error === null ? "" : `The server answered: ${error.message}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -41,6 +43,7 @@ let busy = false;
 let again = false;
 
 async function refresh() {
+  if (!state.model) return;  // start() refreshes once the model is known
   if (busy) {
     again = true;
     return;
@@ -54,6 +57,7 @@ async function refresh() {
       showLayers(await api("/api/layers", png), version);
       if (state.selected) showPixel(await api(explainPath(state.selected), png));
     } while (again);
+    showError(null);
   } catch (error) {
     showError(error);
   } finally {
@@ -169,6 +173,10 @@ function layerMaps(index, output) {
     const canvas = pixelCanvas(w, h, (row, col) => colour(output.at(row, col, channel)),
       Math.max(1, Math.round(MAP_SIZE / w)));
     canvas.title = `channel ${channel}`;
+    canvas.addEventListener("mousemove", (event) => {
+      const [row, col] = pixelAt(canvas, event);
+      canvas.title = `channel ${channel}, pixel (${row}, ${col}): ${output.at(row, col, channel).toFixed(4)}`;
+    });
     canvas.dataset.layer = String(index);
     canvas.dataset.channel = String(channel);
     if (explainable) {
