@@ -38,12 +38,14 @@ def client(model):
 
 @pytest.fixture(scope="module")
 def odd_model():
-    """Padding "same", strides 2, a linear convolution, grayscale input, 5 classes."""
+    """Padding "same", strides 2, a linear convolution, average pooling, grayscale input, 5
+    classes."""
     scratchconv.set_seed(3)
     return scratchconv.Sequential([
         layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", input_shape=(21, 21, 1)),
         layers.MaxPooling2D(3, strides=2, padding="same"),
         layers.Conv2D(3, (2, 3), padding="same"),
+        layers.AveragePooling2D(3, strides=2, padding="same"),
         layers.Flatten(),
         layers.Dense(5, activation="softmax"),
     ])
@@ -162,7 +164,7 @@ def test_explain_every_pixel_of_a_padded_strided_model_equals_the_engine(odd_mod
     client = TestClient(create_app(odd_model))
     image = png_bytes(np.random.default_rng(0).integers(0, 256, (30, 26), dtype=np.uint8))
     outputs = explain.layer_outputs(odd_model, explain.prepare(odd_model, image))
-    for index in (0, 1, 2):
+    for index in (0, 1, 2, 3):
         h, w, c = outputs[index].shape
         for row, col in [(0, 0), (h - 1, w - 1), (h // 2, 0), (0, w - 1)]:
             for channel in range(c):
@@ -173,11 +175,18 @@ def test_explain_every_pixel_of_a_padded_strided_model_equals_the_engine(odd_mod
     corner = explained(client, 0, 0, 0, 0, image)
     # "same" with a 3x3 kernel and stride 2 on 21 pixels pads one on each side.
     assert (corner["top"], corner["left"]) == (-1, -1)
-    assert np.array(corner["inputs"])[0].tolist() == [[0.0]] * 3
+    assert corner["inputs"][0] == [[None]] * 3
+    assert corner["products"][0] == [[0.0]] * 3  # the padding counts as zeros
     pooled = explained(client, 1, 0, 0, 1, image)
     assert pooled["inputs"][0] == [None] * 3  # the padding of a max pooling never wins
     assert pooled["value"] == max(v for line in pooled["inputs"] for v in line if v is not None)
     assert explained(client, 2, 1, 1, 0, image)["activation"] == "linear"
+    # 6 -> 3 with a 3x3 window and stride 2 pads one row and column at the bottom and right;
+    # the average is over the window's input pixels only, as in Keras.
+    averaged = explained(client, 3, 2, 2, 0, image)
+    assert averaged["count"] == 4 and averaged["inputs"][2] == [None] * 3
+    assert averaged["value"] == pytest.approx(averaged["sum"] / 4, rel=1e-12)
+    assert explained(client, 3, 0, 0, 0, image)["count"] == 9
 
 
 def test_pooling_winner_is_the_first_maximum_of_the_window(client, model):
@@ -186,6 +195,13 @@ def test_pooling_winner_is_the_first_maximum_of_the_window(client, model):
     # A blank image: every window holds one value four times, and the first one wins.
     assert e["winner"] == [0, 0]
     assert e["value"] == e["model_value"] == e["inputs"][0][0]
+
+
+def test_receptive_field_through_padded_strided_windows(odd_model):
+    # Back from the average pooling: conv (2x3, same) -> max pool (3, stride 2, same) -> conv
+    # (3, stride 2, same), each clipped to its input.
+    assert explain.receptive_field(odd_model, 3, 0, 0) == (0, 0, 16, 16)
+    assert explain.receptive_field(odd_model, 0, 10, 10) == (19, 19, 21, 21)
 
 
 def test_receptive_field_of_a_vector_is_the_whole_input(model):
@@ -209,8 +225,8 @@ ERRORS = [
     ("post", "/api/explain?layer=6&row=1&col=1", RUNE.read_bytes(), 400,
      "layer must be between 0 and 5, got 6"),
     ("post", "/api/explain?layer=5&row=0&col=0", RUNE.read_bytes(), 400,
-     "layer 5 (Dense layer 'dense') is not a Conv2D or MaxPooling2D: only their pixels are "
-     "worked out"),
+     "layer 5 (Dense layer 'dense') is not a Conv2D, MaxPooling2D or AveragePooling2D: only "
+     "their pixels are worked out"),
     ("post", "/api/explain?layer=0&row=48&col=0", RUNE.read_bytes(), 400,
      "row must be between 0 and 47 for Conv2D layer 'conv2d''s 48x48x16 output, got 48"),
     ("post", "/api/explain?layer=1&row=0&col=0&channel=-1", RUNE.read_bytes(), 400,

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchconv import load_model
+import scratchconv
+from scratchconv import layers, load_model
 from scratchconv.serve import explain
 
 from serve_page import (RUNE_STROKES, chromium_path, click_map_pixel, draw, launch_chromium,
@@ -215,3 +216,27 @@ def test_an_error_of_the_api_is_shown_on_the_page(browser, url):
     draw(page, [[(0.3, 0.5), (0.7, 0.5)]])
     assert error.is_hidden()
     page.context.close()
+
+
+def test_a_model_of_other_classes_and_an_average_pooling(browser):
+    # Grayscale 21x21 inputs, named classes, "same" padding, an average pooling at the end.
+    scratchconv.set_seed(3)
+    model = scratchconv.Sequential([
+        layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", input_shape=(21, 21, 1)),
+        layers.AveragePooling2D(3, strides=2, padding="same"),
+        layers.Flatten(),
+        layers.Dense(3, activation="softmax"),
+    ])
+    model.class_names = ["circle", "square", "star"]
+    with running_server(model) as url:
+        page = open_page(browser, url)
+        draw(page, [[(0.3, 0.3), (0.7, 0.7)]])
+        assert sorted(name for name, _ in shown_predictions(page)) == ["circle", "square", "star"]
+        outputs = engine_outputs(model, page)
+        click_map_pixel(page, 1, 2, 5, 5)
+        assert page.locator("#pixel-count").inner_text() == "4"  # a corner window over the padding
+        assert page.locator("#pixel-terms td.padding").count() == 5
+        assert float(page.locator("#pixel-value").get_attribute("data-value")) == pytest.approx(
+            float(outputs[1][5, 5, 2]), rel=1e-5, abs=1e-7)
+        assert page.console_errors == []
+        page.context.close()

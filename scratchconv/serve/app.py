@@ -9,8 +9,9 @@ model as ``data.load_image`` prepares a file (:func:`explain.prepare`):
   most probable first;
 - ``POST /api/layers``: the predictions, the ``input`` the model sees and every layer's output
   (``layers``), for the feature maps;
-- ``POST /api/explain?layer=L&row=I&col=J&channel=C``: one output pixel of a Conv2D or
-  MaxPooling2D layer worked out from its inputs (:func:`explain.explain_pixel`).
+- ``POST /api/explain?layer=L&row=I&col=J&channel=C``: one output pixel of a Conv2D,
+  MaxPooling2D or AveragePooling2D layer worked out from its inputs
+  (:func:`explain.explain_pixel`).
 
 Arrays travel as ``{"shape": [...], "data": base64 of little-endian float32}``: a page decodes
 a few hundred thousand values at once (``new Float32Array``) where JSON lists of numbers

@@ -5,14 +5,14 @@
 - :func:`layer_outputs`: every layer's output for it, running the model layer by layer
   (``layer.forward``), the way ``scratchconv visualize`` does;
 - :func:`ranked`: the class probabilities, most probable first;
-- :func:`explain_pixel`: one output pixel of a Conv2D or a MaxPooling2D worked out from its
-  inputs, the equations of docs/convolution.md with this image's numbers;
+- :func:`explain_pixel`: one output pixel of a Conv2D, MaxPooling2D or AveragePooling2D worked
+  out from its inputs, the equations of docs/convolution.md with this image's numbers;
 - :func:`receptive_field`: the part of the model's input one output pixel depends on.
 """
 import numpy as np
 
 from ..kernels.padding import pads_2d
-from ..layers import Conv2D, MaxPooling2D
+from ..layers import AveragePooling2D, Conv2D, MaxPooling2D
 from ..layers.activations import apply as apply_activation
 
 def class_names(model):
@@ -65,9 +65,13 @@ def ranked(names, probabilities):
     return [{"class": names[i], "probability": float(probabilities[i])} for i in order]
 
 
+# The layers whose output pixels come from a window of their input.
+WINDOWED = (Conv2D, MaxPooling2D, AveragePooling2D)
+
+
 def explainable(layer):
     """Whether :func:`explain_pixel` can work out ``layer``'s output pixels."""
-    return isinstance(layer, (Conv2D, MaxPooling2D))
+    return isinstance(layer, WINDOWED)
 
 
 def _window(layer):
@@ -87,7 +91,7 @@ def receptive_field(model, index, row, col):
     top, left, bottom, right = row, col, row + 1, col + 1
     for layer in reversed(model.layers[:index + 1]):
         shape = tuple(layer.input_shape)
-        if isinstance(layer, (Conv2D, MaxPooling2D)):
+        if isinstance(layer, WINDOWED):
             (kh, kw), (sh, sw) = _window(layer)
             (pt, _), (pl, _) = pads_2d(shape[:2], (kh, kw), (sh, sw), layer.padding)
             top, bottom = max(sh * top - pt, 0), min(sh * (bottom - 1) - pt + kh, shape[0])
@@ -102,25 +106,28 @@ def explain_pixel(model, x, outputs, index, row, col, channel):
 
     x : ndarray of shape (h, w, c), the prepared image;  outputs : :func:`layer_outputs` of it.
 
-    For a Conv2D (docs/convolution.md)::
+    Every answer has the window of the layer's input, ``inputs`` (None where the window lies in
+    the padding), the window's ``top`` and ``left`` in the layer's input (negative in the
+    padding), the ``receptive_field`` on the model's input, the ``value`` worked out here in
+    float64 and the ``model_value`` the layer itself computed. Then, for a Conv2D
+    (docs/convolution.md)::
 
         z = b[o] + sum_{p, q, c} x_pad[s_h i + p, s_w j + q, c] * w[p, q, c, o],   y = act(z)
 
-    returns the window of the layer's input ``inputs`` (kh, kw, c_in), the ``kernel`` slice
-    (kh, kw, c_in), their element-wise ``products``, ``sum`` (of the products, in float64),
-    ``bias``, ``z`` and ``value`` = act(z); ``model_value`` is what the layer itself computed.
-    For a MaxPooling2D, ``y = max_{p, q} x_pad[s_h i + p, s_w j + q, c]``: the window of the
-    channel (``inputs``, None in the padding), the ``winner`` (its row and column in the window, the first maximum in row-major
-    order, the kernels' tie rule) and its ``value``. Both give the window's ``top`` and ``left``
-    in the layer's input (negative in the padding) and the ``receptive_field`` on the model's
-    input. ValueError for a layer without such pixels or a pixel outside the output.
+    ``inputs`` (kh, kw, c_in), the ``kernel`` slice (kh, kw, c_in), their element-wise
+    ``products`` (padding counts as 0), their ``sum``, ``bias``, ``z`` and the ``activation``.
+    For a MaxPooling2D, ``y = max_{p, q} x_pad[s_h i + p, s_w j + q, c]``: ``inputs`` (ph, pw)
+    of the channel and the ``winner``, its row and column in the window (the first maximum in
+    row-major order, the kernels' tie rule). For an AveragePooling2D, ``y = sum / count``: the
+    ``sum`` of the window's input pixels and their ``count`` (padding is not counted, as in
+    Keras). ValueError for another layer or a pixel outside the output.
     """
     if not 0 <= index < len(model.layers):
         raise ValueError(f"layer must be between 0 and {len(model.layers) - 1}, got {index}")
     layer = model.layers[index]
     if not explainable(layer):
-        raise ValueError(f"layer {index} ({layer.describe()}) is not a Conv2D or MaxPooling2D: "
-                         "only their pixels are worked out")
+        raise ValueError(f"layer {index} ({layer.describe()}) is not a Conv2D, MaxPooling2D or "
+                         "AveragePooling2D: only their pixels are worked out")
     y = outputs[index]
     for name, value, limit in (("row", row, y.shape[0]), ("col", col, y.shape[1]),
                                ("channel", channel, y.shape[2])):
@@ -130,30 +137,45 @@ def explain_pixel(model, x, outputs, index, row, col, channel):
     layer_input = x if index == 0 else outputs[index - 1]
     (kh, kw), (sh, sw) = _window(layer)
     (pt, pb), (pl, pr) = pads_2d(layer_input.shape[:2], (kh, kw), (sh, sw), layer.padding)
-    # Padding is zeros for a convolution and -inf for max pooling (it never wins).
-    fill = 0.0 if isinstance(layer, Conv2D) else -np.inf
+    # NaN marks the padding: zeros in a convolution, never the maximum, not averaged.
     padded = np.pad(layer_input.astype(np.float64), ((pt, pb), (pl, pr), (0, 0)),
-                    constant_values=fill)
+                    constant_values=np.nan)
     window = padded[sh * row:sh * row + kh, sw * col:sw * col + kw]
     result = {"layer": layer.name, "class_name": type(layer).__name__, "row": row, "col": col,
               "channel": channel, "top": sh * row - pt, "left": sw * col - pl,
               "receptive_field": receptive_field(model, index, row, col),
               "model_value": float(y[row, col, channel])}
+    if isinstance(layer, Conv2D):
+        return {**result, **_convolution(layer, window, channel)}
+    plane = window[:, :, channel]
+    inputs = _json_window(plane)
     if isinstance(layer, MaxPooling2D):
-        plane = window[:, :, channel]
-        winner = np.unravel_index(int(np.argmax(plane)), plane.shape)
-        # Padding cells (-inf) are None: JSON has no infinity.
-        inputs = [[None if np.isinf(v) else float(v) for v in line] for line in plane]
+        winner = np.unravel_index(int(np.nanargmax(plane)), plane.shape)
         return {**result, "inputs": inputs, "winner": [int(winner[0]), int(winner[1])],
                 "value": float(plane[winner])}
+    total, count = float(np.nansum(plane)), int(np.count_nonzero(~np.isnan(plane)))
+    return {**result, "inputs": inputs, "sum": total, "count": count, "value": total / count}
+
+
+def _convolution(layer, window, channel):
+    """The Conv2D part of :func:`explain_pixel` for its ``window`` (kh, kw, c_in), NaN in the
+    padding."""
+    x = np.nan_to_num(window, nan=0.0)
     kernel = layer.params["kernel"].astype(np.float64)
     bias = layer.params["bias"].astype(np.float64) if layer.use_bias else np.zeros(layer.filters)
-    products = window * kernel[:, :, :, channel]
+    products = x * kernel[:, :, :, channel]
     # Every channel's z at this pixel, so that an activation across channels (softmax) works.
-    z_all = np.tensordot(window, kernel, axes=3) + bias
+    z_all = np.tensordot(x, kernel, axes=3) + bias
     z_all[channel] = products.sum() + bias[channel]
     value = apply_activation(layer.activation, z_all[None].copy())[0, channel]
-    return {**result, "inputs": window.tolist(), "kernel": kernel[:, :, :, channel].tolist(),
+    return {"inputs": _json_window(window), "kernel": kernel[:, :, :, channel].tolist(),
             "products": products.tolist(), "sum": float(products.sum()),
             "bias": float(bias[channel]), "z": float(z_all[channel]),
             "activation": layer.activation or "linear", "value": float(value)}
+
+
+def _json_window(window):
+    """``window`` as nested lists, None for the padding (NaN, which JSON does not have)."""
+    if window.ndim == 1:
+        return [None if np.isnan(v) else float(v) for v in window]
+    return [_json_window(part) for part in window]

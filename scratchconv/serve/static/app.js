@@ -263,7 +263,7 @@ function closePixel() {
 
 const number = (v) => (v === null ? "pad" : v.toFixed(4));
 
-/** A small table of numbers; cell(p, q) may return a class name for the cell. */
+/** A small table of numbers, None (null) showing as padding; cell(p, q) may name a class. */
 function grid(rows, cell = () => "") {
   const table = document.createElement("table");
   table.className = "grid";
@@ -272,7 +272,7 @@ function grid(rows, cell = () => "") {
     values.forEach((v, q) => {
       const td = tr.insertCell();
       td.textContent = number(v);
-      const name = cell(p, q);
+      const name = v === null ? "padding" : cell(p, q);
       if (name) td.className = name;
     });
   });
@@ -286,7 +286,8 @@ function text(tag, content, className) {
   return element;
 }
 
-/** The rows of the totals table: [label, value, id, class of the row]. */
+/** The rows of the totals table: [label, value (a number, or a string shown as it is), id,
+ * class of the row]. */
 function totalRows(rows) {
   const table = $("pixel-total");
   table.replaceChildren();
@@ -295,65 +296,52 @@ function totalRows(rows) {
     if (className) tr.className = className;
     tr.insertCell().textContent = label;
     const cell = tr.insertCell();
-    cell.textContent = number(value);
+    cell.textContent = typeof value === "string" ? value : number(value);
     cell.id = id;
     cell.dataset.value = String(value);
   }
 }
 
+/** The answer of /api/explain, in the panel under the clicked layer's maps. */
 function showPixel(e) {
   let panel = $("pixel");
   if (!panel) {
     panel = $("pixel-template").content.firstElementChild.cloneNode(true);
     panel.querySelector(".close").addEventListener("click", closePixel);
   }
-  $(`layer-${state.selected.layer}`).querySelector(".maps").after(panel);
+  const { layer } = state.selected;
+  $(`layer-${layer}`).querySelector(".maps").after(panel);
 
-  const { row, col, channel, top, left } = e;
-  const [fTop, fLeft, fBottom, fRight] = e.receptive_field;
+  const [top, left, bottom, right] = e.receptive_field;
   state.field = e.receptive_field;
   showInput();
-  $("pixel-title").textContent = `${e.layer}, channel ${channel}, pixel (row ${row}, column ${col})`;
-  $("pixel-field").textContent = `It depends on rows ${fTop}-${fBottom - 1} and columns `
-    + `${fLeft}-${fRight - 1} of the input (the yellow box on "What the model sees"). `
-    + (state.selected.layer === 0 ? "Its input is that image."
-      : `Its input is the output of layer ${state.selected.layer - 1}.`);
-  // Input rows and columns outside the layer's input are its padding.
-  const inputShape = state.selected.layer === 0 ? state.model.input_shape
-    : state.model.layers[state.selected.layer - 1].output_shape;
-  const padding = (p, q) => {
-    const r = top + p;
-    const c = left + q;
-    return r < 0 || c < 0 || r >= inputShape[0] || c >= inputShape[1] ? "padding" : "";
-  };
-  const terms = $("pixel-terms");
+  $("pixel-title").textContent = `${e.layer}, channel ${e.channel}, pixel (row ${e.row}, column ${e.col})`;
+  $("pixel-field").textContent = `It depends on rows ${top}-${bottom - 1} and columns `
+    + `${left}-${right - 1} of the input (the yellow box on "What the model sees"). `
+    + (layer === 0 ? "Its input is that image." : `Its input is the output of layer ${layer - 1}.`)
+    + (JSON.stringify(e.inputs).includes("null") ? " The window's cells marked pad lie in the padding." : "");
+  const show = { Conv2D: showConvolution, MaxPooling2D: showMaxPooling, AveragePooling2D: showAveragePooling };
+  show[e.class_name](e);
+}
 
-  if (e.class_name === "MaxPooling2D") {
-    const [wr, wc] = e.winner;
-    $("pixel-equation").textContent = `y[${row}, ${col}, ${channel}] = max over p, q of `
-      + `x[${top} + p, ${left} + q, ${channel}]`;
-    terms.replaceChildren(text("p", "The window of the input (the winner is green):"),
-      grid(e.inputs, (p, q) => (p === wr && q === wc ? "winner" : padding(p, q))));
-    totalRows([
-      [`winner x[${top + wr}, ${left + wc}, ${channel}] = y`, e.value, "pixel-value", "result"],
-      ["the engine computed", e.model_value, "pixel-model-value"],
-    ]);
-    return;
-  }
+// Each of these fills the equation, the terms and the totals; y[i, j, c] is the clicked pixel.
+const target = (e) => `y[${e.row}, ${e.col}, ${e.channel}]`;
 
-  const act = e.activation;
-  $("pixel-equation").textContent = `y[${row}, ${col}, ${channel}] = ${act}( b[${channel}] + `
+function showConvolution(e) {
+  const { channel, top, left, activation } = e;
+  $("pixel-equation").textContent = `${target(e)} = ${activation}( b[${channel}] + `
     + `Σ over p, q, c of x[${top} + p, ${left} + q, c] · w[p, q, c, ${channel}] )`;
-  const channels = e.inputs[0][0].length;
+  const channels = e.kernel[0][0].length;
   const slice = (a, c) => a.map((r) => r.map((v) => v[c]));
+  const terms = $("pixel-terms");
   terms.replaceChildren(text("p", `For each of the ${channels} input channels c: the window x, `
-    + "times the kernel w element by element, gives the products, which add up:"));
+    + "times the kernel w element by element (padding counts as 0), gives the products, which add up:"));
   for (let c = 0; c < channels; c++) {
     const products = slice(e.products, c);
     const sum = products.flat().reduce((a, b) => a + b, 0);
     const term = document.createElement("div");
     term.className = "term";
-    term.append(text("span", `channel c = ${c}`, "label"), grid(slice(e.inputs, c), padding),
+    term.append(text("span", `channel c = ${c}`, "label"), grid(slice(e.inputs, c)),
       text("span", "⊙", "op"), grid(slice(e.kernel, c)), text("span", "=", "op"), grid(products),
       text("span", `Σ = ${sum.toFixed(4)}`, "op"));
     terms.append(term);
@@ -362,7 +350,32 @@ function showPixel(e) {
     ["Σ of all the products", e.sum, "pixel-sum"],
     [`+ bias b[${channel}]`, e.bias, "pixel-bias"],
     ["= z", e.z, "pixel-z"],
-    [`${act}(z) = y`, e.value, "pixel-value", "result"],
+    [`${activation}(z) = y`, e.value, "pixel-value", "result"],
+    ["the engine computed", e.model_value, "pixel-model-value"],
+  ]);
+}
+
+function showMaxPooling(e) {
+  const { channel, top, left } = e;
+  const [wr, wc] = e.winner;
+  $("pixel-equation").textContent = `${target(e)} = max over p, q of x[${top} + p, ${left} + q, ${channel}]`;
+  $("pixel-terms").replaceChildren(text("p", "The window of the input (the winner is green):"),
+    grid(e.inputs, (p, q) => (p === wr && q === wc ? "winner" : "")));
+  totalRows([
+    [`winner x[${top + wr}, ${left + wc}, ${channel}] = y`, e.value, "pixel-value", "result"],
+    ["the engine computed", e.model_value, "pixel-model-value"],
+  ]);
+}
+
+function showAveragePooling(e) {
+  const { channel, top, left } = e;
+  $("pixel-equation").textContent = `${target(e)} = (1 / n) Σ over p, q of `
+    + `x[${top} + p, ${left} + q, ${channel}], n = the window's input pixels`;
+  $("pixel-terms").replaceChildren(text("p", "The window of the input:"), grid(e.inputs));
+  totalRows([
+    ["Σ of the window", e.sum, "pixel-sum"],
+    ["÷ n", String(e.count), "pixel-count"],
+    ["= y", e.value, "pixel-value", "result"],
     ["the engine computed", e.model_value, "pixel-model-value"],
   ]);
 }
