@@ -163,7 +163,9 @@ def keras_schedule(spec, dtype):
 def keras_loss(name, dtype):
     """The keras loss object of a scratchconv loss name, computing in ``dtype``."""
     classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-               "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy}
+               "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+               "binary_crossentropy": keras.losses.BinaryCrossentropy,
+               "mean_squared_error": keras.losses.MeanSquaredError}
     return classes[name](dtype=dtype)
 
 

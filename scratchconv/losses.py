@@ -1,25 +1,36 @@
-"""Cross-entropy losses with Keras's semantics.
+"""Losses with Keras 3's semantics: the two cross-entropies of a softmax, the binary
+cross-entropy, and the mean squared error.
 
-On probabilities (the standalone functions, and a model whose output is not a softmax):
+Per sample, on probabilities (the standalone functions, and a model whose output is not the
+activation the loss takes logits from):
 
 - ``categorical_crossentropy(y_true, y_pred)``: ``y_pred`` is first renormalised to sum to 1
   along the last axis, clipped to ``[1e-7, 1 - 1e-7]``, then ``loss_n = -sum_k y_true[n, k] log(y_pred[n, k])``.
 - ``sparse_categorical_crossentropy(y_true, y_pred)``: integer labels; ``y_pred`` is clipped to
   ``[1e-7, 1 - 1e-7]`` and passed through log-softmax (what Keras's TF backend does), so
   ``loss_n = -log(c[n, y_n]) + log(sum_k c[n, k])`` with ``c`` the clipped probabilities.
+- ``binary_crossentropy(y_true, y_pred)``: each of the k outputs a probability of its own;
+  with ``c = clip(y_pred, 1e-7, 1 - 1e-7)``,
+  ``loss_n = mean_k -(y[n, k] log c[n, k] + (1 - y[n, k]) log(1 - c[n, k]))``.
+- ``mean_squared_error(y_true, y_pred)`` (alias ``mse``): ``loss_n = mean_k (y[n, k] - y_pred[n, k])^2``.
 
-Both return one loss per sample; the model averages them over the batch (Keras's
-"sum over batch size" reduction).
+The batch's loss is Keras's "sum over batch size" reduction: ``sum_n w_n loss_n / N`` with
+per-sample weights ``w`` (``sample_weight``, ``class_weight``; all 1 without them), so the
+plain case is the mean.
 
-From logits (a model ending in a softmax, as Keras 3 on TensorFlow does): with ``z`` the logits
-before the softmax and ``p = softmax(z)``, ``loss_n = logsumexp(z[n]) - sum_k y[n, k] z[n, k]`` —
-no clipping — and the gradient of the batch mean to the logits is ``(p - y) / N``, finite for
-any logits.
+From logits, as Keras 3 on TensorFlow does when the model ends in the matching activation
+(it reads the activation's input): the categorical losses after a softmax, with ``z`` the
+logits and ``p = softmax(z)``, ``loss_n = logsumexp(z[n]) - sum_k y[n, k] z[n, k]`` and gradient
+``(p - y) w_n / N``; the binary cross-entropy after a sigmoid, TensorFlow's
+``sigmoid_cross_entropy_with_logits``, ``l = max(z, 0) - z y + log(1 + exp(-|z|))`` per output
+with gradient ``(sigmoid(z) - y) w_n / (k N)``. No clipping on that path, and the gradient is
+finite for any logits.
 """
 import numpy as np
 
+from .checks import check_finite
+
 EPSILON = 1e-7
-LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
 
 def _clip_mask(p):
@@ -33,6 +44,13 @@ def _labels(y_true):
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     return y.astype(np.int64)
+
+
+def _rows(y_true, y_pred):
+    """y_true as rows like y_pred (n, k) in its dtype: (n,) targets become (n, 1), as Keras
+    expands a target one rank short."""
+    y = np.asarray(y_true, dtype=y_pred.dtype)
+    return y.reshape(y_pred.shape) if y.ndim == y_pred.ndim - 1 else y
 
 
 def categorical_crossentropy(y_true, y_pred):
@@ -55,6 +73,32 @@ def sparse_categorical_crossentropy(y_true, y_pred):
     return np.log(c.sum(axis=-1)) - np.log(c[np.arange(len(y)), y])
 
 
+def binary_crossentropy(y_true, y_pred):
+    """Per-sample binary cross-entropy of targets in [0, 1] and probabilities, averaged over the
+    k outputs (TensorFlow's order: ``-(y log c + (1 - y) log(1 - c))``, c clipped).
+
+    y_true : ndarray of shape (n, k), or (n,) when k = 1;  y_pred : (n, k)  ->  ndarray of shape (n,)
+    """
+    y_pred = np.asarray(y_pred)
+    y = _rows(y_true, y_pred)
+    c = np.clip(y_pred, EPSILON, 1 - EPSILON)
+    bce = y * np.log(c)
+    bce += (1 - y) * np.log(1 - c)
+    return (-bce).mean(axis=-1)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-sample mean of the squared differences over the k outputs.
+
+    y_true : ndarray of shape (n, k), or (n,) when k = 1;  y_pred : (n, k)  ->  ndarray of shape (n,)
+    """
+    y_pred = np.asarray(y_pred)
+    return np.square(_rows(y_true, y_pred) - y_pred).mean(axis=-1)
+
+
+mse = mean_squared_error
+
+
 def one_hot(y_true, k, dtype):
     """Integer labels (n,) or (n, 1) as one-hot rows (n, k)."""
     y = _labels(y_true)
@@ -63,65 +107,237 @@ def one_hot(y_true, k, dtype):
     return out
 
 
-class Loss:
-    """A cross-entropy loss by name: its batch mean, and gradients from probabilities or logits."""
+def _reduce(per_sample, sample_weight):
+    """Keras's "sum over batch size": sum_n w_n l_n / N (the mean without weights)."""
+    if sample_weight is None:
+        return per_sample.mean(dtype=per_sample.dtype)
+    return (per_sample * sample_weight).sum(dtype=per_sample.dtype) / len(per_sample)
 
-    def __init__(self, name):
-        if name not in LOSSES:
-            raise ValueError(f"unknown loss {name!r}: choose one of {', '.join(LOSSES)}")
-        self.name = name
-        self.sparse = name == "sparse_categorical_crossentropy"
+
+def _per_batch(g, sample_weight):
+    """Per-sample gradient rows g (n, k), in place, made the gradient of the reduced loss:
+    each row times w_n / N."""
+    if sample_weight is None:
+        g /= len(g)
+    else:
+        g *= (sample_weight / len(g)).astype(g.dtype, copy=False)[:, None]
+    return g
+
+
+LOSS_CLASSES = {}  # Keras's function name -> Loss class, filled by Loss.__init_subclass__
+
+
+class Loss:
+    """A loss by Keras's name: its batch value and gradients, from probabilities or logits.
+
+    A subclass sets ``name`` (Keras's function name), ``logits_of`` (the final activation it
+    reads logits from, or None), ``per_sample(y, y_pred)`` and ``per_sample_gradient(y, y_pred)``,
+    and checks its targets in ``check_targets``. ``sample_weight`` is None or an array (n,).
+    """
+
+    name = None
+    aliases = ()
+    logits_of = None
+    sparse = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:  # a concrete loss, not a shared base
+            for key in (cls.name,) + cls.aliases:
+                LOSS_CLASSES[key] = cls
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The batch's loss from probabilities y_pred of shape (n, k)."""
+        return _reduce(self.per_sample(y_true, np.asarray(y_pred)), sample_weight)
+
+    def gradient(self, y_true, y_pred, sample_weight=None):
+        """d(batch loss)/d(y_pred), of shape (n, k)."""
+        p = np.asarray(y_pred)
+        return _per_batch(self.per_sample_gradient(y_true, p).astype(p.dtype, copy=False), sample_weight)
+
+    def check_targets(self, y, k, dtype, where):
+        """y (a float64 array with one entry per sample) as this loss expects it for a model
+        with k outputs, or a ValueError saying what was expected."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def _check_rows(self, y, k, dtype, where):
+        """Targets (n, k), or (n,) when k = 1, finite."""
+        if not (y.shape[1:] == (k,) or (k == 1 and y.ndim == 1)):
+            single = " or (n,)" if k == 1 else ""
+            raise ValueError(f"{where}: {self.name} needs y of shape (n, {k}){single} for a model with {k} "
+                             f"outputs, got y of shape {y.shape}")
+        check_finite(y, "y", where)
+        return y.reshape(len(y), k).astype(dtype)
+
+
+class _SoftmaxCrossentropy(Loss):
+    """What the two categorical cross-entropies share: logits from a final softmax."""
+
+    logits_of = "softmax"
 
     def _targets(self, y_true, k, dtype):
         """The targets as (n, k) rows in ``dtype``."""
         return one_hot(y_true, k, dtype) if self.sparse else np.asarray(y_true, dtype=dtype)
 
-    def __call__(self, y_true, y_pred):
-        """Mean loss over the batch, from probabilities y_pred of shape (n, k)."""
-        per_sample = (sparse_categorical_crossentropy if self.sparse else categorical_crossentropy)(y_true, y_pred)
-        return per_sample.mean(dtype=np.asarray(y_pred).dtype)
-
-    def gradient(self, y_true, y_pred):
-        """d(mean loss)/d(y_pred), through the renormalisation and the clip, of shape (n, k).
-
-        Categorical: with ``q = p / s``, ``s = sum_k p_k``, ``g = -y / q`` where q is unclipped
-        (0 where the clip is active), ``dL/dp_j = (g_j - sum_k g_k q_k) / s``.
-        Sparse: with ``c = clip(p)``, ``S = sum_k c_k``, ``dL/dp_k = [k unclipped] (1 / S - [k = y] / c_y)``.
-        """
-        p = np.asarray(y_pred)
-        n, k = p.shape
-        t = self._targets(y_true, k, p.dtype)
-        if self.sparse:
-            c = np.clip(p, EPSILON, 1 - EPSILON)
-            g = 1 / c.sum(axis=-1, keepdims=True) - t / c
-        else:
-            s = p.sum(axis=-1, keepdims=True)
-            q = p / s
-            g = np.where(_clip_mask(q), -t / np.clip(q, EPSILON, 1 - EPSILON), 0)
-            g = (g - (g * q).sum(axis=-1, keepdims=True)) / s
-            return g.astype(p.dtype, copy=False) / n
-        return (g * _clip_mask(p)).astype(p.dtype, copy=False) / n
-
-    def loss_from_logits(self, y_true, logits):
-        """Mean loss of ``softmax(logits)``, computed as ``logsumexp(z) - sum_k y_k z_k``.
+    def loss_from_logits(self, y_true, logits, sample_weight=None):
+        """The batch's loss of ``softmax(logits)``, from ``logsumexp(z) - sum_k y_k z_k``.
 
         logits : ndarray of shape (n, k)  ->  float
         """
         shifted = logits - logits.max(axis=-1, keepdims=True)
         log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         t = self._targets(y_true, logits.shape[1], logits.dtype)
-        return -(t * log_probs).sum(axis=-1).mean(dtype=logits.dtype)
+        return _reduce(-(t * log_probs).sum(axis=-1), sample_weight)
 
-    def from_logits(self, y_true, logits, probs):
-        """Mean loss and its gradient to the logits, ``(p - y) / n``, for ``probs = softmax(logits)``.
+    def from_logits(self, y_true, logits, probs, sample_weight=None):
+        """The batch's loss and its gradient to the logits, ``(p - y) w_n / n``, for
+        ``probs = softmax(logits)``.
 
         logits, probs : ndarray of shape (n, k)  ->  (float, ndarray of shape (n, k))
         """
         dz = probs - self._targets(y_true, logits.shape[1], logits.dtype)
-        dz /= logits.shape[0]
-        return self.loss_from_logits(y_true, logits), dz
+        return self.loss_from_logits(y_true, logits, sample_weight), _per_batch(dz, sample_weight)
+
+
+class CategoricalCrossentropy(_SoftmaxCrossentropy):
+    """Keras's ``categorical_crossentropy``: one-hot (or soft) targets (n, k)."""
+
+    name = "categorical_crossentropy"
+
+    def per_sample(self, y_true, y_pred):
+        return categorical_crossentropy(y_true, y_pred)
+
+    def per_sample_gradient(self, y_true, p):
+        """With ``q = p / s``, ``s = sum_k p_k``, ``g = -y / q`` where q is unclipped (0 where
+        the clip is active): ``dl/dp_j = (g_j - sum_k g_k q_k) / s``."""
+        t = np.asarray(y_true, dtype=p.dtype)
+        s = p.sum(axis=-1, keepdims=True)
+        q = p / s
+        g = np.where(_clip_mask(q), -t / np.clip(q, EPSILON, 1 - EPSILON), 0)
+        return (g - (g * q).sum(axis=-1, keepdims=True)) / s
+
+    def check_targets(self, y, k, dtype, where):
+        if y.shape[1:] != (k,):
+            raise ValueError(f"{where}: categorical_crossentropy needs one-hot y of shape ({len(y)}, {k}), got y "
+                             f"of shape {y.shape} (for integer labels use sparse_categorical_crossentropy)")
+        check_finite(y, "y", where)
+        bad = ((y < 0) | (y > 1)).any(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{where}: y must hold one-hot rows with values in [0, 1]; row {i} has values "
+                             f"from {y[i].min():g} to {y[i].max():g}")
+        return y.astype(dtype)
+
+
+class SparseCategoricalCrossentropy(_SoftmaxCrossentropy):
+    """Keras's ``sparse_categorical_crossentropy``: integer labels (n,) or (n, 1)."""
+
+    name = "sparse_categorical_crossentropy"
+    sparse = True
+
+    def per_sample(self, y_true, y_pred):
+        return sparse_categorical_crossentropy(y_true, y_pred)
+
+    def per_sample_gradient(self, y_true, p):
+        """With ``c = clip(p)``, ``S = sum_k c_k``: ``dl/dp_k = [k unclipped] (1 / S - [k = y] / c_y)``."""
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        g = 1 / c.sum(axis=-1, keepdims=True) - one_hot(y_true, p.shape[1], p.dtype) / c
+        return g * _clip_mask(p)
+
+    def check_targets(self, y, k, dtype, where):
+        if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
+            raise ValueError(f"{where}: sparse_categorical_crossentropy needs integer labels of shape "
+                             f"(n,) or (n, 1), got y of shape {y.shape}")
+        labels = y.reshape(len(y))
+        check_finite(labels, "y", where)
+        bad = (labels != np.round(labels)) | (labels < 0) | (labels >= k)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{where}: label {labels[i]:g} at index {i} is out of range: the model has "
+                             f"{k} outputs, so labels must be integers from 0 to {k - 1}")
+        return labels.astype(np.int64)
+
+
+class BinaryCrossentropy(Loss):
+    """Keras's ``binary_crossentropy``: targets in [0, 1], (n, k) or (n,) for one output; from
+    the logits of a final sigmoid (see the module docstring)."""
+
+    name = "binary_crossentropy"
+    logits_of = "sigmoid"
+
+    def per_sample(self, y_true, y_pred):
+        return binary_crossentropy(y_true, y_pred)
+
+    def per_sample_gradient(self, y_true, p):
+        """``dl/dp = [p unclipped] ((1 - y) / (1 - c) - y / c) / k``."""
+        y = _rows(y_true, p)
+        c = np.clip(p, EPSILON, 1 - EPSILON)
+        return ((1 - y) / (1 - c) - y / c) * _clip_mask(p) / p.shape[1]
+
+    def loss_from_logits(self, y_true, logits, sample_weight=None):
+        """The batch's loss of ``sigmoid(logits)``, TensorFlow's stable formula.
+
+        logits : ndarray of shape (n, k)  ->  float
+        """
+        y = _rows(y_true, logits)
+        per_output = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
+        return _reduce(per_output.mean(axis=-1), sample_weight)
+
+    def from_logits(self, y_true, logits, probs, sample_weight=None):
+        """The batch's loss and its gradient to the logits, ``(sigmoid(z) - y) w_n / (k n)``,
+        for ``probs = sigmoid(logits)``.
+
+        logits, probs : ndarray of shape (n, k)  ->  (float, ndarray of shape (n, k))
+        """
+        dz = probs - _rows(y_true, logits)
+        dz /= logits.shape[1]
+        return self.loss_from_logits(y_true, logits, sample_weight), _per_batch(dz, sample_weight)
+
+    def check_targets(self, y, k, dtype, where):
+        y = self._check_rows(y, k, dtype, where)
+        bad = ((y < 0) | (y > 1)).any(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{where}: binary_crossentropy needs targets in [0, 1] (probabilities, usually 0 "
+                             f"or 1); row {i} has values from {y[i].min():g} to {y[i].max():g}")
+        return y
+
+
+class MeanSquaredError(Loss):
+    """Keras's ``mean_squared_error`` (alias ``mse``): any finite targets, (n, k) or (n,) for
+    one output."""
+
+    name = "mean_squared_error"
+    aliases = ("mse",)
+
+    def per_sample(self, y_true, y_pred):
+        return mean_squared_error(y_true, y_pred)
+
+    def per_sample_gradient(self, y_true, p):
+        """``dl/dp = 2 (p - y) / k``."""
+        return 2 * (p - _rows(y_true, p)) / p.shape[1]
+
+    def check_targets(self, y, k, dtype, where):
+        return self._check_rows(y, k, dtype, where)
+
+
+LOSSES = tuple(cls.name for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                                    BinaryCrossentropy, MeanSquaredError))
+_BY_CLASS_NAME = {cls.__name__: cls for cls in LOSS_CLASSES.values()}
 
 
 def get(loss):
-    """A :class:`Loss` from its name (or a Loss, returned as is)."""
-    return loss if isinstance(loss, Loss) else Loss(loss)
+    """A :class:`Loss` from Keras's name ("binary_crossentropy", "mse", ...), a Loss (returned
+    as is), or a ``{"class_name", "config"}`` dict such as ``{"class_name": "MeanSquaredError"}``."""
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str) and loss in LOSS_CLASSES:
+        return LOSS_CLASSES[loss]()
+    if isinstance(loss, dict) and loss.get("class_name") in _BY_CLASS_NAME \
+            and loss.get("config", {}).get("name", None) in (None, _BY_CLASS_NAME[loss["class_name"]].name):
+        return _BY_CLASS_NAME[loss["class_name"]]()
+    raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSS_CLASSES)}, a Loss object such as "
+                     f"losses.BinaryCrossentropy(), or a {{\"class_name\", \"config\"}} dict")

@@ -1,8 +1,14 @@
-"""Accuracy, with Keras's meaning of "accuracy" under each loss.
+"""Accuracy, with Keras 3's meaning of "accuracy", which it picks from the shapes of the
+targets and outputs (``keras.src.trainers.compile_utils.get_metric``), whatever the loss:
 
-With a categorical loss: ``argmax(y_true) == argmax(y_pred)``; with the sparse loss:
-``y_true == argmax(y_pred)``. Both return the per-sample hits (0 or 1), which fit averages
-over the epoch weighting every sample equally.
+- one output per sample (k = 1): binary accuracy, ``y_true == (y_pred > 0.5)``;
+- integer labels (the sparse loss's y, shape (n,)): ``y_true == argmax(y_pred)``;
+- otherwise (one-hot or other rows (n, k)): ``argmax(y_true) == argmax(y_pred)``.
+
+So binary_crossentropy on one sigmoid output gets binary accuracy, and on k > 1 outputs
+(multi-label) the categorical one, as in Keras 3. :func:`accuracy` returns the per-sample
+hits (0 or 1); ``fit`` and ``evaluate`` average them over the samples, unweighted, as
+Keras does for ``metrics`` (sample weights reach only its ``weighted_metrics``).
 """
 import numpy as np
 
@@ -18,9 +24,10 @@ def check(metrics):
     return metrics
 
 
-def accuracy(y_true, y_pred, sparse):
-    """Per-sample hits: y_true (n, k) one-hot, or (n,) / (n, 1) labels when ``sparse``; y_pred (n, k)."""
-    predicted = np.argmax(y_pred, axis=-1)
+def accuracy(y_true, y_pred):
+    """Per-sample hits (n,) of y_pred (n, k) against y_true: (n,) labels, or (n, k) rows."""
     y = np.asarray(y_true)
-    truth = y.reshape(len(y)) if sparse else np.argmax(y, axis=-1)
-    return (truth == predicted).astype(np.float64)
+    if y_pred.shape[-1] == 1:
+        return (y.reshape(len(y)) == (y_pred[:, 0] > 0.5)).astype(np.float64)
+    truth = y if y.ndim == 1 else np.argmax(y, axis=-1)
+    return (truth == np.argmax(y_pred, axis=-1)).astype(np.float64)

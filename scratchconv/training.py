@@ -8,11 +8,17 @@ It uses the model's stack of layers only through ``layers``, ``dtype``, ``name``
 
 The low-level API (used by the tests, the tf.keras twin and the benchmarks):
 
-- ``train_on_batch(x, y) -> loss``: one forward, backward and optimizer step
+- ``train_on_batch(x, y, sample_weight=None, class_weight=None) -> loss``: one forward,
+  backward and optimizer step
 - ``loss_and_gradients(x, y) -> (loss, grads, dx)``, ``grads`` in ``trainable_weights`` order
 
-When the last layer ends in a softmax and the loss is a cross-entropy, the loss and its
-gradient come from the softmax's logits (see :mod:`scratchconv.losses`), as tf.keras does.
+When the last layer ends in the activation the loss reads logits from (a softmax for the
+categorical cross-entropies, a sigmoid for the binary one), the loss and its gradient come
+from that activation's logits (see :mod:`scratchconv.losses`), as tf.keras does.
+
+Sample weights (``sample_weight``, or ``class_weight`` turned into them) scale each sample's
+loss; a batch's loss is ``sum_n w_n loss_n / N`` (Keras's "sum over batch size"). The
+accuracy is not weighted, as Keras's ``metrics`` are not.
 """
 import math
 import warnings
@@ -23,6 +29,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
+from .checks import check_finite
 from .layers import Softmax
 from .layers.base import shape_str
 from .progress import ProgressBar
@@ -66,26 +73,28 @@ class Training:
     # ----- one batch -------------------------------------------------------------------------
 
     def _from_logits(self):
-        """True when the loss is taken from the logits of a final softmax (as tf.keras does)."""
+        """True when the loss reads the logits of the model's final activation (a softmax for
+        the categorical cross-entropies, a sigmoid for the binary one), as tf.keras does."""
         last = self.layers[-1]
-        return isinstance(last, Softmax) or getattr(last, "activation", None) == "softmax"
+        final = "softmax" if isinstance(last, Softmax) else getattr(last, "activation", None)
+        return self.loss.logits_of is not None and final == self.loss.logits_of
 
-    def _forward_backward(self, x, y, need_dx):
+    def _forward_backward(self, x, y, need_dx, sample_weight=None):
         """Forward, loss and backward for one batch: (loss, y_pred, dx)."""
         y_pred = self._forward(x, training=True)
         if self._from_logits():
-            loss, dz = self.loss.from_logits(y, self.layers[-1].logits, y_pred)
+            loss, dz = self.loss.from_logits(y, self.layers[-1].logits, y_pred, sample_weight)
             dx = self._backward(dz, need_dx, from_logits=True)
         else:
-            loss = self.loss(y, y_pred)
-            dx = self._backward(self.loss.gradient(y, y_pred), need_dx, from_logits=False)
+            loss = self.loss(y, y_pred, sample_weight)
+            dx = self._backward(self.loss.gradient(y, y_pred, sample_weight), need_dx, from_logits=False)
         return float(loss), y_pred, dx
 
-    def _loss_of(self, y, y_pred):
-        """Mean loss of a batch whose forward just ran (from the logits when the model ends in a softmax)."""
+    def _loss_of(self, y, y_pred, sample_weight=None):
+        """The loss of a batch whose forward just ran (from the logits when the loss reads them)."""
         if self._from_logits():
-            return float(self.loss.loss_from_logits(y, self.layers[-1].logits))
-        return float(self.loss(y, y_pred))
+            return float(self.loss.loss_from_logits(y, self.layers[-1].logits, sample_weight))
+        return float(self.loss(y, y_pred, sample_weight))
 
     def _require_compiled(self, what):
         if self.optimizer is None or self.loss is None:
@@ -103,23 +112,28 @@ class Training:
         loss, _, dx = self._forward_backward(x, y, need_dx=True)
         return loss, [g for _, g in self._params_and_grads()], dx
 
-    def train_on_batch(self, x, y):
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None):
         """One training step on a batch: forward, backward, optimizer update. Returns the loss.
 
         x and y are checked as ``fit`` checks them (shapes, labels, finite values), so a NaN
-        in the input is refused instead of turning every weight into NaN."""
+        in the input is refused instead of turning every weight into NaN.
+        sample_weight : ndarray (n,) or None;  class_weight : dict class -> weight or None
+            (see :meth:`fit`).
+        """
         self._require_compiled("train_on_batch")
         x, y = self._check_data(x, y, "train_on_batch")
-        loss, _, _ = self._forward_backward(x, y, need_dx=False)
+        sample_weight = self._check_weights(sample_weight, class_weight, y, "train_on_batch")
+        loss, _, _ = self._forward_backward(x, y, need_dx=False, sample_weight=sample_weight)
         self.optimizer.apply_gradients((g, p) for p, g in self._params_and_grads())
         return loss
 
     # ----- compile ---------------------------------------------------------------------------
 
     def compile(self, optimizer, loss, metrics=None):
-        """Choose the optimizer ("sgd", "adam", an object or a config dict), the loss
-        ("categorical_crossentropy" or "sparse_categorical_crossentropy") and the metrics
-        (["accuracy"] or None)."""
+        """Choose the optimizer ("sgd", "adam", "adamw", "rmsprop", an object or a config dict),
+        the loss ("categorical_crossentropy", "sparse_categorical_crossentropy",
+        "binary_crossentropy", "mean_squared_error" / "mse", or a losses.Loss object) and the
+        metrics (["accuracy"] or None)."""
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         self.metrics = metrics_module.check(metrics)
@@ -158,72 +172,98 @@ class Training:
                           f"them to [0, 1] (x / 255) as the model's training images were "
                           f"(this warning is given once per model)", stacklevel=3)
 
-    @staticmethod
-    def _check_finite(a, name, where):
-        finite = np.isfinite(a.reshape(len(a), -1)).all(axis=1)
-        if not finite.all():
-            raise ValueError(f"{where}: {name} contains non-finite values (nan or inf), first in sample "
-                             f"{int(np.argmin(finite))}")
-
     def _check_y(self, y, n, where):
-        """y as the loss expects it: one-hot rows (n, k) in the model's dtype, or int64 labels (n,)."""
+        """y as the loss expects it (each loss checks its own targets, see
+        ``Loss.check_targets``): rows (n, k) in the model's dtype, or int64 labels (n,)."""
         try:
             y = np.asarray(y, dtype=np.float64)
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where}: y must be an array of numbers, got {type(y).__name__}: {err}") from None
-        if len(y) != n:
-            raise ValueError(f"{where}: x has {n} samples but y has {len(y)}; they must match")
+        if y.ndim == 0 or len(y) != n:
+            raise ValueError(f"{where}: x has {n} samples but y has {len(y) if y.ndim else 'none (a scalar)'}; "
+                             f"they must match")
         if len(self.output_shape) != 1:
             raise ValueError(f"{where}: {self.loss.name} needs model outputs of shape (None, classes), but model "
                              f"{self.name!r} outputs {shape_str((None,) + self.output_shape)}; end it with "
                              f"Flatten and Dense")
-        k = self.output_shape[0]
-        if self.loss.sparse:
-            if not (y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1)):
-                raise ValueError(f"{where}: sparse_categorical_crossentropy needs integer labels of shape "
-                                 f"(n,) or (n, 1), got y of shape {y.shape}")
-            labels = y.reshape(n)
-            self._check_finite(labels, "y", where)
-            bad = (labels != np.round(labels)) | (labels < 0) | (labels >= k)
+        return self.loss.check_targets(y, self.output_shape[0], self.dtype, where)
+
+    def _check_weights(self, sample_weight, class_weight, y, where):
+        """The per-sample weights (n,) in the model's dtype, or None without either argument.
+
+        ``class_weight`` gives a sample of class c the weight ``class_weight[c]`` (1 for a class
+        not listed), as Keras 3 does; the class of a sample is its label, the argmax of its
+        one-hot row, or its rounded target when the model has one output.
+        """
+        if sample_weight is not None and class_weight is not None:
+            raise ValueError(f"{where}: give sample_weight or class_weight, not both (Keras refuses both too)")
+        if sample_weight is not None:
+            try:
+                w = np.asarray(sample_weight, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{where}: sample_weight must be an array of numbers, got "
+                                 f"{type(sample_weight).__name__}: {err}") from None
+            if w.shape not in ((len(y),), (len(y), 1)):
+                raise ValueError(f"{where}: sample_weight must hold one weight per sample, shape ({len(y)},), "
+                                 f"got shape {w.shape}")
+            w = w.reshape(len(y))
+            bad = ~np.isfinite(w) | (w < 0)
             if bad.any():
                 i = int(np.argmax(bad))
-                raise ValueError(f"{where}: label {labels[i]:g} at index {i} is out of range: the model has "
-                                 f"{k} outputs, so labels must be integers from 0 to {k - 1}")
-            return labels.astype(np.int64)
-        if y.shape != (n, k):
-            raise ValueError(f"{where}: categorical_crossentropy needs one-hot y of shape ({n}, {k}), got y of "
-                             f"shape {y.shape} (for integer labels use sparse_categorical_crossentropy)")
-        self._check_finite(y, "y", where)
-        bad = ((y < 0) | (y > 1)).any(axis=1)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(f"{where}: y must hold one-hot rows with values in [0, 1]; row {i} has values "
-                             f"from {y[i].min():g} to {y[i].max():g}")
-        return y.astype(self.dtype)
+                raise ValueError(f"{where}: sample weights must be finite and non-negative; sample {i} has "
+                                 f"{w[i]:g}")
+            return w.astype(self.dtype)
+        if class_weight is None:
+            return None
+        k = self.output_shape[-1]
+        classes = range(max(k, 2))  # one output: classes 0 and 1
+        if not isinstance(class_weight, dict):
+            raise ValueError(f"{where}: class_weight must be a dict class -> weight, got "
+                             f"{type(class_weight).__name__}")
+        for c, weight in class_weight.items():
+            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c not in classes:
+                raise ValueError(f"{where}: class_weight's keys must be classes, integers from 0 to "
+                                 f"{classes[-1]}, got {c!r}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
+                    or not np.isfinite(weight) or weight < 0:
+                raise ValueError(f"{where}: class_weight[{c}] must be a finite non-negative number, got {weight!r}")
+        labels = y if y.ndim == 1 else y[:, 0] if y.shape[1] == 1 else np.argmax(y, axis=-1)
+        labels = np.round(labels).astype(np.int64)
+        return np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=self.dtype)
 
     def _check_data(self, x, y, where):
         x = self._check_x(x, where)
-        self._check_finite(x, "x", where)
+        check_finite(x, "x", where)
         return x, self._check_y(y, len(x), where)
 
-    def _batch_metrics(self, y, y_pred):
-        """Per-batch sums of each metric's per-sample values."""
-        return {m: float(metrics_module.accuracy(y, y_pred, self.loss.sparse).sum()) for m in self.metrics}
-
     def fit(self, x, y, epochs=1, batch_size=32, shuffle=True, validation_split=0.0,
-            validation_data=None, verbose=1, callbacks=None):
+            validation_data=None, verbose=1, callbacks=None, class_weight=None, sample_weight=None,
+            initial_epoch=0):
         """Train for ``epochs`` passes over (x, y); returns a :class:`History`.
 
         x : ndarray of shape (n,) + input_shape
-        y : one-hot ndarray of shape (n, k), or integer labels (n,) with the sparse loss
+        y : the targets the loss takes (``Loss.check_targets``): one-hot rows (n, k), integer
+            labels (n,) with the sparse loss, targets (n, k) or (n,) for one output with
+            binary_crossentropy and mean_squared_error
         validation_split : float in [0, 1)
-            Hold out the *last* fraction of x, y (before shuffling), as Keras does.
+            Hold out the *last* fraction of x, y (and sample_weight) before shuffling, as Keras does.
         validation_data : (x_val, y_val) or None
             Overrides ``validation_split``.
         verbose : 0 (silent), 1 (progress bar) or 2 (one line per epoch)
         callbacks : list of :class:`scratchconv.callbacks.Callback`, run at the points that
             module describes; one that sets ``model.stop_training`` ends training after the
             epoch in progress
+        class_weight : dict class -> weight, or None
+            Each training sample's loss is scaled by the weight of its class (1 for a class
+            not listed), as Keras 3 does; not the validation data's.
+        sample_weight : ndarray of shape (n,), or None
+            Each sample's loss is scaled by its weight (not with ``class_weight``). A batch's
+            loss is ``sum(w * loss) / batch size``; the accuracy stays unweighted, as Keras's
+            ``metrics`` do.
+        initial_epoch : int
+            The epoch to start at (to resume a run): epochs ``initial_epoch`` to ``epochs - 1``
+            run, printed as "Epoch initial_epoch + 1/epochs" and recorded in ``History.epoch``
+            under their own numbers, as in Keras.
 
         Each epoch visits the samples in a fresh permutation from the seeded generator (when
         ``shuffle``); the last batch may be smaller. The epoch's loss and metrics are means over
@@ -235,8 +275,12 @@ class Training:
         epochs = _positive_int(epochs, "epochs")
         batch_size = _positive_int(batch_size, "batch_size")
         verbose = _verbosity(verbose)
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise ValueError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
         x, y = self._check_data(x, y, "fit")
         self._warn_if_unscaled(x, "fit")
+        weights = self._check_weights(sample_weight, class_weight, y, "fit")
+        val_weights = None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
@@ -249,6 +293,9 @@ class Training:
                 raise ValueError(f"fit: {len(x)} samples are too few to hold out validation_split="
                                  f"{validation_split} of them and keep some for training")
             x, x_val, y, y_val = x[:split_at], x[split_at:], y[:split_at], y[split_at:]
+            if weights is not None:
+                # class_weight weighs the training samples only, as in Keras
+                weights, val_weights = weights[:split_at], None if class_weight is not None else weights[split_at:]
         else:
             x_val = y_val = None
         callbacks = callbacks_module.callback_list(callbacks, self)
@@ -256,22 +303,25 @@ class Training:
         steps = math.ceil(n / batch_size)
         history = History(self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
+        logs = {}
         _run(callbacks, "on_train_begin", {})
-        for epoch in range(epochs):
+        for epoch in range(int(initial_epoch), epochs):
             if verbose:
                 print(f"Epoch {epoch + 1}/{epochs}", flush=True)
             _run(callbacks, "on_epoch_begin", epoch, {})
             order = generator().permutation(n) if shuffle else np.arange(n)
             bar = ProgressBar(steps, verbose)
-            sums, seen = dict.fromkeys(self.metrics + ["loss"], 0.0), 0
+            means = _Means(self.metrics)
             for step in range(steps):
                 _run(callbacks, "on_train_batch_begin", step, {})
                 batch = order[step * batch_size:(step + 1) * batch_size]
                 x_batch, y_batch = x[batch], y[batch]
+                w_batch = None if weights is None else weights[batch]
                 # Overflow shows up as a non-finite loss or gradient, checked just below with a
                 # message naming the step, so NumPy's own warnings would only add noise.
                 with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                    loss, y_pred, _ = self._forward_backward(x_batch, y_batch, need_dx=False)
+                    loss, y_pred, _ = self._forward_backward(x_batch, y_batch, need_dx=False,
+                                                             sample_weight=w_batch)
                 pairs = self._params_and_grads()
                 if not np.isfinite(loss) or not all(np.isfinite(g).all() for _, g in pairs):
                     what = f"loss became {loss}" if not np.isfinite(loss) else "the gradients became non-finite"
@@ -290,16 +340,13 @@ class Training:
                         f"{epoch + 1}, step {step + 1} (is the learning rate too large, or Adam's "
                         f"epsilon 0?); training stopped and the weights are those after the last "
                         f"finite step")
-                seen += len(batch)
-                sums["loss"] += loss * len(batch)
-                for m, total in self._batch_metrics(y_batch, y_pred).items():
-                    sums[m] += total
-                running = {k: v / seen for k, v in sums.items()}
+                means.add(loss, y_batch, y_pred)
+                running = means.result()
                 bar.update(step + 1, running)
                 _run(callbacks, "on_train_batch_end", step, running)
-            logs = {k: v / seen for k, v in sums.items()}
+            logs = means.result()
             if x_val is not None:
-                val = self._evaluate_arrays(x_val, y_val, batch_size, verbose=0)
+                val = self._evaluate_arrays(x_val, y_val, val_weights, batch_size, verbose=0)
                 logs.update({f"val_{k}": v for k, v in val.items()})
             bar.finish(logs)
             history.append(epoch, logs)
@@ -309,28 +356,29 @@ class Training:
         _run(callbacks, "on_train_end", dict(logs))
         return history
 
-    def _evaluate_arrays(self, x, y, batch_size, verbose):
-        """Sample-weighted mean loss and metrics over checked arrays: {"accuracy": ..., "loss": ...}."""
+    def _evaluate_arrays(self, x, y, weights, batch_size, verbose):
+        """Loss and metrics over checked arrays, as ``fit`` averages them: {"accuracy": ..., "loss": ...}."""
         steps = math.ceil(len(x) / batch_size)
         bar = ProgressBar(steps, verbose)
-        sums = dict.fromkeys(self.metrics + ["loss"], 0.0)
+        means = _Means(self.metrics)
         for step in range(steps):
-            x_batch, y_batch = x[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
-            y_pred = self._forward(x_batch, training=False)
-            sums["loss"] += self._loss_of(y_batch, y_pred) * len(x_batch)
-            for m, total in self._batch_metrics(y_batch, y_pred).items():
-                sums[m] += total
-            bar.update(step + 1, {k: v / ((step * batch_size) + len(x_batch)) for k, v in sums.items()})
-        logs = {k: v / len(x) for k, v in sums.items()}
+            rows = slice(step * batch_size, (step + 1) * batch_size)
+            y_pred = self._forward(x[rows], training=False)
+            w_batch = None if weights is None else weights[rows]
+            means.add(self._loss_of(y[rows], y_pred, w_batch), y[rows], y_pred)
+            bar.update(step + 1, means.result())
+        logs = means.result()
         bar.finish(logs)
         return logs
 
-    def evaluate(self, x, y, batch_size=32, verbose=1):
-        """Mean loss over (x, y) — and the metrics: returns ``loss`` without metrics, else
-        ``[loss, accuracy]`` (Keras's order)."""
+    def evaluate(self, x, y, batch_size=32, verbose=1, sample_weight=None):
+        """The loss over (x, y) — and the metrics: returns ``loss`` without metrics, else
+        ``[loss, accuracy]`` (Keras's order). ``sample_weight`` (n,) weighs each sample's loss
+        as in :meth:`fit`."""
         self._require_compiled("evaluate")
         x, y = self._check_data(x, y, "evaluate")
-        logs = self._evaluate_arrays(x, y, _positive_int(batch_size, "batch_size"), _verbosity(verbose))
+        weights = self._check_weights(sample_weight, None, y, "evaluate")
+        logs = self._evaluate_arrays(x, y, weights, _positive_int(batch_size, "batch_size"), _verbosity(verbose))
         return logs["loss"] if not self.metrics else [logs["loss"]] + [logs[m] for m in self.metrics]
 
     def predict(self, x, batch_size=32, verbose=1):
@@ -343,7 +391,7 @@ class Training:
         samples/s in passes of 32, 3,200 in passes of 64 to 256).
         """
         x = self._check_x(x, "predict")
-        self._check_finite(x, "x", "predict")
+        check_finite(x, "x", "predict")
         self._warn_if_unscaled(x, "predict")
         batch_size = _positive_int(batch_size, "batch_size")
         steps = math.ceil(len(x) / batch_size)
@@ -357,6 +405,28 @@ class Training:
             bar.update(step + 1, {})
         bar.finish({})
         return out
+
+
+class _Means:
+    """The running loss and metrics of an epoch (or an evaluation), as Keras's trackers keep
+    them: the loss (already weighted by the sample weights) averaged over batches weighted by
+    their sizes; each metric averaged over the samples, unweighted (Keras weighs only its
+    ``weighted_metrics``, which scratchconv does not have)."""
+
+    def __init__(self, metrics):
+        self.sums = dict.fromkeys(metrics, 0.0)
+        self.loss = 0.0
+        self.samples = 0
+
+    def add(self, loss, y, y_pred):
+        """One batch: its loss, targets and outputs."""
+        self.loss += loss * len(y_pred)
+        self.samples += len(y_pred)
+        for m in self.sums:
+            self.sums[m] += float(metrics_module.accuracy(y, y_pred).sum())
+
+    def result(self):
+        return {**{m: total / self.samples for m, total in self.sums.items()}, "loss": self.loss / self.samples}
 
 
 def _run(callbacks, hook, *args):

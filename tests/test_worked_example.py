@@ -126,7 +126,7 @@ def test_maxpooling2d_layer_reproduces_the_pooling_example(ex):
     ("scratchconv.layers.activations", "gradient"),
     ("scratchconv.layers.activations", "softmax"),
     ("scratchconv.losses", "categorical_crossentropy"),
-    ("scratchconv.losses", "Loss.from_logits"),
+    ("scratchconv.losses", "CategoricalCrossentropy.from_logits"),
     ("scratchconv.training", "Training._forward_backward"),
     ("scratchconv.layers.core", "Dense.backward_from_logits"),
     ("scratchconv.optimizers", "Adam._update"),

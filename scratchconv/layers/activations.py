@@ -191,10 +191,10 @@ class Activated(Layer):
     _z = None  # the input of a gelu, kept by _activate
 
     def _activate(self, z, already_applied=False):
-        """y = activation(z), keeping what backward needs: y, and z itself before a softmax
-        (the loss is taken from its logits) or a gelu (whose derivative needs z).
+        """y = activation(z), keeping what backward needs: y, and z itself before a softmax or a
+        sigmoid (a cross-entropy is taken from its logits) or a gelu (whose derivative needs z).
         ``already_applied``: the kernel fused the activation (Conv2D's relu)."""
-        if self.activation == "softmax":
+        if self.activation in ("softmax", "sigmoid"):  # the losses that read logits (scratchconv.losses)
             self.logits = z
         self._z = z if self.activation in NEEDS_Z else None
         self._y = z if already_applied else apply(self.activation, z)
