@@ -1,6 +1,8 @@
 """Kernels: the arithmetic of convolution and max pooling, twice.
 
-``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one; both export
+``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one (its threading policy
+in ``threads``); ``padding`` holds the output sizes both use, and ``winograd`` Winograd's
+F(2x2, 3x3) in readable NumPy, which no layer runs yet. Both backends export
 
 - ``conv2d_forward(x, w, b, strides, pads, relu=False) -> y``
 - ``conv2d_backward_input(dy, w, x_shape, strides, pads) -> dx``
