@@ -37,7 +37,12 @@ def make_server(model):
     return uvicorn.Server(config)
 
 
-def serve(model, host="127.0.0.1", port=8000, announce=print):
+def announce_line(line):
+    # Flushed: a program reading the address through a pipe gets it at once.
+    print(line, flush=True)
+
+
+def serve(model, host="127.0.0.1", port=8000, announce=announce_line):
     """Serve the page for ``model`` on ``host``:``port`` until Ctrl-C; ``announce`` gets the
     line with the address once the socket listens."""
     sock = bind(host, port)
