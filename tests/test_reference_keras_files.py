@@ -165,3 +165,17 @@ def test_weights_h5_files_go_both_ways(keras, tmp_path):
     keras_files.save_weights_h5(ours, tmp_path / "ours.weights.h5")
     trained.load_weights(tmp_path / "ours.weights.h5")
     assert_same_weights(ours.get_weights(), trained.get_weights())
+
+
+def test_the_readme_from_and_to_keras_block_runs_as_written(keras, tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- keras-python -->\n```python\n(.*?)```", readme, re.S).group(1)
+    trained = keras_trained(keras)
+    trained.save(tmp_path / "keras_model.keras")
+    monkeypatch.chdir(tmp_path)
+    exec(block, {})
+    back = keras.models.load_model(tmp_path / "from_scratchconv.keras")
+    x, _ = batch(seed=2)
+    assert np.abs(back.predict(x, verbose=0) - trained.predict(x, verbose=0)).max() <= PROBS_ATOL
