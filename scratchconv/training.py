@@ -348,9 +348,9 @@ class Training:
             if x_val is not None:
                 val = self._evaluate_arrays(x_val, y_val, val_weights, batch_size, verbose=0)
                 logs.update({f"val_{k}": v for k, v in val.items()})
+            _run(callbacks, "on_epoch_end", epoch, logs)  # they may add to logs, as in Keras
             bar.finish(logs)
             history.append(epoch, logs)
-            _run(callbacks, "on_epoch_end", epoch, dict(logs))
             if self.stop_training:
                 break
         _run(callbacks, "on_train_end", dict(logs))

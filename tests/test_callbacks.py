@@ -1,4 +1,5 @@
-"""fit's callbacks: the order of the hooks, stopping early, checkpoints, and what is refused."""
+"""fit's callbacks: the order of the hooks, stopping early, checkpoints, learning-rate
+callbacks, the CSV log, and what is refused."""
 import numpy as np
 import pytest
 
@@ -157,6 +158,12 @@ def test_model_checkpoint_with_an_unknown_name_field_says_what_it_may_use(tmp_pa
     (lambda: callbacks.EarlyStopping(patience=-1), "EarlyStopping: patience must be a non-negative int"),
     (lambda: callbacks.EarlyStopping(mode="up"), "EarlyStopping: mode must be 'auto', 'min' or 'max'"),
     (lambda: callbacks.LambdaCallback(on_epoch_end=3), "LambdaCallback: on_epoch_end must be a function"),
+    (lambda: callbacks.LearningRateScheduler(0.1), "LearningRateScheduler: schedule must be a function"),
+    (lambda: callbacks.ReduceLROnPlateau(factor=1.0), r"ReduceLROnPlateau: factor must be in \[0, 1\)"),
+    (lambda: callbacks.ReduceLROnPlateau(cooldown=-2), "ReduceLROnPlateau: cooldown must be a non-negative int"),
+    (lambda: callbacks.ReduceLROnPlateau(min_lr=-1), "ReduceLROnPlateau: min_lr must be a non-negative number"),
+    (lambda: callbacks.ReduceLROnPlateau(min_delta="a"), "ReduceLROnPlateau: min_delta must be a number"),
+    (lambda: callbacks.CSVLogger("log.csv", separator=", "), "CSVLogger: separator must be one character"),
 ])
 def test_bad_callback_arguments_are_named(make, message):
     with pytest.raises(ValueError, match=message):
@@ -167,3 +174,108 @@ def test_fit_refuses_what_is_not_a_callback():
     x, y = data()
     with pytest.raises(ValueError, match="fit: callbacks must be scratchconv.callbacks.Callback objects"):
         small_model().fit(x, y, verbose=0, callbacks=[print])
+
+
+# ----- learning rate --------------------------------------------------------------------------
+
+def test_learning_rate_scheduler_sets_the_rate_each_epoch_and_logs_it(capsys):
+    model = small_model(0.05)
+    x, y = data()
+    seen = []
+    history = model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        callbacks.LearningRateScheduler(lambda epoch, lr: seen.append(lr) or lr / 2, verbose=1)])
+    assert seen == [0.05, 0.025, 0.0125]
+    assert history.history["learning_rate"] == [0.025, 0.0125, 0.00625]
+    assert "Epoch 2: LearningRateScheduler setting learning rate to 0.0125." in capsys.readouterr().out
+
+
+def test_learning_rate_scheduler_takes_a_function_of_the_epoch_alone():
+    model = small_model()
+    x, y = data()
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.LearningRateScheduler(lambda epoch: 0.1 * (epoch + 1))])
+    assert model.optimizer.learning_rate == 0.2
+
+
+def test_learning_rate_scheduler_refuses_a_schedule_that_returns_no_rate():
+    x, y = data()
+    with pytest.raises(ValueError, match="the schedule must return a non-negative number, but for epoch 0 it "
+                                         "returned None"):
+        small_model().fit(x, y, verbose=0, callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: None)])
+
+
+def test_learning_rate_callbacks_refuse_an_optimizer_made_with_a_schedule_as_keras_does():
+    model = small_model()
+    model.compile(optimizer=scratchconv.optimizers.SGD(scratchconv.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)),
+                  loss="categorical_crossentropy")
+    x, y = data()
+    with pytest.raises(TypeError, match="SGD was made with the learning-rate schedule ExponentialDecay"):
+        model.fit(x, y, verbose=0, callbacks=[callbacks.LearningRateScheduler(lambda epoch, lr: lr)])
+
+
+class Feed(callbacks.Callback):
+    """Puts the given values into the logs as "val_loss", one per epoch (before the callbacks after it)."""
+
+    def __init__(self, values):
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+def test_reduce_lr_on_plateau_waits_patience_epochs_reduces_then_cools_down(capsys):
+    model = small_model(1.0)
+    x, y = data()
+    values = [1.0, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.6, 0.4]
+    reduce = callbacks.ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_lr=0.2, verbose=1)
+    history = model.fit(x, y, epochs=10, verbose=0, callbacks=[Feed(values), reduce])
+    # Keras's count: no improvement from epoch 2 (from 0) on, so wait reaches 2 at epoch 3 and the
+    # rate halves; epoch 4 ends the cooldown and waits again (1), epoch 5 reduces, ... down to
+    # min_lr. Each epoch logs the rate it trained with, before its own reduction.
+    assert history.history["learning_rate"] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25, 0.2, 0.2]
+    assert model.optimizer.learning_rate == 0.2
+    assert "Epoch 4: ReduceLROnPlateau reducing learning rate to 0.5." in capsys.readouterr().out
+
+
+def test_reduce_lr_on_plateau_counts_only_improvements_beyond_min_delta():
+    model = small_model(1.0)
+    x, y = data()
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        Feed([1.0, 0.99995, 0.9999]), callbacks.ReduceLROnPlateau(factor=0.5, patience=2)])
+    assert model.optimizer.learning_rate == 0.5
+
+
+# ----- CSVLogger -----------------------------------------------------------------------------
+
+def test_csv_logger_writes_one_row_per_epoch_as_keras_does(tmp_path):
+    path = tmp_path / "log.csv"
+    model = small_model()
+    x, y = data()
+    history = model.fit(x, y, epochs=3, verbose=0, validation_split=0.2, callbacks=[callbacks.CSVLogger(path)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch,accuracy,loss,val_accuracy,val_loss"
+    assert len(lines) == 4 and lines[2].startswith("1,")
+    assert float(lines[3].split(",")[2]) == history.history["loss"][2]
+
+
+def test_csv_logger_without_validation_has_na_val_columns_and_appends_without_a_second_header(tmp_path):
+    path = tmp_path / "log.csv"
+    x, y = data()
+    small_model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";")])
+    small_model().fit(x, y, epochs=2, verbose=0, callbacks=[callbacks.CSVLogger(path, separator=";", append=True)])
+    lines = path.read_text().splitlines()
+    assert lines[0] == "epoch;accuracy;loss;val_accuracy;val_loss"
+    assert [line.split(";")[0] for line in lines[1:]] == ["0", "0", "1"] and lines[1].endswith(";NA;NA")
+
+
+def test_csv_logger_starts_a_new_file_unless_appending(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("old\n")
+    x, y = data()
+    small_model().fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.CSVLogger(path)])
+    assert "old" not in path.read_text()
+
+
+def test_csv_logger_into_a_missing_folder_says_so(tmp_path):
+    x, y = data()
+    with pytest.raises(OSError, match="CSVLogger: cannot write the log file .*missing"):
+        small_model().fit(x, y, verbose=0, callbacks=[callbacks.CSVLogger(tmp_path / "missing" / "log.csv")])

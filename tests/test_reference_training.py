@@ -226,6 +226,34 @@ def test_weighted_fit_reports_the_losses_and_accuracies_keras_reports(reference,
         assert_close(ours[key], theirs[key], f"{weighting}: {key}", rtol=FLOAT64_RTOL, floor=0.0)
 
 
+def test_learning_rate_callbacks_give_the_rates_keras_gives(reference):
+    """ReduceLROnPlateau (patience, cooldown, min_lr, min_delta) and LearningRateScheduler in
+    both libraries, fed the same monitored values: the same learning rates in History."""
+    import keras
+
+    values = [1.0, 0.5, 0.6, 0.6, 0.49995, 0.6, 0.6, 0.6, 0.6, 0.4, 0.6, 0.6]
+
+    def feed(callback_base):
+        class Feed(callback_base):
+            def on_epoch_end(self, epoch, logs=None):
+                logs["val_loss"] = values[epoch]
+        return Feed()
+
+    def callbacks(module):
+        return [feed(module.Callback),
+                module.LearningRateScheduler(lambda epoch, lr: lr * 0.9 if epoch % 4 == 3 else lr),
+                module.ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1, min_lr=0.1, min_delta=1e-4)]
+
+    model = small_model("float64")
+    model.compile(optimizer=optimizers.SGD(learning_rate=1.0), loss="categorical_crossentropy")
+    twin = reference.to_keras(model)
+    x, y = batches((10, 10, 3), 5, "float64")[0]
+    ours = model.fit(x, y, epochs=len(values), verbose=0, callbacks=callbacks(scratchconv.callbacks))
+    with reference.keras_floatx("float64"):
+        theirs = twin.fit(x, y, epochs=len(values), verbose=0, callbacks=callbacks(keras.callbacks))
+    np.testing.assert_allclose(ours.history["learning_rate"], theirs.history["learning_rate"], rtol=1e-15)
+
+
 def test_keras_takes_binary_crossentropy_after_a_softmax_from_the_softmax_logits(tf):
     """Why binary_crossentropy after a softmax is not in the agreement cases: Keras 3 on
     TensorFlow reads the ``_keras_logits`` its softmax leaves on the output and treats them as
