@@ -285,6 +285,25 @@ def test_the_default_limits_refuse_a_decompression_bomb(client):
     assert "5000x5000 pixels, more than the 4,194,304 allowed" in answer.json()["error"]
 
 
+def test_a_fault_of_the_engine_is_a_json_500_and_the_server_goes_on(model, monkeypatch):
+    client = TestClient(create_app(model), raise_server_exceptions=False)
+    calls = []
+
+    def broken_once(model, x):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a kernel broke")
+        return real(model, x)
+
+    real = explain.layer_outputs
+    monkeypatch.setattr(explain, "layer_outputs", broken_once)
+    answer = client.post("/api/predict", content=RUNE.read_bytes())
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "scratchconv failed on this request: RuntimeError: a kernel "
+                                      "broke"}
+    assert client.post("/api/predict", content=RUNE.read_bytes()).status_code == 200
+
+
 # ---------------------------------------------------------------------------------------------
 # The page's files and the shipped model.
 

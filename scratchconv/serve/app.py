@@ -17,7 +17,8 @@ Arrays travel as ``{"shape": [...], "data": base64 of little-endian float32}``: 
 a few hundred thousand values at once (``new Float32Array``) where JSON lists of numbers
 would be megabytes to parse. A request the API cannot answer gets a 4xx status and
 ``{"error": "<one sentence>"}``; a body over ``max_body`` bytes is refused (413) before it is
-read whole, and an image of more than ``max_pixels`` pixels before it is decoded.
+read whole, and an image of more than ``max_pixels`` pixels before it is decoded. A fault of
+scratchconv's own is a 500 in the same form.
 """
 import base64
 import threading
@@ -136,6 +137,12 @@ def create_app(model, max_body=MAX_BODY, max_pixels=MAX_PIXELS):
     async def api_error(request, err):
         return JSONResponse({"error": str(err)}, status_code=err.status)
 
+    async def server_error(request, err):
+        # A fault of scratchconv's, not of the request: said in the API's form too (uvicorn
+        # logs the traceback), and the server goes on.
+        return JSONResponse({"error": f"scratchconv failed on this request: "
+                                      f"{type(err).__name__}: {err}"}, status_code=500)
+
     async def http_error(request, err):
         # Starlette's own refusals (no such path, wrong method) in the API's JSON form.
         return JSONResponse({"error": f"{request.method} {request.url.path}: {err.detail}"},
@@ -153,5 +160,6 @@ def create_app(model, max_body=MAX_BODY, max_pixels=MAX_PIXELS):
             ]),
             Mount("/", StaticFiles(directory=STATIC, html=True)),
         ],
-        exception_handlers={ApiError: api_error, HTTPException: http_error},
+        exception_handlers={ApiError: api_error, HTTPException: http_error,
+                            Exception: server_error},
     )
