@@ -20,7 +20,7 @@ import numpy as np
 
 from . import layers as sc_layers
 from . import optimizers as sc_optimizers
-from .losses import LOSSES
+from .losses import LOSS_CLASSES
 
 # Keras options scratchconv's layers do not take, and the values that mean what scratchconv
 # computes (a value given as a tuple may be written as a list too).
@@ -271,10 +271,10 @@ def loss_from_keras(loss):
                 raise ValueError(f"keras loss {loss.get('class_name')} has settings {config} that "
                                  f"scratchconv does not support")
             loss = to_snake_case(loss.get("class_name", ""))
-    if isinstance(loss, str) and loss in LOSSES:
+    if isinstance(loss, str) and loss in LOSS_CLASSES:
         return loss
     raise ValueError(f"keras loss {loss!r} has no scratchconv counterpart (scratchconv has "
-                     f"{', '.join(LOSSES)})")
+                     f"{', '.join(LOSS_CLASSES)})")
 
 
 def metrics_from_keras(metrics):

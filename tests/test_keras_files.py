@@ -178,6 +178,9 @@ def test_saving_as_legacy_h5_is_refused(tmp_path):
     ({"module": "keras.losses", "class_name": "SparseCategoricalCrossentropy",
       "config": {"name": "sparse_categorical_crossentropy", "from_logits": False}},
      "sparse_categorical_crossentropy"),
+    ("mse", "mse"),
+    ({"module": "keras.losses", "class_name": "BinaryCrossentropy", "config": {"name": "binary_crossentropy"}},
+     "binary_crossentropy"),
 ])
 def test_a_loss_given_as_name_function_or_object_is_read(loss, expected):
     assert keras_config.loss_from_keras(loss) == expected
