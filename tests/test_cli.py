@@ -689,3 +689,12 @@ def test_train_help_describes_both_layouts(capsys):
         cli.main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "one subfolder per class" in text and "<class>_<n>.png" in text
+
+
+def test_predict_reads_a_keras_file_with_its_class_names(trained_on_shapes, shapes, tmp_path, capsys):
+    from scratchconv import load_model
+    out, _ = trained_on_shapes
+    load_model(out / "model.npz").save(tmp_path / "model.keras")
+    assert cli.main(["predict", str(tmp_path / "model.keras"), str(shapes / "square" / "1.png")]) == 0
+    guesses = capsys.readouterr().out.split(": ", 1)[1].split(", ")
+    assert sorted(g.split()[0] for g in guesses) == ["circle", "square", "triangle"]
