@@ -148,3 +148,51 @@ def test_keras_opens_a_model_file_of_every_layer_and_predicts_the_same(reference
         x = np.random.default_rng(2).standard_normal((3, 9, 8, 2))
         assert_close(model.predict(x, verbose=0), np.asarray(twin.predict(x, verbose=0)), "predictions",
                      atol=FLOAT64_ATOL)
+
+
+# ----- issue 10's "done when" ------------------------------------------------------------------
+
+DONE_WHEN_RTOL = 1e-9
+ZERO_WEIGHT = 1e-4
+
+
+def done_when_model():
+    """Issue 10's model: Conv2D(padding="same") -> BatchNormalization -> Activation("relu") ->
+    AveragePooling2D -> Dropout (rate 0 for the comparison) -> Conv2D(activation="tanh") ->
+    GlobalAveragePooling2D -> Dense(softmax), float64."""
+    return scratchconv.Sequential([
+        scratchconv.Input((12, 12, 3)), layers.Conv2D(8, 3, padding="same"), layers.BatchNormalization(),
+        layers.Activation("relu"), layers.AveragePooling2D(), layers.Dropout(0.0),
+        layers.Conv2D(6, 3, activation="tanh"), layers.GlobalAveragePooling2D(),
+        layers.Dense(4, activation="softmax")], dtype="float64")
+
+
+def test_done_when_model_matches_keras_after_ten_rmsprop_steps(reference, backend):
+    """Same initial weights, fit without shuffling for 2 epochs of 5 batches (ten RMSprop steps)
+    in each library: the epoch losses, every weight and the moving statistics agree to 1e-9
+    relative (the largest entry of each array sets its floor), and so do count_params().
+
+    The first Conv2D's bias feeds the BatchNormalization, which subtracts the batch mean: its
+    gradient is zero in exact arithmetic, so it stays at its initial 0 up to rounding (~1e-14
+    in either library, in different directions); arrays that small are compared in absolute
+    terms, to DONE_WHEN_RTOL * ZERO_WEIGHT = 1e-13."""
+    import keras
+    from reference.compare import assert_close
+    scratchconv.set_seed(0)
+    model = done_when_model()
+    model.compile(optimizer=scratchconv.optimizers.RMSprop(learning_rate=0.01), loss="categorical_crossentropy")
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 1, (40, 12, 12, 3)), np.eye(4)[rng.integers(0, 4, 40)]
+    twin = reference.to_keras(model)
+    assert isinstance(twin.optimizer, keras.optimizers.RMSprop)
+    assert model.count_params() == twin.count_params()
+    with reference.keras_floatx("float64"):
+        theirs = twin.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    ours = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0).history["loss"]
+    assert ours[1] < ours[0]  # it trains
+    assert_close(np.array(ours), np.array(theirs), "epoch losses", rtol=DONE_WHEN_RTOL, floor=0.0)
+    names = [f"{layer.name}/{name}" for layer in model.layers for name, _, _ in layer.named_weights()]
+    assert "batch_normalization" in " ".join(names) and any(n.endswith("moving_variance") for n in names)
+    for name, a, b in zip(names, model.get_weights(), twin.get_weights(), strict=True):
+        assert_close(a, b, f"{name} after ten steps", rtol=DONE_WHEN_RTOL,
+                     floor=max(float(np.abs(b).max()), ZERO_WEIGHT))
