@@ -16,9 +16,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "convolution.md"
 VALID = ((0, 0), (0, 0))
 
 
-def worked_example():
-    """{name: ndarray} for every `name = value` in the page's worked-example blocks."""
-    blocks = re.findall(r"```text worked-example\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+def worked_example(doc=DOC):
+    """{name: ndarray} for every `name = value` in the worked-example blocks of page ``doc``."""
+    blocks = re.findall(r"```text worked-example\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
     values = {}
     for block in blocks:
         # Each block is a series of "name =" lines, each followed by one Python literal.
