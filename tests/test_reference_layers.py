@@ -167,7 +167,7 @@ def done_when_model():
         layers.Dense(4, activation="softmax")], dtype="float64")
 
 
-def test_done_when_model_matches_keras_after_ten_rmsprop_steps(reference, backend):
+def test_done_when_model_matches_keras_after_ten_rmsprop_steps(reference, on_backend):
     """Same initial weights, fit without shuffling for 2 epochs of 5 batches (ten RMSprop steps)
     in each library: the epoch losses, every weight and the moving statistics agree to 1e-9
     relative (the largest entry of each array sets its floor), and so do count_params().
