@@ -356,6 +356,19 @@ class Sequential(Training):
         from .saving import save_model
         save_model(self, path, include_optimizer=include_optimizer)
 
+    def save_weights(self, path):
+        """Write the weights alone (trainable and not, ``get_weights()`` order) to ``path``:
+        scratchconv's weights file, or Keras 3's for a name ending in ``.weights.h5``; see
+        :func:`scratchconv.saving.save_weights`."""
+        from .saving import save_weights
+        save_weights(self, path)
+
+    def load_weights(self, path):
+        """Copy the weights of a weights file (or of a model file) at ``path`` into this built
+        model, matched by order; see :func:`scratchconv.saving.load_weights`."""
+        from .saving import load_weights
+        load_weights(self, path)
+
 
 def _readable_size(n_bytes):
     """Bytes as Keras prints them: "1.98 MB", "0.00 B" (powers of 1024)."""

@@ -9,6 +9,12 @@ A model file is an ``.npz`` archive (NumPy's zip of ``.npy`` arrays) holding
 - ``s0, s1, ...``: the optimizer's state arrays (its slots: Adam's moments, SGD's momentum, RMSprop's
   running means), when saved.
 
+A weights file (``model.save_weights``, :func:`save_weights`) is the same kind of archive with
+only ``config`` (``{"format": "scratchconv-weights", "format_version", "scratchconv_version",
+"weights"}``, the manifest) and ``w0, w1, ...``; ``model.load_weights`` reads it or a model
+file. A name ending in ``.weights.h5`` is Keras 3's weights file instead
+(:mod:`scratchconv.keras_files`).
+
 :func:`save_model` writes it through :func:`scratchconv.atomic.write_atomically`, so a file that
 was there is replaced whole or not at all, and keeps its permission bits.
 :func:`load_model` checks everything it reads and names the file and the fault in one sentence.
@@ -28,6 +34,8 @@ from .errors import ModelFileError
 
 FORMAT = "scratchconv-model"
 FORMAT_VERSION = 1
+WEIGHTS_FORMAT = "scratchconv-weights"
+WEIGHTS_FORMAT_VERSION = 1
 CONFIG_ENTRY = "config"
 WEIGHT_ENTRY = re.compile(r"w\d+")
 STATE_ENTRY = re.compile(r"s\d+")
@@ -74,6 +82,80 @@ def _weight_records(model):
     return [(f"w{i}", *weight) for i, weight in enumerate(named)]
 
 
+def _require_built(model, what):
+    if not model.built:
+        raise ValueError(f"model {model.name!r} is not built yet, so it has no weights to {what}: "
+                         f"give the first layer input_shape= or call model.build(...) first")
+
+
+def _manifest(records):
+    """The config's list describing each ``w`` entry (for people and other tools; reading goes
+    by the model)."""
+    return [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
+             "dtype": p.dtype.name, "trainable": trainable} for entry, layer, name, p, trainable in records]
+
+
+def _is_keras_weights_name(path):
+    """Keras 3's weights files are told by their name, as Keras tells them."""
+    return os.fspath(path).endswith(".weights.h5")
+
+
+def save_weights(model, path):
+    """Write ``model``'s weights alone, trainable and not, in ``get_weights()`` order, to ``path``.
+
+    path : a name ending in ``.weights.h5`` writes Keras 3's weights file; any other name
+        scratchconv's (an npz archive, see the module docstring; ``.npz`` is recommended)
+
+    Written atomically: a file already at ``path`` is replaced whole or not at all. Raises
+    ValueError for an unbuilt model and OSError (naming ``path``) when it cannot be written.
+    """
+    from . import __version__
+
+    if _is_keras_weights_name(path):
+        from .keras_files import save_weights_h5
+        return save_weights_h5(model, path)
+    _require_built(model, "save")
+    records = _weight_records(model)
+    config = {"format": WEIGHTS_FORMAT, "format_version": WEIGHTS_FORMAT_VERSION,
+              "scratchconv_version": __version__, "weights": _manifest(records)}
+    arrays = {entry: p for entry, _, _, p, _ in records}
+    arrays[CONFIG_ENTRY] = np.array(json.dumps(config, allow_nan=False))
+    write_atomically(path, lambda f: np.savez(f, **arrays), what="the weights file")
+
+
+def load_weights(model, path):
+    """Copy the weights in the file ``path`` into the built ``model``, in place.
+
+    path : a weights file of :func:`save_weights`, or a model file of :func:`save_model` (its
+        weights only; compile settings and optimizer state are left alone), or Keras 3's
+        ``.weights.h5`` (by its name)
+
+    The weights are matched by order, as Keras does for a Sequential: the file must hold as
+    many arrays as the model has weights, each of the model's shape and dtype, all finite.
+    Nothing is copied unless all of them fit. Raises FileNotFoundError when there is no file,
+    and :class:`ModelFileError` (a ValueError) naming the file and the fault otherwise.
+    """
+    if _is_keras_weights_name(path):
+        from .keras_files import load_weights_h5
+        return load_weights_h5(model, path)
+    _require_built(model, "load into")
+    path = os.fspath(path)
+    records = _weight_records(model)
+    planned = [(entry, layer.name, name, p.shape, p.dtype) for entry, layer, name, p, _ in records]
+    with _Archive.open(path, kind="weights") as archive:
+        config = _read_json_config(path, archive, kind="weights")
+        if config.get("format") not in (WEIGHTS_FORMAT, FORMAT):
+            raise _fail(path, f"its config names the format {config.get('format')!r}, neither "
+                              f"{WEIGHTS_FORMAT!r} nor {FORMAT!r}", kind="weights")
+        if config["format"] == WEIGHTS_FORMAT and config.get("format_version") != WEIGHTS_FORMAT_VERSION:
+            raise _fail(path, f"it uses weights format version {config.get('format_version')!r}, and this "
+                              f"scratchconv reads version {WEIGHTS_FORMAT_VERSION}", kind="weights")
+        _check_weight_entries(path, archive, planned, kind="weights")
+        weights = [_finite(path, archive.read(entry), f"weight {entry} (layer {layer!r}, {param})", kind="weights")
+                   for entry, layer, param, _, _ in planned]
+    model.set_weights(weights)
+
+
 def save_model(model, path, include_optimizer=True):
     """Write ``model`` (config, weights, compile settings) to the single file ``path``.
 
@@ -98,9 +180,7 @@ def save_model(model, path, include_optimizer=True):
         raise ValueError(f"cannot save {name}: scratchconv writes Keras files in the Keras 3 format "
                          f"(a name ending in .keras), not the legacy .h5; model.save_weights writes "
                          f".weights.h5 files")
-    if not model.built:
-        raise ValueError(f"model {model.name!r} is not built yet, so it has no weights to save: "
-                         f"give the first layer input_shape= or call model.build(...) first")
+    _require_built(model, "save")
     _check_data_info(model)
     records = _weight_records(model)
     config = {
@@ -109,9 +189,7 @@ def save_model(model, path, include_optimizer=True):
         "scratchconv_version": __version__,
         "model": model.get_config(),
         "compile": model.get_compile_config(),
-        "weights": [{"entry": entry, "layer": layer.name, "param": name, "shape": list(p.shape),
-                     "dtype": p.dtype.name, "trainable": trainable}
-                    for entry, layer, name, p, trainable in records],
+        "weights": _manifest(records),
         "optimizer_state": None,
         "data": {"class_names": model.class_names, "preprocessing": model.preprocessing,
                  "training_files": model.training_files},
@@ -130,9 +208,9 @@ def save_model(model, path, include_optimizer=True):
     write_atomically(path, lambda f: np.savez(f, **arrays), what="the model file")
 
 
-def _fail(path, reason):
-    """The error for a model file that cannot be loaded."""
-    return ModelFileError(f"cannot load the model file {path}: {reason}")
+def _fail(path, reason, kind="model"):
+    """The error for a model (or weights) file that cannot be loaded."""
+    return ModelFileError(f"cannot load the {kind} file {path}: {reason}")
 
 
 def load_model(path):
@@ -201,33 +279,33 @@ class _Archive:
     ``.npy`` header first (shape, dtype, and the size the zip declares for it checked against
     each other), its data only when asked for."""
 
-    def __init__(self, path, file, zip_file):
-        self.path, self.file, self.zip = path, file, zip_file
+    def __init__(self, path, file, zip_file, kind):
+        self.path, self.file, self.zip, self.kind = path, file, zip_file, kind
         self.infos = {}
         for info in zip_file.infolist():
             name = info.filename[:-len(".npy")] if info.filename.endswith(".npy") else info.filename
             self.infos[name] = info
 
     @classmethod
-    def open(cls, path):
+    def open(cls, path, kind="model"):
         """The archive at ``path``; a ModelFileError for anything that is not a readable zip
         archive, a FIFO or a device among them (refused at once: reading one could block
-        forever or never end)."""
+        forever or never end). ``kind`` ("model", "weights") names the file in errors."""
         try:
             fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
-            raise FileNotFoundError(f"there is no model file at {path}") from None
+            raise FileNotFoundError(f"there is no {kind} file at {path}") from None
         except IsADirectoryError:
-            raise _fail(path, "it is a folder, not a file") from None
+            raise _fail(path, "it is a folder, not a file", kind) from None
         except OSError as err:
-            raise _fail(path, f"it cannot be opened ({err.strerror or err})") from None
+            raise _fail(path, f"it cannot be opened ({err.strerror or err})", kind) from None
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             os.close(fd)
             if stat.S_ISDIR(mode):
-                raise _fail(path, "it is a folder, not a file")
-            raise _fail(path, "it is not a regular file (a pipe, a device or a socket), and a "
-                              "model file always is one")
+                raise _fail(path, "it is a folder, not a file", kind)
+            raise _fail(path, f"it is not a regular file (a pipe, a device or a socket), and a "
+                              f"{kind} file always is one", kind)
         file = os.fdopen(fd, "rb")
         try:
             head = file.read(len(NPY_MAGIC))
@@ -241,16 +319,16 @@ class _Archive:
                     reason = "it holds a single NumPy array (.npy), not an npz archive"
                 else:
                     reason = "it is not an npz (zip) archive"
-                raise _fail(path, reason)
+                raise _fail(path, reason, kind)
             try:
                 zip_file = zipfile.ZipFile(file)
             except _READ_ERRORS as err:
                 raise _fail(path, f"reading the archive's index failed, so the file is damaged "
-                                  f"({err})") from None
+                                  f"({err})", kind) from None
         except BaseException:
             file.close()
             raise
-        return cls(path, file, zip_file)
+        return cls(path, file, zip_file, kind)
 
     def __enter__(self):
         return self
@@ -309,30 +387,39 @@ class _Archive:
         return shape, fortran, dtype
 
     def _damaged(self, name, err):
-        return _fail(self.path, f"reading entry {name!r} failed, so the file is damaged ({err})")
+        return _fail(self.path, f"reading entry {name!r} failed, so the file is damaged ({err})", self.kind)
+
+
+def _read_json_config(path, archive, kind="model"):
+    """The archive's JSON config entry as a dict, checked for size and syntax."""
+    if CONFIG_ENTRY not in archive.infos:
+        listed = ", ".join(sorted(archive.infos)) or "nothing"
+        raise _fail(path, f"it has no {CONFIG_ENTRY!r} entry, so it is not a scratchconv {kind} file "
+                          f"(it holds {listed})", kind)
+    declared = archive.infos[CONFIG_ENTRY].file_size
+    if declared > MAX_CONFIG_BYTES:
+        raise _fail(path, f"its {CONFIG_ENTRY!r} entry declares {declared:,} bytes, more than a {kind} "
+                          f"config ever needs ({MAX_CONFIG_BYTES:,})", kind)
+    shape, dtype = archive.header(CONFIG_ENTRY)
+    if shape != () or dtype.kind != "U":
+        raise _fail(path, f"its {CONFIG_ENTRY!r} entry is not a JSON text", kind)
+    try:
+        config = json.loads(str(archive.read(CONFIG_ENTRY)[()]))
+    except json.JSONDecodeError as err:
+        raise _fail(path, f"its config is not valid JSON ({err})", kind) from None
+    except RecursionError:
+        raise _fail(path, f"its config is JSON nested too deeply to be a {kind} config", kind) from None
+    if not isinstance(config, dict):
+        raise _fail(path, f"its config is a JSON {type(config).__name__}, not an object", kind)
+    return config
 
 
 def _read_config(path, archive):
     """The JSON config, checked for size, format, version, known keys and the shape of its parts."""
-    if CONFIG_ENTRY not in archive.infos:
-        listed = ", ".join(sorted(archive.infos)) or "nothing"
-        raise _fail(path, f"it has no {CONFIG_ENTRY!r} entry, so it is not a scratchconv model "
-                          f"(it holds {listed})")
-    declared = archive.infos[CONFIG_ENTRY].file_size
-    if declared > MAX_CONFIG_BYTES:
-        raise _fail(path, f"its {CONFIG_ENTRY!r} entry declares {declared:,} bytes, more than a model "
-                          f"config ever needs ({MAX_CONFIG_BYTES:,})")
-    shape, dtype = archive.header(CONFIG_ENTRY)
-    if shape != () or dtype.kind != "U":
-        raise _fail(path, f"its {CONFIG_ENTRY!r} entry is not a JSON text")
-    try:
-        config = json.loads(str(archive.read(CONFIG_ENTRY)[()]))
-    except json.JSONDecodeError as err:
-        raise _fail(path, f"its config is not valid JSON ({err})") from None
-    except RecursionError:
-        raise _fail(path, "its config is JSON nested too deeply to be a model config") from None
-    if not isinstance(config, dict):
-        raise _fail(path, f"its config is a JSON {type(config).__name__}, not an object")
+    config = _read_json_config(path, archive)
+    if config.get("format") == WEIGHTS_FORMAT:
+        raise _fail(path, "it is a weights file (model.save_weights), which holds no model: build the "
+                          "model and call model.load_weights on it")
     if config.get("format") != FORMAT:
         raise _fail(path, f"its config names the format {config.get('format')!r}, not {FORMAT!r}")
     version = config.get("format_version")
@@ -414,28 +501,28 @@ def _check_values(path, what, shape):
                           f"scratchconv.saving.MAX_VALUES_PER_SAMPLE to load it)")
 
 
-def _check_weight_entries(path, archive, planned):
+def _check_weight_entries(path, archive, planned, kind="model"):
     """The archive's w0, w1, ... against the planned weights: names, then each header."""
     found = archive.names(WEIGHT_ENTRY)
     expected = {entry for entry, _, _, _, _ in planned}
     if found != expected:
         missing = sorted(expected - found, key=lambda n: int(n[1:]))
         detail = f", missing {', '.join(missing)}" if missing else ""
-        raise _fail(path, f"it holds {len(found)} weight arrays but its model has {len(expected)}{detail}")
+        raise _fail(path, f"it holds {len(found)} weight arrays but its model has {len(expected)}{detail}", kind)
     for entry, layer, param, shape, dtype in planned:
         where = f"weight {entry} (layer {layer!r}, {param})"
         found_shape, found_dtype = archive.header(entry)
         if found_shape != shape:
-            raise _fail(path, f"{where} has shape {found_shape}, but the model needs {shape}")
+            raise _fail(path, f"{where} has shape {found_shape}, but the model needs {shape}", kind)
         if found_dtype != dtype:
-            raise _fail(path, f"{where} has dtype {found_dtype}, but the model is {dtype}")
+            raise _fail(path, f"{where} has dtype {found_dtype}, but the model is {dtype}", kind)
 
 
-def _finite(path, array, what):
+def _finite(path, array, what, kind="model"):
     """``array``, or a ModelFileError when it holds NaN or infinity (a model saved from a
     diverged training would predict nothing but NaN)."""
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise _fail(path, f"{what} holds NaN or infinite values")
+        raise _fail(path, f"{what} holds NaN or infinite values", kind)
     return array
 
 
