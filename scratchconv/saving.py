@@ -24,6 +24,7 @@ import math
 import os
 import re
 import stat
+import tokenize
 import zipfile
 import zlib
 
@@ -59,7 +60,10 @@ NPY_MAGIC = b"\x93NUMPY"
 # What reading a damaged zip member can raise: a bad CRC or header (BadZipFile), a broken
 # deflate stream (zlib.error), a short read (EOFError), a bad .npy header or a pickled object
 # array (ValueError), an unsupported compression method (NotImplementedError).
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError)
+# A damaged .npy header may also fail numpy's parse of its Python-literal text (SyntaxError,
+# tokenize.TokenError).
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError,
+                SyntaxError, tokenize.TokenError)
 
 
 def _check_data_info(model):
@@ -269,8 +273,8 @@ def _is_keras_file(path):
         try:
             with zipfile.ZipFile(path) as archive:
                 return "config.json" in archive.namelist()
-        except zipfile.BadZipFile:
-            return False
+        except _READ_ERRORS:
+            return False  # not a readable zip: the npz reader says what is wrong with it
     return kind == "h5"
 
 
