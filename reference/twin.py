@@ -126,7 +126,7 @@ def keras_layer(layer, dtype):
     for key in ("kernel_size", "strides", "pool_size", "noise_shape"):
         if options.get(key) is not None:
             options[key] = tuple(options[key])
-    return getattr(keras.layers, class_name)(name=layer.name, dtype=dtype, **options)
+    return getattr(keras.layers, class_name)(name=layer.name, dtype=dtype, trainable=layer.trainable, **options)
 
 
 def keras_optimizer(optimizer):
@@ -251,6 +251,8 @@ def _layer_config(layer):
             raise ValueError(f"keras layer {layer.name!r} ({class_name}) has {key}={value!r}, "
                              f"which scratchconv does not support")
     options = {key: _plain(key, config[key]) for key in _SHARED_OPTIONS[class_name]}
+    if not layer.trainable:
+        options["trainable"] = False  # a frozen layer stays frozen
     return class_name, {"name": layer.name, **options}
 
 

@@ -268,9 +268,13 @@ def check_layer(layer, x, *, label=None, eps=EPS, max_entries=None, rng):
 
 
 def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng):
-    """Check every parameter of a float64, built ``model`` and its input gradient at ``x``:
-    the loss against labels ``y`` when compiled, else a random projection of the output."""
+    """Check every trainable weight of a float64, built ``model`` (a frozen layer's are not
+    given to the optimizer, so not checked) and its input gradient at ``x``: the loss against
+    labels ``y`` when compiled, else a random projection of the output."""
     label = label or model.name
+    # (index of the layer, layer, weight name, array) in trainable_weights order
+    weights = [(k, layer, name, p) for k, layer in enumerate(model.layers)
+               for name, p, trainable in layer.named_weights() if trainable]
     if model.loss is not None:
         _, grads, dx = model.loss_and_gradients(x, y)
         # The model's own loss of an output, from the final softmax's logits as in training.
@@ -279,14 +283,14 @@ def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng)
         out = model.forward(x, training=True)
         r = rng.standard_normal(out.shape)
         dx = model.backward(r)
-        grads = [layer.grads[name] for layer in model.layers for name in layer.params]
+        grads = [layer.grads[name] for _, layer, name, _ in weights]
         scalar = {"r": r}
     grads = iter([g.copy() for g in grads])
     with _noise_held(model.layers):
         f = _Scalar(model.layers, x, **scalar)
         results = [check_tensor(f"{label}: {layer.name}.{name}", f, p, next(grads), start=k, eps=eps,
                                 max_entries=max_entries, rng=rng)
-                   for k, layer in enumerate(model.layers) for name, p in layer.params.items()]
+                   for k, layer, name, p in weights]
         return results + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
 
 

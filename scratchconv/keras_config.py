@@ -130,6 +130,8 @@ def layer_from_keras(entry):
         raise ValueError(f"keras layer {name!r} ({class_name}) has {key}={value!r}, which "
                          f"scratchconv's {class_name} does not support")
     options = {key: _plain_value(key, config[key]) for key in shared if key in config}
+    if config.get("trainable") is False:
+        options["trainable"] = False  # a frozen layer stays frozen
     return {"class_name": class_name, "config": {"name": name, **options}}
 
 

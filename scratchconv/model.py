@@ -250,8 +250,9 @@ class Sequential(Training):
         return self._backward(np.asarray(dy, dtype=self.dtype), need_dx, from_logits=False)
 
     def _params_and_grads(self):
-        """(param, grad) pairs of the trainable weights, layer by layer: what the optimizer gets."""
-        return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params]
+        """(param, grad) pairs of the trainable weights (the params of every layer not frozen),
+        layer by layer: what the optimizer gets."""
+        return [(layer.params[k], layer.grads[k]) for layer in self.layers if layer.trainable for k in layer.params]
 
     # ----- summary ---------------------------------------------------------------------------
 
@@ -292,12 +293,13 @@ class Sequential(Training):
 
     @property
     def trainable_weights(self):
-        """The weights the optimizer updates (every layer's ``params``), layer by layer."""
+        """The weights the optimizer updates (the ``params`` of every layer not frozen), layer by layer."""
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     @property
     def non_trainable_weights(self):
-        """The weights it never updates (every layer's ``state``), layer by layer."""
+        """The weights it never updates (every layer's ``state``, and a frozen layer's ``params``),
+        layer by layer."""
         return [w for layer in self.layers for w in layer.non_trainable_weights]
 
     def get_weights(self):

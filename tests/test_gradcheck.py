@@ -104,6 +104,16 @@ def test_uncompiled_model_is_checked_through_a_projection(numpy_backend):
     assert report.passed and len(report) == 5
 
 
+def test_a_frozen_layer_s_weights_are_not_checked_and_the_rest_pass(numpy_backend):
+    model = Sequential([layers.Dense(3, activation="tanh", input_shape=(4,)), layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    model.layers[0].trainable = False
+    report = scratchconv.gradcheck(model, verbose=False)
+    assert report.passed
+    assert [r.name.split(": ")[1] for r in report] == [f"{model.layers[1].name}.kernel",
+                                                       f"{model.layers[1].name}.bias", "input"]
+
+
 def test_model_with_sparse_labels_is_checked(numpy_backend):
     model = Sequential([layers.Dense(5, activation="relu", input_shape=(4,)), layers.Dense(3, activation="softmax")])
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")

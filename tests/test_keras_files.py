@@ -48,6 +48,18 @@ def test_keras_round_trip_keeps_weights_compile_optimizer_state_and_class_names(
             np.testing.assert_array_equal(a[name], b[name])
 
 
+def test_a_frozen_layer_round_trips_through_a_keras_file(tmp_path):
+    model, x = trained_model()
+    model.layers[0].trainable = False
+    model.save(tmp_path / "m.keras")
+    loaded = scratchconv.load_model(tmp_path / "m.keras")
+    assert [layer.trainable for layer in loaded.layers] == [layer.trainable for layer in model.layers]
+    y = np.eye(3, dtype="float32")[[0, 1, 2, 0, 1, 2]]
+    assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_keras_archive_has_keras_3_layout(tmp_path):
     import h5py
     model, _ = trained_model()

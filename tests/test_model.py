@@ -323,6 +323,50 @@ def test_only_trainable_weights_reach_the_optimizer(optimizer):
     assert slots[-1] is None and (optimizer == "sgd" or all(s is not None for s in slots[:-1]))
 
 
+def test_a_frozen_layer_is_left_alone_by_the_optimizer_and_counted_as_non_trainable(capsys):
+    model = small_model()
+    conv = model.layers[0]
+    conv.trainable = False
+    before = model.get_weights()
+    x, y = data(4)
+    assert len(model.loss_and_gradients(x, y)[1]) == len(model.trainable_weights) == 6
+    model.train_on_batch(x, y)
+    after = model.get_weights()
+    # Keras 3's order is unchanged by freezing; the kernel and bias of the conv did not move.
+    assert [w.shape for w in after] == [w.shape for w in before]
+    assert all(np.array_equal(a, b) for a, b in zip(after[:2], before[:2]))
+    assert not any(np.array_equal(a, b) for a, b in zip(after[2:], before[2:]))
+    assert [w is p for w, p in zip(model.non_trainable_weights, conv.params.values())] == [True, True]
+    frozen = conv.count_params()
+    model.summary()
+    out = capsys.readouterr().out
+    assert f" Trainable params: {model.count_params() - frozen:,} " in out
+    assert f" Non-trainable params: {frozen:,} " in out
+
+
+def test_a_frozen_layer_stays_frozen_through_its_config():
+    model = small_model()
+    model.layers[0].trainable = False
+    config = model.get_config()
+    assert config["layers"][0]["config"]["trainable"] is False
+    assert "trainable" not in config["layers"][1]["config"]
+    copy = Sequential.from_config(config)
+    assert [layer.trainable for layer in copy.layers] == [False] + [True] * (len(copy.layers) - 1)
+
+
+def test_a_frozen_batch_normalization_runs_in_inference_mode_as_keras():
+    from scratchconv.layers import BatchNormalization
+    model = Sequential([Dense(3, input_shape=(4,)), BatchNormalization(), Dense(2, activation="softmax")])
+    model.compile("sgd", "categorical_crossentropy")
+    bn = model.layers[1]
+    bn.trainable = False
+    x, y = data(6, shape=(4,), classes=2)
+    moving = [s.copy() for s in bn.state.values()]
+    model.train_on_batch(x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(bn.state.values(), moving))
+    np.testing.assert_allclose(model.forward(x, training=True), model.forward(x, training=False), rtol=1e-6)
+
+
 # ----- weights and configs -------------------------------------------------------------------
 
 def test_set_weights_then_get_weights_round_trips():

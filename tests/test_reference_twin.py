@@ -137,6 +137,17 @@ def test_weights_are_copied_layer_by_layer_and_a_layer_whose_weights_differ_is_n
         reference.to_keras(model)
 
 
+def test_a_frozen_layer_has_a_frozen_twin_both_ways(reference):
+    model = small_model()
+    model.layers[3].trainable = False
+    twin = reference.to_keras(model)
+    assert [layer.trainable for layer in twin.layers] == [layer.trainable for layer in model.layers]
+    assert twin.count_params() == model.count_params()
+    assert sum(int(np.prod(w.shape)) for w in twin.non_trainable_weights) == model.layers[3].count_params()
+    back = reference.from_keras(twin)
+    assert back.get_config() == model.get_config()
+
+
 def test_to_keras_refuses_an_unbuilt_model(reference):
     model = scratchconv.Sequential([layers.Dense(3)])
     with pytest.raises(ValueError, match="is not built, so it has no weights to copy"):

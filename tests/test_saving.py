@@ -140,6 +140,21 @@ def test_non_trainable_weights_are_saved_and_loaded_with_the_trainable_ones(tmp_
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_frozen_layer_is_saved_and_loaded_frozen(saved, tmp_path):
+    model, _ = saved
+    model.layers[2].trainable = False
+    model.save(tmp_path / "frozen.npz")
+    loaded = scratchconv.load_model(tmp_path / "frozen.npz")
+    assert [layer.trainable for layer in loaded.layers] == [layer.trainable for layer in model.layers]
+    with np.load(tmp_path / "frozen.npz", allow_pickle=False) as archive:
+        manifest = json.loads(str(archive["config"]))["weights"]
+    assert [w["trainable"] for w in manifest if w["layer"] == model.layers[2].name] == [False, False]
+    x, y = batch()
+    assert loaded.train_on_batch(x, y) == model.train_on_batch(x, y)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_a_file_written_before_layers_had_non_trainable_weights_still_loads():
     """tests/data/format1_before_state: saved by scratchconv at commit c6f19fe (a Conv2D, a
     MaxPooling2D, a Flatten and a Dense, one Adam step), with what that model predicted."""

@@ -11,7 +11,9 @@ optimizer's state stays attached to them.
 Everything that lists, counts, saves or converts weights goes through one declaration,
 :meth:`Layer.named_weights`: the trainable weights in creation order, then the non-trainable
 ones, which is Keras 3's order (BatchNormalization: gamma, beta, moving_mean,
-moving_variance). Only ``params`` reach the optimizer.
+moving_variance). Only ``params`` reach the optimizer, and only while the layer is
+``trainable``: as in Keras, ``layer.trainable = False`` freezes it, its params then count as
+non-trainable weights (same order) and the optimizer leaves them alone.
 
 Every subclass that sets its own ``_default_name`` is registered under its class name in
 :data:`LAYER_CLASSES` (so a model file or a config can name it): a new layer is one module.
@@ -92,6 +94,8 @@ class Layer:
         None takes the model's dtype (float32 for a layer used on its own).
     input_shape : tuple of int or None
         Shape of one sample (no batch axis); only the first layer of a model needs it.
+
+    ``trainable`` (an attribute, True at first, as Keras's): False freezes the layer.
     """
 
     _default_name = "layer"
@@ -117,6 +121,7 @@ class Layer:
         self.params = {}
         self.grads = {}
         self.state = {}
+        self.trainable = True
         self.input_shape = None
         self.built = False
 
@@ -160,19 +165,28 @@ class Layer:
         shadow.build(tuple(input_shape))
         return trainable + fixed
 
+    @property
+    def trainable(self):
+        """Whether the optimizer updates ``params`` (Keras's ``layer.trainable``)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        self._trainable = bool(value)
+
     def named_weights(self):
-        """``(name, array, trainable)`` for every weight, in Keras's order: the trainable
-        weights in creation order, then the non-trainable ones."""
-        return ([(name, p, True) for name, p in self.params.items()]
+        """``(name, array, trainable)`` for every weight, in Keras 3's order: ``params`` in
+        creation order (trainable unless the layer is frozen), then ``state``."""
+        return ([(name, p, self.trainable) for name, p in self.params.items()]
                 + [(name, s, False) for name, s in self.state.items()])
 
     @property
     def trainable_weights(self):
-        return list(self.params.values())
+        return [w for _, w, trainable in self.named_weights() if trainable]
 
     @property
     def non_trainable_weights(self):
-        return list(self.state.values())
+        return [w for _, w, trainable in self.named_weights() if not trainable]
 
     def _check_input(self, x):
         """Build on first use, cast to the layer's dtype and check the sample shape."""
@@ -228,12 +242,18 @@ class Layer:
         config = {"name": self.name, "dtype": self._given_dtype}
         if self._given_input_shape is not None:
             config["input_shape"] = list(self._given_input_shape)
+        if not self.trainable:
+            config["trainable"] = False  # written only for a frozen layer
         return config
 
     @classmethod
     def from_config(cls, config):
-        """A new, unbuilt layer from :meth:`get_config`'s output."""
-        return cls(**config)
+        """A new, unbuilt layer from :meth:`get_config`'s output (frozen if it was)."""
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        layer = cls(**config)
+        layer.trainable = trainable
+        return layer
 
     def get_weights(self):
         """Copies of the weights in Keras's order (:meth:`named_weights`)."""

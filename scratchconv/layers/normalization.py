@@ -44,7 +44,8 @@ class BatchNormalization(Layer):
     does: ``moving_mean = moving_mean momentum + mu (1 - momentum)``, likewise the variance
     with ``var`` (biased).
 
-    Inference forward (``training=False``): the same with ``moving_mean``, ``moving_variance``
+    Inference forward (``training=False``, or a frozen layer: ``trainable = False``, as in
+    Keras): the same with ``moving_mean``, ``moving_variance``
     in place of ``mu``, ``var``, which are then constants.
 
     Backward (see docs/layers.md for the derivation), from dy:
@@ -112,6 +113,7 @@ class BatchNormalization(Layer):
 
     def forward(self, x, training=False):
         x = self._check_input(x)
+        training = training and self.trainable  # a frozen BatchNormalization runs in inference mode, as Keras's
         if training:
             mean = x.mean(axis=self._reduce, keepdims=True)
             var = np.square(x - mean).mean(axis=self._reduce, keepdims=True)
