@@ -22,7 +22,7 @@ def draw_shape(shape, rng, size=40):
     return image
 
 
-def make_shapes(folder, per_class=20, seed=0):
+def make_shapes(folder, per_class=40, seed=0):
     """Write ``folder/<shape>/<n>.png`` for each shape and return the folder."""
     rng = np.random.default_rng(seed)
     for shape in SHAPES:

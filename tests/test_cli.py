@@ -607,28 +607,29 @@ def test_gradcheck_max_entries_needs_a_model(capsys):
 @pytest.fixture(scope="session")
 def shapes(tmp_path_factory):
     from shapes import make_shapes
-    return make_shapes(tmp_path_factory.mktemp("shapes"), per_class=20, seed=0)
+    return make_shapes(tmp_path_factory.mktemp("shapes"), per_class=40, seed=0)
 
 
 @pytest.fixture(scope="session")
 def trained_on_shapes(shapes, tmp_path_factory):
     out = tmp_path_factory.mktemp("shapes-run")
-    status, printed = run_capturing(["train", "--data", str(shapes), "--epochs", "6",
+    status, printed = run_capturing(["train", "--data", str(shapes), "--epochs", "10",
                                      "--image-size", "24", "--out", str(out)])
     assert status == 0
     return out, printed
 
 
-def test_train_on_shapes_has_one_output_per_class_and_reports_them(trained_on_shapes):
+def test_train_on_shapes_has_one_output_per_class_and_reports_them(trained_on_shapes, shapes):
     from scratchconv import load_model
     out, printed = trained_on_shapes
-    assert "60 images of 3 classes from" in printed
+    assert "120 images of 3 classes from" in printed
     header = next(line for line in printed.splitlines() if line.startswith("true\\pred"))
     assert header.split()[1:] == ["circle", "square", "triangle"]
     model = load_model(out / "model.npz")
     assert model.output_shape == (3,) and model.class_names == ["circle", "square", "triangle"]
     assert model.preprocessing == data.preprocessing(24, "rgb")
-    assert len(model.training_files) == 60
+    files, _, _ = data.labelled_files(shapes)
+    assert model.training_files == data.fingerprints(files) and len(files) == 120
 
 
 def test_predict_prints_the_class_names_of_the_model_file(trained_on_shapes, tmp_path, capsys):
@@ -650,13 +651,15 @@ def test_predict_prints_the_class_names_of_the_model_file(trained_on_shapes, tmp
 
 def test_evaluate_warns_about_the_images_the_model_was_trained_from(trained_on_shapes, shapes,
                                                                    tmp_path, capsys):
+    from scratchconv import load_model
     out, _ = trained_on_shapes
     assert cli.main(["evaluate", str(out / "model.npz"), str(shapes), "--out",
                      str(tmp_path / "cm.png")]) == 0
     captured = capsys.readouterr()
-    assert ("60 of the 60 images in " f"{shapes} are among the 60 images the model was trained "
-            "from") in captured.err
-    assert "of 60 images right" in captured.out
+    distinct = len(load_model(out / "model.npz").training_files)
+    assert ("120 of the 120 images in " f"{shapes} are among the {distinct} images the model was "
+            "trained from") in captured.err
+    assert "of 120 images right" in captured.out
 
 
 def test_evaluate_on_new_images_does_not_warn(trained_on_shapes, tmp_path, capsys):

@@ -57,9 +57,9 @@ def code_after(marker, language):
 
 @pytest.fixture
 def shapes_here(tmp_path, monkeypatch):
-    """A working folder holding shapes/ (20 of each class), more-shapes/ and new-circle.png."""
+    """A working folder holding shapes/ (40 of each class), more-shapes/ and new-circle.png."""
     from shapes import draw_shape, make_shapes
-    make_shapes(tmp_path / "shapes", per_class=20, seed=0)
+    make_shapes(tmp_path / "shapes", per_class=40, seed=0)
     make_shapes(tmp_path / "more-shapes", per_class=4, seed=1)
     draw_shape("circle", np.random.default_rng(5)).save(tmp_path / "new-circle.png")
     monkeypatch.chdir(tmp_path)
