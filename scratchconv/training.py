@@ -247,7 +247,7 @@ class Training:
             binary_crossentropy and mean_squared_error
         validation_split : float in [0, 1)
             Hold out the *last* fraction of x, y (and sample_weight) before shuffling, as Keras does.
-        validation_data : (x_val, y_val) or None
+        validation_data : (x_val, y_val), (x_val, y_val, sample_weight_val) or None
             Overrides ``validation_split``.
         verbose : 0 (silent), 1 (progress bar) or 2 (one line per epoch)
         callbacks : list of :class:`scratchconv.callbacks.Callback`, run at the points that
@@ -282,9 +282,12 @@ class Training:
         weights = self._check_weights(sample_weight, class_weight, y, "fit")
         val_weights = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a pair (x_val, y_val)")
-            x_val, y_val = self._check_data(*validation_data, "fit: validation_data")
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("fit: validation_data must be a pair (x_val, y_val) or a triple "
+                                 "(x_val, y_val, sample_weight_val)")
+            x_val, y_val = self._check_data(*validation_data[:2], "fit: validation_data")
+            if len(validation_data) == 3:
+                val_weights = self._check_weights(validation_data[2], None, y_val, "fit: validation_data")
         elif validation_split:
             if not 0 < validation_split < 1:
                 raise ValueError(f"fit: validation_split must be in [0, 1), got {validation_split!r}")

@@ -90,6 +90,16 @@ def test_validation_split_splits_the_sample_weights_too():
                                                                       verbose=0)[0], rel=1e-12)
 
 
+def test_validation_data_may_carry_sample_weights():
+    x, y = data(n=8)
+    w = np.arange(4.0)
+    history = model().fit(x[:4], y[:4], epochs=1, verbose=0, validation_data=(x[4:], y[4:], w))
+    m = model()
+    m.fit(x[:4], y[:4], epochs=1, verbose=0)
+    assert history.history["val_loss"][0] == pytest.approx(m.evaluate(x[4:], y[4:], sample_weight=w,
+                                                                      verbose=0)[0], rel=1e-12)
+
+
 def test_accuracy_of_one_sigmoid_output_is_binary_accuracy():
     x = np.random.default_rng(1).standard_normal((6, 2, 2, 1))
     y = np.array([0, 1, 1, 0, 1, 0])
