@@ -179,3 +179,33 @@ def test_the_readme_from_and_to_keras_block_runs_as_written(keras, tmp_path, mon
     back = keras.models.load_model(tmp_path / "from_scratchconv.keras")
     x, _ = batch(seed=2)
     assert np.abs(back.predict(x, verbose=0) - trained.predict(x, verbose=0)).max() <= PROBS_ATOL
+
+
+def optimizer_cases():
+    from scratchconv import optimizers
+    return {"Adam with a schedule": lambda: optimizers.Adam(
+                learning_rate=optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)),
+            "RMSprop centered, momentum": lambda: optimizers.RMSprop(momentum=0.5, centered=True),
+            "SGD": lambda: optimizers.SGD(0.01),
+            "SGD momentum": lambda: optimizers.SGD(0.01, momentum=0.9),
+            "AdamW": lambda: optimizers.AdamW(weight_decay=0.01)}
+
+
+@pytest.mark.parametrize("case", list(optimizer_cases()))
+def test_training_continues_alike_in_keras_from_a_scratchconv_keras_file(keras, tmp_path, case):
+    # The optimizer's state must land in the variables Keras reads: one more step from the
+    # loaded file then moves the weights the same way in both (1e-6: float32 rounding of a step).
+    x, _ = batch(n=8)
+    y = np.eye(2, dtype=np.float32)[np.arange(8) % 2]
+    scratchconv.set_seed(0)
+    model = scratchconv.Sequential([layers.Conv2D(2, (3, 3), activation="relu", input_shape=(12, 12, 3)),
+                                    layers.Flatten(), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=optimizer_cases()[case](), loss="categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    model.save(tmp_path / "model.keras")
+    theirs = keras.models.load_model(tmp_path / "model.keras")
+    assert int(theirs.optimizer.iterations) == model.optimizer.iterations == 2
+    model.train_on_batch(x, y)
+    theirs.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), theirs.get_weights()):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-6)
