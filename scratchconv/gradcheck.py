@@ -243,13 +243,12 @@ def check_function(name, f, t, analytic, *, eps=EPS, max_entries=None, rng=None)
 
 @contextlib.contextmanager
 def _noise_held(layers):
-    """Within this block every Dropout among ``layers`` reuses the mask of its last training
-    forward, so that all the evaluations of f differentiate one function (the one whose
-    analytic gradients were taken)."""
+    """Within this block every layer among ``layers`` repeats the random draw of its last
+    training forward (:meth:`Layer.hold_randomness`: Dropout's mask), so that all the
+    evaluations of f differentiate one function (the one whose analytic gradients were taken)."""
     with contextlib.ExitStack() as stack:
         for layer in layers:
-            if isinstance(layer, Dropout):
-                stack.enter_context(layer.hold_mask())
+            stack.enter_context(layer.hold_randomness())
         yield
 
 

@@ -67,10 +67,10 @@ def test_noise_shape_drops_whole_channels():
     assert 0 < (y == 0).mean() < 1
 
 
-def test_hold_mask_reuses_the_last_mask():
+def test_hold_randomness_reuses_the_last_mask():
     layer = Dropout(0.5, seed=0)
     first = layer.forward(X, training=True)
-    with layer.hold_mask():
+    with layer.hold_randomness():
         np.testing.assert_array_equal(layer.forward(X, training=True), first)
     assert not np.array_equal(layer.forward(X, training=True), first)
 

@@ -78,7 +78,7 @@ def test_batch_normalization_layer_reproduces_the_example(ex):
     ("scratchconv.kernels.numpy_kernels", "avgpool2d_counts"),
     ("scratchconv.layers.dropout", "Dropout.forward"),
     ("scratchconv.layers.dropout", "Dropout.backward"),
-    ("scratchconv.layers.dropout", "Dropout.hold_mask"),
+    ("scratchconv.layers.dropout", "Dropout.hold_randomness"),
     ("scratchconv.layers.normalization", "BatchNormalization.forward"),
     ("scratchconv.layers.normalization", "BatchNormalization.backward"),
 ])

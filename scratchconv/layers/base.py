@@ -18,6 +18,7 @@ non-trainable weights (same order) and the optimizer leaves them alone.
 Every subclass that sets its own ``_default_name`` is registered under its class name in
 :data:`LAYER_CLASSES` (so a model file or a config can name it): a new layer is one module.
 """
+import contextlib
 import copy
 import itertools
 
@@ -236,6 +237,13 @@ class Layer:
         a kink is wrong, not the backward. A layer with a kink overrides this.
         """
         return None
+
+    def hold_randomness(self):
+        """A context within which a training forward repeats the random draw of the last one
+        (Dropout's mask), so that the gradient check differentiates one fixed function. A layer
+        without randomness has nothing to hold (the default); one with randomness overrides it.
+        """
+        return contextlib.nullcontext(self)
 
     def get_config(self):
         """The constructor arguments, JSON-serialisable."""

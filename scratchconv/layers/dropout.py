@@ -35,7 +35,7 @@ class Dropout(Layer):
 
     Backward: ``y`` is ``x`` times a constant (for the drawn mask), so
     ``dx = dy * m / (1 - rate)`` after a training forward and ``dx = dy`` after an inference one.
-    The gradient check holds the mask fixed across its evaluations with :meth:`hold_mask`.
+    The gradient check holds the mask fixed across its evaluations with :meth:`hold_randomness`.
     """
 
     _default_name = "dropout"
@@ -82,7 +82,7 @@ class Dropout(Layer):
         return shape
 
     @contextlib.contextmanager
-    def hold_mask(self):
+    def hold_randomness(self):
         """Within this block, a training forward reuses the mask of the last one instead of
         drawing a new one (the gradient check differentiates one fixed function)."""
         self._held = True
