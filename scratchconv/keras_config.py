@@ -92,8 +92,9 @@ def _neutral(key, value, table):
 
 def _arguments(cls, skip=("self", "name", "dtype", "input_shape")):
     """The keyword arguments of ``cls``'s constructor, the options a config can set."""
-    return [p for p in inspect.signature(cls.__init__).parameters if p not in skip
-            and inspect.signature(cls.__init__).parameters[p].kind is not inspect.Parameter.VAR_KEYWORD]
+    parameters = inspect.signature(cls.__init__).parameters
+    return [name for name, p in parameters.items()
+            if name not in skip and p.kind is not inspect.Parameter.VAR_KEYWORD]
 
 
 def dtype_name(dtype):
