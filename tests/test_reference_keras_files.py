@@ -155,14 +155,13 @@ def test_reference_from_keras_takes_a_loss_given_as_a_function(keras, tmp_path):
 
 
 def test_weights_h5_files_go_both_ways(keras, tmp_path):
-    from scratchconv import keras_files
     trained = keras_trained(keras)
     trained.save_weights(tmp_path / "keras.weights.h5")
     ours = scratchconv_trained()
-    keras_files.load_weights_h5(ours, tmp_path / "keras.weights.h5")
+    ours.load_weights(tmp_path / "keras.weights.h5")
     assert_same_weights(ours.get_weights(), trained.get_weights())
     ours.layers[0].params["kernel"][...] += 0.5
-    keras_files.save_weights_h5(ours, tmp_path / "ours.weights.h5")
+    ours.save_weights(tmp_path / "ours.weights.h5")
     trained.load_weights(tmp_path / "ours.weights.h5")
     assert_same_weights(ours.get_weights(), trained.get_weights())
 
