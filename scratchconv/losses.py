@@ -330,12 +330,15 @@ _BY_CLASS_NAME = {cls.__name__: cls for cls in LOSS_CLASSES.values()}
 
 
 def get(loss):
-    """A :class:`Loss` from Keras's name ("binary_crossentropy", "mse", ...), a Loss (returned
-    as is), or a ``{"class_name", "config"}`` dict such as ``{"class_name": "MeanSquaredError"}``."""
+    """A :class:`Loss` from Keras's name ("binary_crossentropy", "mse", ...), one of this
+    module's functions (``losses.mse``), a Loss (returned as is), or a ``{"class_name", "config"}``
+    dict such as ``{"class_name": "MeanSquaredError"}``."""
     if isinstance(loss, Loss):
         return loss
     if isinstance(loss, str) and loss in LOSS_CLASSES:
         return LOSS_CLASSES[loss]()
+    if callable(loss) and getattr(loss, "__module__", None) == __name__ and loss.__name__ in LOSS_CLASSES:
+        return LOSS_CLASSES[loss.__name__]()  # this module's function, as Keras takes keras.losses.mse
     if isinstance(loss, dict) and loss.get("class_name") in _BY_CLASS_NAME \
             and loss.get("config", {}).get("name", None) in (None, _BY_CLASS_NAME[loss["class_name"]].name):
         return _BY_CLASS_NAME[loss["class_name"]]()

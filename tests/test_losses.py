@@ -41,6 +41,10 @@ def test_the_loss_object_averages_over_the_batch():
     assert loss(Y_TRUE, Y_PRED) == pytest.approx(np.mean([0.1053605, 0.1165338, 0.0618754]), abs=1e-6)
 
 
+def test_the_mse_function_is_the_mean_squared_error_loss():
+    assert type(losses.get(losses.mse)) is losses.MeanSquaredError
+
+
 def test_an_unknown_loss_is_named():
     with pytest.raises(ValueError, match="unknown loss 'hinge': choose one of categorical_crossentropy, .*mse"):
         losses.get("hinge")
@@ -102,7 +106,8 @@ def test_mse_is_an_alias_and_a_target_of_shape_n_fits_one_output():
     assert losses.get("mse")(np.array([1.0, 2.0]), np.array([[1.5], [2.0]])) == pytest.approx(0.125)
 
 
-@pytest.mark.parametrize("spec", [losses.BinaryCrossentropy(), {"class_name": "BinaryCrossentropy", "config": {}},
+@pytest.mark.parametrize("spec", [losses.BinaryCrossentropy(), losses.binary_crossentropy,
+                                  {"class_name": "BinaryCrossentropy", "config": {}},
                                   {"class_name": "BinaryCrossentropy", "config": {"name": "binary_crossentropy"}}])
 def test_get_accepts_loss_objects_and_keras_style_configs(spec):
     assert losses.get(spec).name == "binary_crossentropy"
