@@ -93,3 +93,10 @@ def test_activation_layer_config_round_trips(name):
     config = json.loads(json.dumps(layer.get_config()))
     assert config["activation"] == name
     assert Activation.from_config(config).get_config() == layer.get_config()
+
+
+@pytest.mark.parametrize("name, fused", [("relu", True), ("linear", True), ("tanh", False), ("gelu", False)])
+def test_only_relu_or_linear_conv2d_fuses_with_the_max_pooling_after_it(name, fused):
+    from scratchconv import steps
+    plan = steps.plan([Conv2D(2, 3, activation=name), MaxPooling2D(2)])
+    assert [type(step).__name__ for step in plan] == (["ConvPoolStep"] if fused else ["LayerStep", "LayerStep"])

@@ -196,3 +196,18 @@ def test_done_when_model_matches_keras_after_ten_rmsprop_steps(reference, on_bac
     for name, a, b in zip(names, model.get_weights(), twin.get_weights(), strict=True):
         assert_close(a, b, f"{name} after ten steps", rtol=DONE_WHEN_RTOL,
                      floor=max(float(np.abs(b).max()), ZERO_WEIGHT))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("activation ")] + ["activation gelu"])
+def test_the_twin_goes_back_to_the_same_scratchconv_model(reference, case):
+    """from_keras(to_keras(model)): the same layer configs (Keras's options and defaults map both
+    ways) and the same weights, moving statistics included."""
+    model, _ = make_case(case)
+    back = reference.from_keras(reference.to_keras(model))
+
+    def configs(m):
+        return [(type(layer).__name__, {k: v for k, v in layer.get_config().items() if k != "input_shape"})
+                for layer in m.layers]
+    assert configs(back) == configs(model)
+    for a, b in zip(model.get_weights(), back.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
