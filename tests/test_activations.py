@@ -100,3 +100,11 @@ def test_only_relu_or_linear_conv2d_fuses_with_the_max_pooling_after_it(name, fu
     from scratchconv import steps
     plan = steps.plan([Conv2D(2, 3, activation=name), MaxPooling2D(2)])
     assert [type(step).__name__ for step in plan] == (["ConvPoolStep"] if fused else ["LayerStep", "LayerStep"])
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+def test_float32_stays_float32_through_every_activation(name):
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for layer in (Activation(name), Dense(3, activation=name)):
+        y = layer.forward(x)
+        assert y.dtype == layer.backward(np.ones_like(y)).dtype == np.float32

@@ -253,8 +253,11 @@ def test_assert_close_fails_on_nan(tf):
 
 
 def test_a_wrong_weight_in_the_twin_fails_the_forward_check(reference):
-    """Negative control: the agreement checks do see a difference of one weight in 1e3."""
+    """Negative control: the agreement checks do see a difference of one weight in 1e3. Seeded:
+    with some initial weights that one kernel entry reaches only dead ReLUs or losing pool
+    entries, and the check would pass or fail with the tests that ran before."""
     from reference.compare import assert_close
+    scratchconv.set_seed(0)
     model = small_model()
     twin = reference.to_keras(model)
     weights = twin.get_weights()
