@@ -160,9 +160,6 @@ class Loss:
         with k outputs, or a ValueError saying what was expected."""
         raise NotImplementedError
 
-    def get_config(self):
-        return {"name": self.name}
-
     def _check_rows(self, y, k, dtype, where):
         """Targets (n, k), or (n,) when k = 1, finite."""
         if not (y.shape[1:] == (k,) or (k == 1 and y.ndim == 1)):
@@ -324,6 +321,10 @@ class MeanSquaredError(Loss):
         return self._check_rows(y, k, dtype, where)
 
 
+# Keras's loss options at the values scratchconv computes (any other value is refused).
+KERAS_DEFAULTS = {"from_logits": False, "label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
+                  "dtype": None}
+
 LOSSES = tuple(cls.name for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
                                     BinaryCrossentropy, MeanSquaredError))
 _BY_CLASS_NAME = {cls.__name__: cls for cls in LOSS_CLASSES.values()}
@@ -339,8 +340,14 @@ def get(loss):
         return LOSS_CLASSES[loss]()
     if callable(loss) and getattr(loss, "__module__", None) == __name__ and loss.__name__ in LOSS_CLASSES:
         return LOSS_CLASSES[loss.__name__]()  # this module's function, as Keras takes keras.losses.mse
-    if isinstance(loss, dict) and loss.get("class_name") in _BY_CLASS_NAME \
-            and loss.get("config", {}).get("name", None) in (None, _BY_CLASS_NAME[loss["class_name"]].name):
-        return _BY_CLASS_NAME[loss["class_name"]]()
+    if isinstance(loss, dict) and loss.get("class_name") in _BY_CLASS_NAME:
+        cls = _BY_CLASS_NAME[loss["class_name"]]
+        config = loss.get("config") or {}
+        neutral = {"name": cls.name, **KERAS_DEFAULTS}
+        if not isinstance(config, dict) or any(key not in neutral or value != neutral[key]
+                                               for key, value in config.items()):
+            raise ValueError(f"the {loss['class_name']} config {config!r} has settings scratchconv does not "
+                             f"have; it takes {neutral}")
+        return cls()
     raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSS_CLASSES)}, a Loss object such as "
                      f"losses.BinaryCrossentropy(), or a {{\"class_name\", \"config\"}} dict")

@@ -108,9 +108,16 @@ def test_mse_is_an_alias_and_a_target_of_shape_n_fits_one_output():
 
 @pytest.mark.parametrize("spec", [losses.BinaryCrossentropy(), losses.binary_crossentropy,
                                   {"class_name": "BinaryCrossentropy", "config": {}},
-                                  {"class_name": "BinaryCrossentropy", "config": {"name": "binary_crossentropy"}}])
+                                  {"class_name": "BinaryCrossentropy", "config": {"name": "binary_crossentropy",
+                                                                                  "from_logits": False}}])
 def test_get_accepts_loss_objects_and_keras_style_configs(spec):
     assert losses.get(spec).name == "binary_crossentropy"
+
+
+def test_a_keras_style_config_with_a_setting_scratchconv_lacks_is_refused():
+    with pytest.raises(ValueError, match="the BinaryCrossentropy config .*from_logits.* has settings scratchconv "
+                                         "does not have"):
+        losses.get({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}})
 
 
 @pytest.mark.parametrize("name", losses.LOSSES)
