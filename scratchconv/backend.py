@@ -10,6 +10,7 @@ import importlib
 import os
 
 BACKENDS = ("numba", "numpy")
+ENVIRONMENT_VARIABLE = "SCRATCHCONV_BACKEND"
 _MODULES = {
     "numba": "scratchconv.kernels.numba_kernels",
     "numpy": "scratchconv.kernels.numpy_kernels",
@@ -22,7 +23,21 @@ def _check(name):
     return name
 
 
-_current = _check(os.environ.get("SCRATCHCONV_BACKEND", "numba").strip().lower() or "numba")
+# None until the first get_backend(): the environment's choice is read then, not at import, so
+# that a bad SCRATCHCONV_BACKEND is one clear error where a backend is needed (the command line
+# reports it in one line) instead of a traceback out of "import scratchconv".
+_current = None
+
+
+def backend_from_environment():
+    """The backend SCRATCHCONV_BACKEND names ("numba" when unset or empty), or a ValueError
+    naming the variable and the valid values."""
+    value = os.environ.get(ENVIRONMENT_VARIABLE, "")
+    name = value.strip().lower() or "numba"
+    if name not in BACKENDS:
+        raise ValueError(f"the environment variable {ENVIRONMENT_VARIABLE}={value!r} names no "
+                         f"backend: set it to one of {', '.join(BACKENDS)}, or unset it")
+    return name
 
 
 def set_backend(name):
@@ -33,9 +48,12 @@ def set_backend(name):
 
 def get_backend():
     """The name of the backend in use."""
+    global _current
+    if _current is None:
+        _current = backend_from_environment()
     return _current
 
 
 def kernels(name=None):
     """The kernel module of backend ``name`` (default: the one in use)."""
-    return importlib.import_module(_MODULES[_check(name or _current)])
+    return importlib.import_module(_MODULES[_check(name or get_backend())])

@@ -188,9 +188,13 @@ def class_labels(class_names):
 
 
 def long_label(class_names, i):
-    """Class ``i`` as predict prints it: ``ᚠ fehu`` for a rune, else its name."""
+    """Class ``i`` as predict prints it: ``ᚠ fehu`` for a rune (``fehu`` where the output cannot
+    show runes), else its name."""
+    from scratchconv import report
+
     glyphs, names = class_labels(class_names)
-    return glyphs[i] if glyphs[i] == names[i] else f"{glyphs[i]} {names[i]}"
+    shown = report.printable_labels(glyphs, names, sys.stdout.encoding)
+    return shown[i] if shown[i] == names[i] else f"{glyphs[i]} {names[i]}"
 
 
 def model_preprocessing(model):
@@ -652,6 +656,17 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    # An output that cannot show a character (an ASCII-only terminal, PYTHONIOENCODING=ascii)
+    # gets an escape for it instead of a UnicodeEncodeError; runes are spelled out and the
+    # progress bar drawn in ASCII where that is known beforehand.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+    try:
+        get_backend()  # a bad SCRATCHCONV_BACKEND is one line, before anything else
+    except ValueError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 2
     parser = build_parser()
     # compare-keras passes the arguments it does not know on to reference.tutorial; for every
     # other command they are a usage error, as with parse_args.

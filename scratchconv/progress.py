@@ -15,8 +15,21 @@ import sys
 import time
 
 BAR_WIDTH = 20
+BAR, ASCII_BAR = "━", "="
 # Redraw at most this often (seconds) on a terminal, as Keras does.
 REDRAW_INTERVAL = 0.05
+
+
+def _can_show(stream, text):
+    """Whether ``stream``'s encoding can write ``text`` (a stream without one takes anything)."""
+    encoding = getattr(stream, "encoding", None)
+    if encoding is None:
+        return True
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 def format_step_time(seconds):
@@ -62,6 +75,8 @@ class ProgressBar:
         self.start = time.perf_counter()
         self._last_draw = -math.inf
         self._width = 0
+        # Keras's heavy line where the output can show it, else ASCII (an ASCII-only terminal).
+        self.bar = BAR if _can_show(self.stream, BAR) else ASCII_BAR
 
     def _counter(self, current):
         digits = len(str(self.target))
@@ -91,12 +106,12 @@ class ProgressBar:
 
     def _draw(self, current, time_text, per_step, logs, end):
         done = int(BAR_WIDTH * current / self.target)
-        line = (f"{self._counter(current)} {'━' * BAR_WIDTH} {time_text} {format_step_time(per_step)}"
+        line = (f"{self._counter(current)} {self.bar * BAR_WIDTH} {time_text} {format_step_time(per_step)}"
                 f"{format_logs(logs)}")
         # On a terminal the bar shows progress by brightness: the done part in green.
         if self.dynamic:
-            bar = f"\x1b[32m{'━' * done}\x1b[0m\x1b[37m{'━' * (BAR_WIDTH - done)}\x1b[0m"
-            text = line.replace('━' * BAR_WIDTH, bar, 1)
+            bar = f"\x1b[32m{self.bar * done}\x1b[0m\x1b[37m{self.bar * (BAR_WIDTH - done)}\x1b[0m"
+            text = line.replace(self.bar * BAR_WIDTH, bar, 1)
             padding = " " * max(self._width - len(line), 0)
             self.stream.write("\r" + text + padding + end)
         else:

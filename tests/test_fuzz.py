@@ -22,10 +22,10 @@ import scratchconv
 from scratchconv import data, layers
 from scratchconv.errors import ModelFileError
 
-settings.register_profile("ci", max_examples=40, deadline=2000, derandomize=True,
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                  HealthCheck.too_slow])
-settings.register_profile("long", max_examples=2000, deadline=5000,
+settings.register_profile("long", max_examples=2000, deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                  HealthCheck.too_slow])
 FUZZ = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
@@ -33,7 +33,9 @@ FUZZ = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # Pillow warns about damaged metadata it skips; the images are still judged by their result.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
-SECONDS = 2.0
+# Generous for a loaded 2-core machine (a call takes milliseconds); a hang or a read of a huge
+# declared size would take far longer.
+SECONDS = 10.0
 MEGABYTES = 64
 
 

@@ -40,10 +40,12 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from . import threads
+from . import numba_cache, threads
 from .padding import padded_output_size
 
 threads.configure()
+# Whether the kernels are cached between processes (False only when no folder is writable).
+CACHE = numba_cache.prepare(__file__)
 
 
 def _take(workspace, name, shape, dtype):
@@ -69,7 +71,7 @@ kernel, strides ``sh``, ``sw``, ``top`` and ``left`` padding, ``w_out`` output c
 
 # ----- the steps, for one sample b ------------------------------------------------------------
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _im2col(x, b, g, col):
     """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b.
 
@@ -107,7 +109,7 @@ def _im2col(x, b, g, col):
                         dst[cc] = 0.0
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _col2im(dcol, b, g, dx):
     """dx[b, s_h*i + p - top, s_w*j + q - left, c] += dcol[i*W_out + j, (p*KW + q)*C + c].
 
@@ -143,7 +145,7 @@ def _col2im(dcol, b, g, dx):
                         dst[cc] += src[cc]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
     """yb = im2col(x[b]) @ w2 (+ bias, then max(., 0)): one sample's convolution.
 
@@ -161,7 +163,7 @@ def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
                 yb[r, o] = v
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _relu_mask(dy, y, dz):
     """dz = dy * (y > 0), the fused ReLU's backward through its output y.
 
@@ -174,7 +176,7 @@ def _relu_mask(dy, y, dz):
             dz[r, o] = v if y[r, o] > 0 else v * 0
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _unpool(dy, y, argmax, relu, dz):
     """dz = maxpool_backward(dy * (y > 0), argmax) (without ReLU: of dy): the gradient of a
     convolution's output when a max pooling follows it.
@@ -192,7 +194,7 @@ def _unpool(dy, y, argmax, relu, dz):
             dz[argmax[r, o], o] += v
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _bias_sum(dz, db):
     """db[o] = sum over pixels r of dz[r, o], in r order, in float64 (db's dtype)."""
     db[:] = 0.0
@@ -201,14 +203,14 @@ def _bias_sum(dz, db):
             db[o] += dz[r, o]
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _weight_gradient(x, b, dz, g, col, dw):
     """dw = im2col(x[b])^T @ dz, sample b's share of the kernel's gradient (KH*KW*C_in, C_out)."""
     _im2col(x, b, g, col)
     np.dot(col.T, dz, dw)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _input_gradient(dz, w2t, b, g, dcol, dx):
     """dx[b] = col2im(dz @ w2^T), sample b's input gradient; dcol is scratch of col's shape."""
     dx[b] = 0.0
@@ -218,7 +220,7 @@ def _input_gradient(dz, w2t, b, g, dcol, dx):
 
 # ----- the steps over a batch, samples dealt to threads ---------------------------------------
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
     """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
 
@@ -232,7 +234,7 @@ def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
             _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, add_bias, relu):
     """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
     it is in cache: the convolution's output is never written to memory.
@@ -251,7 +253,7 @@ def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, add_
                             pleft, y[b], argmax[b])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts, dx, *, relu,
                    pooled, need_db, need_dw, need_dx):
     """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
@@ -286,7 +288,7 @@ def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts,
                 _input_gradient(dz, w2t, b, g, col, dx)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _sum_over_samples(parts, out):
     """out = parts[0] + parts[1] + ... in that order, for every entry (rows in parallel)."""
     for r in prange(out.shape[0]):
@@ -453,7 +455,7 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
     return dw, db, dx if need_dx else None
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
     """One sample, one pass per window: the running maximum and where it came from.
 
@@ -484,14 +486,14 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
                             argmax[i, j, cc] = flat
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax):
     """Max pooling of every sample, one thread per sample."""
     for b in prange(x.shape[0]):
         _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _maxpool_backward(dy, argmax, dx):
     """dx[n, argmax[n, i, j, c], c] += dy[n, i, j, c]; one thread per sample, (i, j) order.
 
@@ -538,7 +540,7 @@ def maxpool2d_backward(dy, argmax, x_shape):
     return dx.reshape(tuple(x_shape))
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _relu_backward(dy, y, out):
     # dy * 0 rather than 0, to give what the readable dy * False gives: -0.0 for a negative dy,
     # NaN for an infinite one.
@@ -556,7 +558,7 @@ def relu_backward(dy, y, out=None):
     return out
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _adam_update(param, grad, m, v, alpha, c1, c2, epsilon):
     for i in prange(param.size):
         g = grad[i]
@@ -576,7 +578,7 @@ def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
                  alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def _covered(i, s, before, k, n):
     """How many of the k cells of window i (stride s, ``before`` cells of padding) lie in 0..n-1,
     and the first of them: (first, count)."""
@@ -585,7 +587,7 @@ def _covered(i, s, before, k, n):
     return first, min(start + k, n) - first
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _avgpool_forward(x, ph, pw, sh, sw, top, left, y):
     """y[b, i, j, :] = mean of x[b] over the pixels window (i, j) covers; one thread per sample."""
     n, h, wd, c = x.shape
@@ -606,7 +608,7 @@ def _avgpool_forward(x, ph, pw, sh, sw, top, left, y):
                     y[b, i, j, cc] /= count
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=CACHE)
 def _avgpool_backward(dy, ph, pw, sh, sw, top, left, dx):
     """dx[b, h, w, :] += dy[b, i, j, :] / count[i, j] over the windows covering (h, w); one
     thread per sample (zeroing its own dx), windows in (i, j) order."""
