@@ -1,6 +1,6 @@
 """Remake the model ``scratchconv serve`` shows when given none: ``default_model.npz``.
 
-    python -m scratchconv.serve.make_default_model [--out PATH] [--epochs 12] [--seed 0]
+    python -m scratchconv.serve.make_default_model [--out PATH] [--epochs 12] [--seed 0] [--data DIR]
 
 A small cousin of the tutorial model, so that the repository can ship it (about 200 KB of
 float32 weights against the tutorial model's 2 MB)::
@@ -37,14 +37,15 @@ def small_model():
     return model
 
 
-def make(out=DEFAULT_OUT, epochs=12, seed=0):
-    """Train the small model on the shipped runes, save it to ``out``; returns the test accuracy."""
+def make(out=DEFAULT_OUT, epochs=12, seed=0, folder=None):
+    """Train the small model on the images in ``folder`` (default: the shipped runes), save it
+    to ``out``; returns the test accuracy."""
     import scratchconv
     from scratchconv import data
 
     scratchconv.set_seed(seed)
     prep = data.preprocessing()
-    x, y, class_names = data.load_image_folder(data.default_data_dir(), **prep)
+    x, y, class_names = data.load_image_folder(folder or data.default_data_dir(), **prep)
     x_train, x_test, y_train, y_test = data.split(x, data.to_categorical(y), random_state=seed)
     x_train, y_train = data.augment(x_train, y_train, copies=3, rotation=20, shift=0.1,
                                     zoom=0.25, seed=seed)
@@ -64,8 +65,10 @@ def main(argv=None):
     parser.add_argument("--out", default=DEFAULT_OUT, type=Path, help="default: %(default)s")
     parser.add_argument("--epochs", default=12, type=int, help="default: %(default)s")
     parser.add_argument("--seed", default=0, type=int, help="default: %(default)s")
+    parser.add_argument("--data", type=Path, help="a labelled image folder (default: the shipped "
+                        "runes)")
     args = parser.parse_args(argv)
-    make(args.out, args.epochs, args.seed)
+    make(args.out, args.epochs, args.seed, args.data)
 
 
 if __name__ == "__main__":
