@@ -5,7 +5,7 @@
                       [--image-size 50]
     scratchconv evaluate MODEL DIR [--out PNG] [--overwrite]
     scratchconv predict MODEL IMAGE...
-    scratchconv gradcheck [MODEL] [--max-entries N] [--seed S]
+    scratchconv gradcheck [MODEL] [--max-entries N|all] [--seed S]
     scratchconv visualize MODEL IMAGE [--out PNG] [--overwrite]
     scratchconv make-data --out DIR [--per-class N] [--seed S] [--overwrite]
     scratchconv summary MODEL
@@ -73,6 +73,8 @@ positive_int = bounded(int, lambda v: v >= 1, "a whole number of at least 1")
 non_negative_int = bounded(int, lambda v: v >= 0, "a whole number of at least 0")
 port_number = bounded(int, lambda v: 0 <= v <= 65535, "a port number from 0 to 65535")
 fraction = bounded(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
+entries_or_all = bounded(lambda text: "all" if text == "all" else int(text),
+                         lambda v: v == "all" or v >= 1, "a whole number of at least 1, or all")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,7 +278,8 @@ def interrupt_deferred():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
+    # A Ctrl-C the process was told to ignore (SIG_IGN, as under nohup) stays ignored.
+    if received and previous is not signal.SIG_IGN:
         raise KeyboardInterrupt
 
 
@@ -398,10 +401,18 @@ def cmd_predict(args):
 def cmd_gradcheck(args):
     import scratchconv
 
-    if args.max_entries and not args.model:
+    from scratchconv.gradcheck import FULL_MODEL_ENTRIES
+
+    if args.max_entries is not None and not args.model:
         raise UserError("--max-entries applies to a given MODEL; the full check chooses its own "
                         "entries")
     target = read_model(args.model) if args.model else None
+    if args.max_entries is None:
+        # A full-size model has hundreds of thousands of weights: a sample of each tensor by
+        # default, so that the check ends in minutes.
+        args.max_entries = FULL_MODEL_ENTRIES
+    elif args.max_entries == "all":
+        args.max_entries = None
     # The table is printed row by row as each tensor is checked (the full suite takes minutes).
     report = scratchconv.gradcheck(target, seed=args.seed, max_entries=args.max_entries)
     failed = [result.name for result in report if not result.passed]
@@ -591,9 +602,9 @@ def build_parser():
     gradcheck.add_argument("model", metavar="MODEL", nargs="?",
                            help="check this saved model instead (on a float64 copy, random "
                            "inputs and labels)")
-    gradcheck.add_argument("--max-entries", type=positive_int, default=None, metavar="N",
-                           help="with MODEL: check N random entries of each tensor "
-                           "(default: all)")
+    gradcheck.add_argument("--max-entries", type=entries_or_all, default=None, metavar="N|all",
+                           help="with MODEL: check N random entries of each tensor, or all of "
+                           "them (default: 20)")
     gradcheck.add_argument("--seed", type=non_negative_int, default=0,
                            help="seed of the inputs, labels and checked entries "
                            "(default: %(default)s)")

@@ -269,7 +269,14 @@ def check_layer(layer, x, *, label=None, eps=EPS, max_entries=None, rng):
 def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng):
     """Check every trainable weight of a float64, built ``model`` (a frozen layer's are not
     given to the optimizer, so not checked) and its input gradient at ``x``: the loss against
-    labels ``y`` when compiled, else a random projection of the output."""
+    labels ``y`` when compiled, else a random projection of the output. Returns the list of
+    :func:`model_results`."""
+    return list(model_results(model, x, y, label=label, eps=eps, max_entries=max_entries, rng=rng))
+
+
+def model_results(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng):
+    """:func:`check_model`'s results one at a time, each as soon as its tensor is checked (a
+    full-size model's table then fills row by row instead of after minutes)."""
     label = label or model.name
     # (index of the layer, layer, weight name, array) in trainable_weights order
     weights = [(k, layer, name, p) for k, layer in enumerate(model.layers)
@@ -287,10 +294,10 @@ def check_model(model, x, y=None, *, label=None, eps=EPS, max_entries=None, rng)
     grads = iter([g.copy() for g in grads])
     with _noise_held(model.layers):
         f = _Scalar(model.layers, x, **scalar)
-        results = [check_tensor(f"{label}: {layer.name}.{name}", f, p, next(grads), start=k, eps=eps,
-                                max_entries=max_entries, rng=rng)
-                   for k, layer, name, p in weights]
-        return results + [check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)]
+        for k, layer, name, p in weights:
+            yield check_tensor(f"{label}: {layer.name}.{name}", f, p, next(grads), start=k, eps=eps,
+                               max_entries=max_entries, rng=rng)
+        yield check_tensor(f"{label}: input", f, x, dx, eps=eps, max_entries=max_entries, rng=rng)
 
 
 # ----- float64 copies, inputs, weights and labels ------------------------------------------------
@@ -460,8 +467,8 @@ def default_suite(eps=EPS, seed=0):
         for layer in model.layers:
             random_weights(layer, rng)
         x = rng.uniform(0, 1, (2,) + model.input_shape)
-        yield from check_model(model, x, random_labels(model, 2, rng), label=label, eps=eps,
-                               max_entries=max_entries, rng=rng)
+        yield from model_results(model, x, random_labels(model, 2, rng), label=label, eps=eps,
+                                 max_entries=max_entries, rng=rng)
 
 
 def check_given(model_or_layer, x=None, y=None, *, eps=EPS, seed=0, max_entries=None):
@@ -479,7 +486,7 @@ def check_given(model_or_layer, x=None, y=None, *, eps=EPS, seed=0, max_entries=
     model = float64_model(model_or_layer, input_shape)
     if model.loss is not None and y is None:
         y = random_labels(model, len(x), rng)
-    return check_model(model, x, y, eps=eps, max_entries=max_entries, rng=rng)
+    return model_results(model, x, y, eps=eps, max_entries=max_entries, rng=rng)
 
 
 def _input_shape(model_or_layer, x):

@@ -21,6 +21,7 @@ loss; a batch's loss is ``sum_n w_n loss_n / N`` (Keras's "sum over batch size")
 accuracy is not weighted, as Keras's ``metrics`` are not.
 """
 import math
+import numbers
 import warnings
 
 import numpy as np
@@ -277,6 +278,9 @@ class Training:
         verbose = _verbosity(verbose)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
             raise ValueError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
+        if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
+            raise TypeError(f"fit: validation_split must be a number in [0, 1), got "
+                            f"{validation_split!r} (a {type(validation_split).__name__})")
         x, y = self._check_data(x, y, "fit")
         self._warn_if_unscaled(x, "fit")
         weights = self._check_weights(sample_weight, class_weight, y, "fit")

@@ -65,6 +65,8 @@ def _check_batch(x, y):
     x = np.asarray(x)
     if x.ndim != 4:
         raise ValueError(f"x must be a batch of images of shape (n, h, w, c), got shape {x.shape}")
+    if len(x) == 0:
+        raise ValueError("x holds no images (shape (0, h, w, c)), so there is nothing to augment")
     if y is not None and len(y) != len(x):
         raise ValueError(f"x has {len(x)} images but y has {len(y)} labels")
     return x
