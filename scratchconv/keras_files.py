@@ -24,6 +24,7 @@ import json
 import os
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -32,6 +33,10 @@ from .atomic import write_atomically
 from .errors import ModelFileError
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# What reading a damaged archive, JSON text or HDF5 file can raise (ModelFileError, a
+# ValueError, is raised outside these blocks).
+READ_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError,
+               KeyError, RuntimeError)
 ZIP_MAGIC = b"PK\x03\x04"
 # The Keras 3 file layout written here is the one keras 3.0 introduced (and 3.x still writes).
 KERAS_FORMAT_VERSION = "3.0.0"
@@ -75,18 +80,24 @@ def load_keras_model(path):
 
 
 def _load_keras_archive(path):
+    from .saving import MAX_CONFIG_BYTES
+
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            if "config.json" not in names:
-                raise _fail(path, f"it has no config.json (it holds {', '.join(sorted(names))})")
-            if "model.weights.h5" not in names:
-                raise _fail(path, "it has no model.weights.h5 (weights in other layouts, such as "
-                                  "sharded ones, are not read)")
-            config = json.loads(archive.read("config.json"))
-            weights = archive.read("model.weights.h5")
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, EOFError) as err:
-        raise _fail(path, f"it is damaged ({err})") from None
+            missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
+            too_big = "config.json" in names and archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES
+            if not missing and not too_big:
+                config = json.loads(archive.read("config.json"))
+                weights = archive.read("model.weights.h5")
+    except READ_ERRORS as err:
+        raise _fail(path, f"it is damaged ({type(err).__name__}: {err})") from None
+    if missing:
+        raise _fail(path, f"it has no {missing[0]} (it holds {', '.join(sorted(names)) or 'nothing'}; "
+                          f"weights in other layouts, such as sharded ones, are not read)")
+    if too_big:
+        raise _fail(path, f"its config.json is larger than the {MAX_CONFIG_BYTES:,} bytes scratchconv "
+                          f"reads (raise scratchconv.saving.MAX_CONFIG_BYTES to load it)")
     if not isinstance(config, dict):
         raise _fail(path, "its config.json is not a JSON object")
     model = _model_from_config(path, config)
@@ -98,7 +109,9 @@ def _load_keras_archive(path):
             compiled = _compile(path, model, config.get("compile_config"))
             if compiled:
                 _read_optimizer(path, model, h5)
-    except OSError as err:
+    except ModelFileError:
+        raise
+    except READ_ERRORS as err:
         raise _fail(path, f"its model.weights.h5 is not a readable HDF5 file ({err})") from None
     return model
 
@@ -120,8 +133,10 @@ def _load_legacy_h5(path):
                 warnings.warn(f"{path} is a legacy .h5 file, whose optimizer state scratchconv does "
                               f"not read: training the loaded model starts with a fresh optimizer",
                               stacklevel=3)
-    except (OSError, json.JSONDecodeError) as err:
-        raise _fail(path, f"it is damaged ({err})") from None
+    except ModelFileError:
+        raise
+    except READ_ERRORS as err:
+        raise _fail(path, f"it is damaged ({type(err).__name__}: {err})") from None
     return model
 
 
@@ -139,11 +154,17 @@ def _text(value):
 
 
 def _model_from_config(path, config):
+    """The model a Keras config makes, its size checked (saving's limits) before any weight is
+    allocated."""
     from .model import Sequential
+    from .saving import _plan_weights
 
     try:
         sc_config = keras_config.model_from_keras(config, where=path)
+        _plan_weights(path, sc_config)
         return Sequential.from_config(sc_config)
+    except ModelFileError as err:
+        raise _fail(path, str(err).split(": ", 1)[1]) from None
     except (TypeError, ValueError, KeyError, AttributeError) as err:
         raise _fail(path, str(err).replace(f"{path} ", "it ", 1)) from None
 
@@ -172,7 +193,7 @@ def _read_weights(path, model, h5):
                               f"weights but the file holds {count} at {group}/vars")
         for i, (name, p, _) in enumerate(named):
             weights.append(_checked_array(path, stored[str(i)], p, f"{group}/vars/{i} ({layer.name} {name})"))
-    model.set_weights(weights)
+    _set_weights(path, model, weights)
 
 
 def _read_legacy_weights(path, model, h5):
@@ -188,7 +209,14 @@ def _read_legacy_weights(path, model, h5):
                               f"weights but the file lists {len(names)} for it")
         for stored, (name, p, _) in zip(names, named):
             weights.append(_checked_array(path, group[stored], p, f"{layer.name}/{stored}"))
-    model.set_weights(weights)
+    _set_weights(path, model, weights)
+
+
+def _set_weights(path, model, weights):
+    try:
+        model.set_weights(weights)
+    except ValueError as err:  # a non-finite weight
+        raise _fail(path, f"its weights are refused ({err})") from None
 
 
 def _checked_array(path, dataset, p, where):

@@ -202,3 +202,28 @@ def test_a_loss_from_logits_is_refused():
     with pytest.raises(ValueError, match="from_logits"):
         keras_config.loss_from_keras({"class_name": "CategoricalCrossentropy",
                                       "config": {"from_logits": True}})
+
+
+def test_a_damaged_or_oversized_keras_file_is_one_sentence(tmp_path, monkeypatch):
+    model, _ = trained_model()
+    model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive, \
+            zipfile.ZipFile(tmp_path / "bad.keras", "w") as bad:
+        bad.writestr("config.json", archive.read("config.json"))
+        bad.writestr("model.weights.h5", b"not an hdf5 file")
+    with pytest.raises(ModelFileError, match="its model.weights.h5 is not a readable HDF5 file"):
+        scratchconv.load_model(tmp_path / "bad.keras")
+    from scratchconv import saving
+    monkeypatch.setattr(saving, "MAX_CONFIG_BYTES", 100)
+    with pytest.raises(ModelFileError, match="its config.json is larger than the 100 bytes"):
+        scratchconv.load_model(tmp_path / "m.keras")
+
+
+def test_a_keras_model_too_big_to_load_is_refused_before_allocating(tmp_path, monkeypatch):
+    from scratchconv import saving
+    model, _ = trained_model()
+    model.save(tmp_path / "m.keras")
+    monkeypatch.setattr(saving, "MAX_PARAMETERS", 1000)
+    with pytest.raises(ModelFileError, match=r"Keras model file .*: its model config makes [\d,]+ "
+                                             r"parameters up to"):
+        scratchconv.load_model(tmp_path / "m.keras")
