@@ -57,7 +57,8 @@ IGNORED_OPTIONS = {"name", "trainable", "dtype", "lora_alpha", "batch_input_shap
 NEUTRAL_OPTIMIZER_OPTIONS = {"clipnorm": (None,), "global_clipnorm": (None,), "clipvalue": (None,),
                              "use_ema": (False,), "loss_scale_factor": (None,),
                              "gradient_accumulation_steps": (None,), "amsgrad": (False,),
-                             "jit_compile": (True, False), "is_legacy_optimizer": (False,)}
+                             "jit_compile": (True, False), "is_legacy_optimizer": (False,),
+                             "decay": (0, 0.0)}  # Keras 2's learning-rate decay, off
 
 # How Keras orders an optimizer's variables after ``iteration`` (and ``learning_rate`` when it is
 # a number, not a schedule): groups in this order; within a group, for each trainable weight in
