@@ -1,4 +1,4 @@
-"""Kernels: the arithmetic of convolution and max pooling, twice.
+"""Kernels: the arithmetic of convolution, max and average pooling, twice.
 
 ``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one (its threading policy
 in ``threads``); ``padding`` holds the output sizes both use, and ``winograd`` Winograd's

@@ -1,4 +1,4 @@
-"""The readable backend: convolution and max pooling in plain NumPy.
+"""The readable backend: convolution, max and average pooling in plain NumPy.
 
 Every function here follows its equation term by term, so a student can read it beside
 ``docs/convolution.md``. Convolution is written twice, as two rungs of one ladder:
@@ -352,7 +352,8 @@ def avgpool2d_forward(x, pool_size, strides, pads):
 
         y[n, i, j, c] = sum_{p, q} x_pad[n, s_h*i + p, s_w*j + q, c] / count[i, j]
 
-    with zero padding and ``count`` from :func:`avgpool2d_counts` (padding is not counted).
+    with zero padding and ``count`` from :func:`avgpool2d_counts` (padding is not counted);
+    ``docs/layers.md`` derives the backward and works an example.
     """
     (ph, pw), (sh, sw) = pool_size, strides
     x_pad = _pad(x, pads)
