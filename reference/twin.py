@@ -160,13 +160,12 @@ def keras_schedule(spec, dtype):
     return getattr(keras.optimizers.schedules, spec["class_name"])(**config)
 
 
-def keras_loss(name, dtype):
-    """The keras loss object of a scratchconv loss name, computing in ``dtype``."""
-    classes = {"categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-               "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-               "binary_crossentropy": keras.losses.BinaryCrossentropy,
-               "mean_squared_error": keras.losses.MeanSquaredError}
-    return classes[name](dtype=dtype)
+def keras_loss(spec, dtype):
+    """The keras loss object of a scratchconv loss as a compile config holds it (a name, or a
+    ``{"class_name", "config"}`` with from_logits), computing in ``dtype``."""
+    loss = scratchconv.losses.get(spec)
+    options = {"from_logits": True} if loss.logits_given else {}
+    return getattr(keras.losses, type(loss).__name__)(dtype=dtype, **options)
 
 
 def to_keras(model):

@@ -261,19 +261,23 @@ def optimizer_to_keras(optimizer):
 
 
 def loss_from_keras(loss):
-    """The scratchconv loss name of a Keras loss as a config holds it: a name, a serialised
+    """The scratchconv loss of a Keras loss as a config holds it: a name, a serialised
     function (``{"class_name": "function", "config": "categorical_crossentropy"}``, what a
-    legacy ``.h5`` reloads to) or a serialised Loss object; ValueError otherwise."""
+    legacy ``.h5`` reloads to) or a serialised Loss object; ValueError otherwise. The result
+    is a loss name, or for a cross-entropy with from_logits ``{"class_name", "config":
+    {"from_logits": True}}`` (what ``scratchconv.losses.serialize`` writes)."""
     if isinstance(loss, dict):
         config = loss.get("config")
         if loss.get("class_name") == "function":
             loss = config
         else:
             config = config or {}
-            if config.get("from_logits") or config.get("label_smoothing") or config.get(
+            if config.get("label_smoothing") or config.get(
                     "reduction", "sum_over_batch_size") not in (None, "sum_over_batch_size", "auto"):
                 raise ValueError(f"keras loss {loss.get('class_name')} has settings {config} that "
                                  f"scratchconv does not support")
+            if config.get("from_logits") and to_snake_case(loss.get("class_name", "")) in LOSS_CLASSES:
+                return {"class_name": loss["class_name"], "config": {"from_logits": True}}
             loss = to_snake_case(loss.get("class_name", ""))
     if isinstance(loss, str) and loss in LOSS_CLASSES:
         return loss
@@ -306,7 +310,11 @@ def compile_from_keras(compile_config):
 def compile_to_keras(model):
     """Keras 3's ``compile_config`` of a compiled scratchconv model."""
     compile_config = model.get_compile_config()
-    return {"optimizer": optimizer_to_keras(model.optimizer), "loss": compile_config["loss"],
+    loss = compile_config["loss"]
+    if isinstance(loss, dict):  # a loss with from_logits, as Keras serialises its Loss objects
+        loss = {"module": "keras.losses", "class_name": loss["class_name"], "config": loss["config"],
+                "registered_name": None}
+    return {"optimizer": optimizer_to_keras(model.optimizer), "loss": loss,
             "loss_weights": None, "metrics": compile_config["metrics"], "weighted_metrics": None,
             "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 

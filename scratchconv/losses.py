@@ -24,11 +24,14 @@ logits and ``p = softmax(z)``, ``loss_n = logsumexp(z[n]) - sum_k y[n, k] z[n, k
 ``(p - y) w_n / N``; the binary cross-entropy after a sigmoid, TensorFlow's
 ``sigmoid_cross_entropy_with_logits``, ``l = max(z, 0) - z y + log(1 + exp(-|z|))`` per output
 with gradient ``(sigmoid(z) - y) w_n / (k N)``. No clipping on that path, and the gradient is
-finite for any logits.
+finite for any logits. With ``from_logits=True`` (Keras's option of the cross-entropies, e.g.
+``losses.SparseCategoricalCrossentropy(from_logits=True)``) the model's output itself is taken
+as the logits, whatever its last activation, as Keras does.
 """
 import numpy as np
 
 from .checks import check_finite
+from .layers.activations import sigmoid, softmax
 
 EPSILON = 1e-7
 
@@ -133,12 +136,22 @@ class Loss:
     A subclass sets ``name`` (Keras's function name), ``logits_of`` (the final activation it
     reads logits from, or None), ``per_sample(y, y_pred)`` and ``per_sample_gradient(y, y_pred)``,
     and checks its targets in ``check_targets``. ``sample_weight`` is None or an array (n,).
+
+    from_logits : the model's output is the logits (Keras's ``from_logits=True``), for the losses
+        with ``logits_of``; kept as ``logits_given``
     """
 
     name = None
     aliases = ()
     logits_of = None
     sparse = False
+
+    def __init__(self, from_logits=False):
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise ValueError(f"{type(self).__name__}: from_logits must be True or False, got {from_logits!r}")
+        if from_logits and self.logits_of is None:
+            raise ValueError(f"{type(self).__name__} takes no from_logits: it compares outputs, not logits")
+        self.logits_given = bool(from_logits)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -189,12 +202,13 @@ class _SoftmaxCrossentropy(Loss):
         t = self._targets(y_true, logits.shape[1], logits.dtype)
         return _reduce(-(t * log_probs).sum(axis=-1), sample_weight)
 
-    def from_logits(self, y_true, logits, probs, sample_weight=None):
+    def from_logits(self, y_true, logits, probs=None, sample_weight=None):
         """The batch's loss and its gradient to the logits, ``(p - y) w_n / n``, for
-        ``probs = softmax(logits)``.
+        ``probs = softmax(logits)`` (computed when not given).
 
         logits, probs : ndarray of shape (n, k)  ->  (float, ndarray of shape (n, k))
         """
+        probs = softmax(logits) if probs is None else probs
         dz = probs - self._targets(y_true, logits.shape[1], logits.dtype)
         return self.loss_from_logits(y_true, logits, sample_weight), _per_batch(dz, sample_weight)
 
@@ -283,12 +297,13 @@ class BinaryCrossentropy(Loss):
         per_output = np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))
         return _reduce(per_output.mean(axis=-1), sample_weight)
 
-    def from_logits(self, y_true, logits, probs, sample_weight=None):
+    def from_logits(self, y_true, logits, probs=None, sample_weight=None):
         """The batch's loss and its gradient to the logits, ``(sigmoid(z) - y) w_n / (k n)``,
-        for ``probs = sigmoid(logits)``.
+        for ``probs = sigmoid(logits)`` (computed when not given).
 
         logits, probs : ndarray of shape (n, k)  ->  (float, ndarray of shape (n, k))
         """
+        probs = sigmoid(logits) if probs is None else probs
         dz = probs - _rows(y_true, logits)
         dz /= logits.shape[1]
         return self.loss_from_logits(y_true, logits, sample_weight), _per_batch(dz, sample_weight)
@@ -321,7 +336,8 @@ class MeanSquaredError(Loss):
         return self._check_rows(y, k, dtype, where)
 
 
-# Keras's loss options at the values scratchconv computes (any other value is refused).
+# Keras's loss options at the values scratchconv computes (any other value is refused; from_logits
+# may be True for the cross-entropies).
 KERAS_DEFAULTS = {"from_logits": False, "label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
                   "dtype": None}
 
@@ -344,10 +360,18 @@ def get(loss):
         cls = _BY_CLASS_NAME[loss["class_name"]]
         config = loss.get("config") or {}
         neutral = {"name": cls.name, **KERAS_DEFAULTS}
-        if not isinstance(config, dict) or any(key not in neutral or value != neutral[key]
+        if not isinstance(config, dict) or any(key not in neutral or (value != neutral[key] and key != "from_logits")
                                                for key, value in config.items()):
             raise ValueError(f"the {loss['class_name']} config {config!r} has settings scratchconv does not "
-                             f"have; it takes {neutral}")
-        return cls()
+                             f"have; it takes from_logits and otherwise {neutral}")
+        return cls(**{key: value for key, value in config.items() if key == "from_logits" and value})
     raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSS_CLASSES)}, a Loss object such as "
                      f"losses.BinaryCrossentropy(), or a {{\"class_name\", \"config\"}} dict")
+
+
+def serialize(loss):
+    """The loss as a compile config keeps it: its name, or ``{"class_name", "config":
+    {"from_logits": true}}`` for one that takes logits; :func:`get` reads both."""
+    if not loss.logits_given:
+        return loss.name
+    return {"class_name": type(loss).__name__, "config": {"from_logits": True}}

@@ -83,7 +83,10 @@ class Training:
     def _forward_backward(self, x, y, need_dx, sample_weight=None):
         """Forward, loss and backward for one batch: (loss, y_pred, dx)."""
         y_pred = self._forward(x, training=True)
-        if self._from_logits():
+        if self.loss.logits_given:  # from_logits=True: the output itself is the logits
+            loss, d = self.loss.from_logits(y, y_pred, None, sample_weight)
+            dx = self._backward(d, need_dx, from_logits=False)
+        elif self._from_logits():
             loss, dz = self.loss.from_logits(y, self.layers[-1].logits, y_pred, sample_weight)
             dx = self._backward(dz, need_dx, from_logits=True)
         else:
@@ -93,6 +96,8 @@ class Training:
 
     def _loss_of(self, y, y_pred, sample_weight=None):
         """The loss of a batch whose forward just ran (from the logits when the loss reads them)."""
+        if self.loss.logits_given:
+            return float(self.loss.loss_from_logits(y, y_pred, sample_weight))
         if self._from_logits():
             return float(self.loss.loss_from_logits(y, self.layers[-1].logits, sample_weight))
         return float(self.loss(y, y_pred, sample_weight))
@@ -133,18 +138,24 @@ class Training:
     def compile(self, optimizer, loss, metrics=None):
         """Choose the optimizer ("sgd", "adam", "adamw", "rmsprop", an object or a config dict),
         the loss ("categorical_crossentropy", "sparse_categorical_crossentropy",
-        "binary_crossentropy", "mean_squared_error" / "mse", or a losses.Loss object) and the
-        metrics (["accuracy"] or None)."""
+        "binary_crossentropy", "mean_squared_error" / "mse", or a losses.Loss object such as
+        ``losses.SparseCategoricalCrossentropy(from_logits=True)``) and the metrics (["accuracy"]
+        or None)."""
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         self.metrics = metrics_module.check(metrics)
+        if self.loss.logits_given and self.layers and self._from_logits():
+            # Keras warns the same way and, like scratchconv, applies the activation twice.
+            warnings.warn(f"{self.loss.name} was given from_logits=True, but model {self.name!r} ends in a "
+                          f"{self.loss.logits_of}, so its outputs are not logits; leave the last "
+                          f"activation out, or from_logits at False", stacklevel=2)
 
     def get_compile_config(self):
         """None if not compiled, else ``{"optimizer": {"class_name", "config"}, "loss", "metrics"}``,
         which ``compile(**config)`` accepts."""
         if self.optimizer is None:
             return None
-        return {"optimizer": optimizers_module.serialize(self.optimizer), "loss": self.loss.name,
+        return {"optimizer": optimizers_module.serialize(self.optimizer), "loss": losses_module.serialize(self.loss),
                 "metrics": list(self.metrics)}
 
     # ----- fit, evaluate, predict -----------------------------------------------------------

@@ -146,3 +146,29 @@ def test_train_on_batch_checks_its_weights():
     x, y = data(n=4)
     with pytest.raises(ValueError, match=r"train_on_batch: sample_weight must hold one weight per sample"):
         model().train_on_batch(x, y, sample_weight=np.ones(5))
+
+
+def test_from_logits_on_a_linear_output_equals_the_loss_of_its_softmax():
+    """SparseCategoricalCrossentropy(from_logits=True) on Dense(k) trains as the sparse loss on
+    Dense(k, softmax) (the same logits), and evaluates to the same loss."""
+    x, y = data()
+    labels = y.argmax(1)
+    a = model(activation=None, loss=scratchconv.losses.SparseCategoricalCrossentropy(from_logits=True))
+    b = model(activation="softmax", loss="sparse_categorical_crossentropy")
+    ha = a.fit(x, labels, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    hb = b.fit(x, labels, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    np.testing.assert_allclose(ha.history["loss"], hb.history["loss"], rtol=1e-12)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-14)
+
+
+def test_from_logits_after_a_softmax_warns_as_keras_does():
+    with pytest.warns(UserWarning, match="from_logits=True, but model .* ends in a softmax"):
+        model(activation="softmax", loss=scratchconv.losses.CategoricalCrossentropy(from_logits=True))
+
+
+def test_a_from_logits_loss_is_saved_and_loaded_with_the_model(tmp_path):
+    m = model(activation=None, loss=scratchconv.losses.BinaryCrossentropy(from_logits=True))
+    m.save(tmp_path / "m.npz")
+    loaded = scratchconv.load_model(tmp_path / "m.npz")
+    assert loaded.loss.logits_given and type(loaded.loss) is scratchconv.losses.BinaryCrossentropy

@@ -198,10 +198,12 @@ def test_a_loss_given_as_name_function_or_object_is_read(loss, expected):
     assert keras_config.loss_from_keras(loss) == expected
 
 
-def test_a_loss_from_logits_is_refused():
-    with pytest.raises(ValueError, match="from_logits"):
+def test_a_loss_from_logits_is_read_with_it_and_label_smoothing_is_refused():
+    assert keras_config.loss_from_keras({"class_name": "CategoricalCrossentropy", "config": {
+        "from_logits": True}}) == {"class_name": "CategoricalCrossentropy", "config": {"from_logits": True}}
+    with pytest.raises(ValueError, match="label_smoothing"):
         keras_config.loss_from_keras({"class_name": "CategoricalCrossentropy",
-                                      "config": {"from_logits": True}})
+                                      "config": {"label_smoothing": 0.1}})
 
 
 def test_a_damaged_or_oversized_keras_file_is_one_sentence(tmp_path, monkeypatch):
@@ -227,3 +229,15 @@ def test_a_keras_model_too_big_to_load_is_refused_before_allocating(tmp_path, mo
     with pytest.raises(ModelFileError, match=r"Keras model file .*: its model config makes [\d,]+ "
                                              r"parameters up to"):
         scratchconv.load_model(tmp_path / "m.keras")
+
+
+def test_a_from_logits_loss_goes_to_keras_and_back(tmp_path, tf):
+    """A .keras file carries SparseCategoricalCrossentropy(from_logits=True) as Keras serialises
+    it: Keras loads it with from_logits, and scratchconv reads it back the same."""
+    import keras
+    model = scratchconv.Sequential([scratchconv.layers.Dense(3, input_shape=(4,))])
+    model.compile("adam", scratchconv.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").loss.get_config()["from_logits"] is True
+    back = scratchconv.load_model(tmp_path / "m.keras")
+    assert back.loss.logits_given and type(back.loss) is scratchconv.losses.SparseCategoricalCrossentropy

@@ -115,9 +115,23 @@ def test_get_accepts_loss_objects_and_keras_style_configs(spec):
 
 
 def test_a_keras_style_config_with_a_setting_scratchconv_lacks_is_refused():
-    with pytest.raises(ValueError, match="the BinaryCrossentropy config .*from_logits.* has settings scratchconv "
-                                         "does not have"):
-        losses.get({"class_name": "BinaryCrossentropy", "config": {"from_logits": True}})
+    with pytest.raises(ValueError, match="the BinaryCrossentropy config .*label_smoothing.* has settings "
+                                         "scratchconv does not have"):
+        losses.get({"class_name": "BinaryCrossentropy", "config": {"label_smoothing": 0.1}})
+
+
+@pytest.mark.parametrize("loss", [losses.SparseCategoricalCrossentropy(from_logits=True),
+                                  losses.BinaryCrossentropy(from_logits=True), losses.CategoricalCrossentropy()])
+def test_a_loss_round_trips_through_serialize_with_its_from_logits(loss):
+    copy = losses.get(losses.serialize(loss))
+    assert type(copy) is type(loss) and copy.logits_given == loss.logits_given
+
+
+def test_from_logits_is_refused_where_there_are_no_logits_and_must_be_a_bool():
+    with pytest.raises(ValueError, match="MeanSquaredError takes no from_logits"):
+        losses.MeanSquaredError(from_logits=True)
+    with pytest.raises(ValueError, match="BinaryCrossentropy: from_logits must be True or False, got 'yes'"):
+        losses.BinaryCrossentropy(from_logits="yes")
 
 
 @pytest.mark.parametrize("name", losses.LOSSES)

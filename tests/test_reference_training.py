@@ -128,13 +128,18 @@ LOSS_CASES = {
     "bce_multilabel_sigmoid": ("binary_crossentropy", 3, "sigmoid", lambda rng, n, k: rng.integers(0, 2, (n, k))),
     "mse_linear": ("mean_squared_error", 2, None, lambda rng, n, k: rng.standard_normal((n, k))),
     "mse_on_softmax": ("mse", 4, "softmax", lambda rng, n, k: np.eye(k)[rng.integers(0, k, n)]),
+    "sparse_from_logits_linear": (scratchconv.losses.SparseCategoricalCrossentropy(from_logits=True), 5, None,
+                                  lambda rng, n, k: rng.integers(0, k, n)),
+    "bce_from_logits_linear": (scratchconv.losses.BinaryCrossentropy(from_logits=True), 3, None,
+                               lambda rng, n, k: rng.integers(0, 2, (n, k))),
 }
 
 
 @pytest.mark.parametrize("case", LOSS_CASES)
 def test_other_losses_train_like_keras_in_float64(reference, case):
     """50 Adam steps with binary cross-entropy (from the sigmoid's logits, as tf.keras takes
-    them, and from probabilities) and mean squared error: losses and weights to 1e-12."""
+    them), mean squared error, and cross-entropies with from_logits=True on a linear output:
+    losses and weights to 1e-12."""
     loss, k, activation, make_targets = LOSS_CASES[case]
     scratchconv.set_seed(0)
     model = model_with_head(k, activation, "float64")

@@ -216,10 +216,12 @@ def test_from_keras_refuses_optimizer_options_scratchconv_does_not_have(referenc
         reference.from_keras(model)
 
 
-def test_from_keras_refuses_a_loss_from_logits(reference, keras):
+def test_from_keras_keeps_a_loss_from_logits_and_refuses_label_smoothing(reference, keras):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(from_logits=True))
-    with pytest.raises(ValueError, match="keras loss CategoricalCrossentropy has settings .*'from_logits': True"):
+    assert reference.from_keras(model).loss.logits_given
+    model.compile(optimizer="sgd", loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1))
+    with pytest.raises(ValueError, match="keras loss CategoricalCrossentropy has settings .*'label_smoothing': 0.1"):
         reference.from_keras(model)
 
 
