@@ -1,6 +1,7 @@
 """Realism of the shipped runes: does a model trained only on them read runes people drew?
 
     python -m benchmarks.realism [--seeds 0 1 2] [--epochs 10] [--engine scratchconv|keras]
+    python -m benchmarks.realism --stress [--seeds 0 1 2] [--epochs 5]
 
 For each training seed: the tutorial recipe on ``data/runes`` alone (load as RGB, the rotations
 of ±10° and ±20°, one-hot labels, ``split`` with test_size=0.33 and random_state=111, the
@@ -16,12 +17,22 @@ tutorial model with Adam, batch size 32), then
 The engine is scratchconv (the product); ``--engine keras`` trains the same model (its tf.keras
 twin, from the same initial weights) with tf.keras instead, for comparison. The results go to
 ``data/realism.json`` and the figures of ``data/README.md`` come from it.
+
+``--stress`` trains the same recipe (5 epochs by default, the tutorial's) and reads freshly
+generated runes that each push one of a writer's habits to its extreme (:data:`FACTORS`: runes
+touching the frame, a third of it, a 1 px hairline, a bold marker, hard edges, blur, an uneven
+background) and every form of the runes that have several (``glyphs.FORMS``), drawn with seeds
+the shipped set does not use (:func:`stress_sets`); also the real drawings, when they are there.
+Results go to ``data/stress.json``, the table to the ``<!-- stress -->`` block of the README.
 """
 import argparse
+import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 if not __package__:
@@ -30,12 +41,35 @@ if not __package__:
 
 import numpy as np  # noqa: E402
 
+from PIL import Image  # noqa: E402
+
 from scratchconv import data  # noqa: E402
 from scratchconv.atomic import write_text  # noqa: E402
+from scratchconv.data import generator  # noqa: E402
+from scratchconv.data.glyphs import FORMS  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 REAL_DIR = REPO.parent / "shared" / "omniglot-futhorc"
 RESULTS = REPO / "data" / "realism.json"
+STRESS_RESULTS = REPO / "data" / "stress.json"
+
+# One habit pushed to its extreme for every writer of a set: name -> writer -> writer.
+FACTORS = {
+    "full frame (runes touch its edges)": lambda style: dataclasses.replace(style, height=1.0),
+    "a third of the frame": lambda style: dataclasses.replace(
+        style, height=generator.HEIGHT_RANGE[0], pen=min(style.pen, generator.widest_pen(generator.HEIGHT_RANGE[0]))),
+    "1 px hairline": lambda style: dataclasses.replace(
+        style, pen=generator.PEN_RANGE[0], softness=min(style.softness, generator.widest_blur(generator.PEN_RANGE[0]))),
+    "bold marker (a sixth of the frame)": lambda style: dataclasses.replace(
+        style, pen=generator.PEN_RANGE[1], height=max(style.height, 0.75)),
+    "hard-edged (no antialiasing, no blur)": lambda style: dataclasses.replace(
+        style, antialias=False, softness=0.0),
+    "blurred (as far as the pen allows)": lambda style: dataclasses.replace(
+        style, antialias=True, softness=generator.widest_blur(style.pen)),
+    "uneven background": lambda style: dataclasses.replace(style, paper=0.16),
+}
+# Stress sets are drawn from seeds STRESS_SEED and up (the shipped set is seed 0).
+STRESS_SEED = 100
 
 
 def prepare(data_dir):
@@ -187,15 +221,107 @@ def markdown(results):
     return "\n".join(lines)
 
 
-def write_readme(results, readme):
-    """Replace the block between ``<!-- realism -->`` and ``<!-- /realism -->`` of ``readme``."""
+def write_readme(results, readme, block="realism"):
+    """Replace the block between ``<!-- realism -->`` and ``<!-- /realism -->`` of ``readme``
+    with :func:`markdown` of ``results`` (``block="stress"``: ``<!-- stress -->`` ... with
+    :func:`stress_markdown`)."""
+    render = {"realism": markdown, "stress": stress_markdown}[block]
     text = Path(readme).read_text(encoding="utf-8")
-    start, end = "<!-- realism -->\n", "<!-- /realism -->"
+    start, end = f"<!-- {block} -->\n", f"<!-- /{block} -->"
     if start not in text or end not in text:
         raise ValueError(f"{readme} has no {start.strip()} ... {end} block to fill")
     head, rest = text.split(start, 1)
     tail = rest.split(end, 1)[1]
-    write_text(readme, head + start + markdown(results) + "\n" + end + tail)
+    write_text(readme, head + start + render(results) + "\n" + end + tail)
+
+
+def stress_sets(per_rune=10, per_form=40, seed=STRESS_SEED):
+    """The stress sets: a list of ``(group, name, x, y)``, x as ``load_image_folder`` reads it.
+
+    One set per factor of :data:`FACTORS` (``per_rune`` writers, each drawing every rune once,
+    their habit pushed by the factor), then one per form of each rune that has several
+    (``per_form`` writers, each drawing that rune once in that form, their other habits as
+    drawn). Writer ``k`` of set ``i`` is ``writer_style(seed + i, k)``, the sample drawn as
+    ``make_dataset`` draws it; the images go through a PNG file and ``load_image_folder``, as
+    any image a user brings.
+    """
+    jobs = [("factor", name, habit, range(data.NUM_CLASSES), per_rune) for name, habit in FACTORS.items()]
+    for rune, forms in enumerate(FORMS):
+        if len(forms) > 1:
+            for form, (name, _) in enumerate(forms):
+                def habit(style, rune=rune, form=form):
+                    return dataclasses.replace(
+                        style, forms=style.forms[:rune] + (form,) + style.forms[rune + 1:])
+                jobs.append(("form", f"{data.RUNES[rune]} {data.RUNE_NAMES[rune]}: {name}", habit, [rune], per_form))
+    sets = []
+    for i, (group, name, habit, runes, writers) in enumerate(jobs):
+        with tempfile.TemporaryDirectory() as folder:
+            for k in range(writers):
+                style = habit(generator.writer_style(seed + i, k))
+                for index in runes:
+                    image = generator.draw_rune(index, np.random.default_rng((seed + i, 1, k, index)), style)
+                    Image.fromarray(image).save(Path(folder) / f"{data.RUNES[index]}_{k + 1:02d}.png")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # a form's set holds one rune only
+                x, y, _ = data.load_image_folder(folder)
+        sets.append((group, name, x, y))
+    return sets
+
+
+def measure_stress(args):
+    """Train the recipe once per seed; the accuracy on each stress set (and the real drawings)."""
+    x_train, x_test, y_train, y_test = prepare(args.data)
+    sets = stress_sets(args.per_rune, args.per_form)
+    real = Path(args.real).is_dir()
+    if real:
+        x_real, y_real, _ = data.load_image_folder(args.real)
+        sets.append(("real", "real drawings (Omniglot)", x_real, y_real))
+    runs = []
+    for seed in args.seeds:
+        start = time.perf_counter()
+        predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size, args.backend)
+        accuracies = {}
+        for group, name, x, y in sets:
+            predicted = predict(x).argmax(1)
+            wrong = predicted[predicted != y]
+            accuracies[name] = {"accuracy": float(np.mean(predicted == y)), "n": int(len(y)),
+                                "confused_with": data.RUNES[np.bincount(wrong).argmax()] if len(wrong) else None}
+        runs.append({"seed": seed, "test_accuracy": float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1))),
+                     "sets": accuracies, "seconds": round(time.perf_counter() - start, 1)})
+        print(f"seed {seed}: " + ", ".join(f"{name} {a['accuracy']:.3f}" for name, a in accuracies.items()),
+              flush=True)
+    import scratchconv
+
+    return {
+        "engine": args.engine,
+        "backend": scratchconv.get_backend() if args.engine == "scratchconv" else None,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "train_images": int(len(x_train)),
+        "seed_base": STRESS_SEED,
+        "groups": {name: group for group, name, _, _ in sets},
+        "runs": runs,
+    }
+
+
+def stress_markdown(results):
+    """The stress results as the Markdown block of data/README.md: one table row per set."""
+    engine = results["engine"] + (f" ({results['backend']} backend)" if results["backend"] else "")
+    runs = results["runs"]
+    seeds = ", ".join(str(run["seed"]) for run in runs)
+    lines = [f"Measured with {engine}, the tutorial's recipe ({results['epochs']} epochs, batch size "
+             f"{results['batch_size']}, {results['train_images']} training images), training seeds {seeds}; "
+             f"sets drawn with seeds {results['seed_base']} and up:",
+             "",
+             "| set | images | accuracy (mean over seeds) | lowest seed | mistaken most for (per seed) |",
+             "| --- | ---: | ---: | ---: | --- |"]
+    for name, group in results["groups"].items():
+        values = [run["sets"][name]["accuracy"] for run in runs]
+        mistakes = " ".join(run["sets"][name]["confused_with"] or "–" for run in runs)
+        label = f"**{name}**" if group == "real" else name
+        lines.append(f"| {label} | {runs[0]['sets'][name]['n']} | {np.mean(values):.1%} | {min(values):.1%} "
+                     f"| {mistakes} |")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -206,24 +332,42 @@ def main(argv=None):
     parser.add_argument("--backend", choices=("numba", "numpy"), default=None,
                         help="scratchconv's kernels (default: its default, SCRATCHCONV_BACKEND or numba)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="training epochs (default: 10, with --stress the tutorial's 5)")
+    parser.add_argument("--stress", action="store_true",
+                        help="read the stress sets (extreme habits, every rune form) instead")
+    parser.add_argument("--per-rune", type=int, default=10,
+                        help="with --stress: writers per factor's set, each drawing every rune (default: %(default)s)")
+    parser.add_argument("--per-form", type=int, default=40,
+                        help="with --stress: writers per rune form's set (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", default=str(RESULTS), help="JSON results (default: %(default)s)")
+    parser.add_argument("--out", default=None,
+                        help=f"JSON results (default: {RESULTS}, with --stress {STRESS_RESULTS})")
     parser.add_argument("--readme", default=None, metavar="PATH",
                         help="also write the figures into this README's realism block (data/README.md)")
     parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
                         help="measure nothing: combine the results of runs with other seeds")
     args = parser.parse_args(argv)
-    if args.combine:
+    if args.epochs is None:
+        args.epochs = 5 if args.stress else 10
+    if args.out is None:
+        args.out = str(STRESS_RESULTS if args.stress else RESULTS)
+    if args.stress:
+        if args.combine:
+            parser.error("--combine puts realism runs together; it does not take --stress")
+        results = measure_stress(args)
+        print(stress_markdown(results))
+    elif args.combine:
         results = combine([json.loads(Path(path).read_text(encoding="utf-8")) for path in args.combine])
     elif not Path(args.real).is_dir():
         parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
     else:
         results = measure(args)
-    print(report(results))
+    if not args.stress:
+        print(report(results))
     write_text(args.out, json.dumps(results, indent=1, ensure_ascii=False) + "\n", what="the results")
     if args.readme:
-        write_readme(results, args.readme)
+        write_readme(results, args.readme, "stress" if args.stress else "realism")
     return 0
 
 

@@ -5,6 +5,7 @@ from PIL import Image
 
 from scratchconv import data
 from scratchconv.data.generator import WriterStyle, draw_rune, make_dataset, writer_style
+from scratchconv.data.glyphs import FORMS
 
 
 def test_runes_are_the_tutorial_order_and_code_points():
@@ -35,9 +36,61 @@ def test_unknown_label_names_its_source_and_lists_the_known_ones():
 def test_draw_rune_is_a_50x50_uint8_white_on_black_image(index):
     image = draw_rune(index, index)
     assert image.shape == (50, 50) and image.dtype == np.uint8
-    # Mostly black background, some bright ink, no stroke cut by the frame (only a blur's tail).
+    # A dark background (black, or a slightly uneven sheet), some ink (a blurred 1 px hairline
+    # keeps about half of its brightness).
+    assert np.median(image) < 0.2 * 255 and image.max() > 80
+
+
+@pytest.mark.parametrize("index, form", [(i, f) for i, forms in enumerate(FORMS) for f in range(len(forms))])
+def test_every_form_of_every_rune_stays_in_a_clean_frame(index, form):
+    # A writer of middle height with a clean background: no ink at the frame's edge.
+    forms = (0,) * 24
+    style = WriterStyle(forms=forms[:index] + (form,) + forms[index + 1:])
+    image = draw_rune(index, 7, style)
     assert np.median(image) == 0 and image.max() > 150
     assert max(image[0].max(), image[-1].max(), image[:, 0].max(), image[:, -1].max()) < 16
+
+
+def test_runes_of_full_height_touch_the_frame_but_are_not_cut():
+    image = draw_rune(10, 0, WriterStyle(height=1.0, slant=0.0, softness=0.0, pen=4.0))
+    rows = np.flatnonzero(image.max(axis=1) > 127)
+    assert rows[0] == 0 and rows[-1] == 49
+    # The stave's pen ends within the frame: its ends are as wide as its middle.
+    assert (image[0] > 127).sum() >= (image[25] > 127).sum() - 1
+
+
+def test_hard_edged_ink_is_all_or_nothing_and_antialiased_ink_is_graded():
+    hard = draw_rune(6, 0, WriterStyle(antialias=False, softness=0.0))
+    smooth = draw_rune(6, 0, WriterStyle(antialias=True, softness=0.0))
+    assert set(np.unique(hard)) == {0, 255}
+    assert len(np.unique(smooth)) > 10
+
+
+def test_an_uneven_background_stays_dark_and_is_not_flat():
+    image = draw_rune(10, 0, WriterStyle(paper=0.16))
+    background = image[:, :10]
+    assert 0 < np.median(background) < 0.2 * 255 and background.std() > 2
+
+
+def test_the_full_height_diamond_of_ingwaz_is_taller_than_the_small_one():
+    def height(form):
+        image = draw_rune(21, 0, WriterStyle(forms=(0,) * 21 + (form, 0, 0)))
+        return np.ptp(np.flatnonzero(image.max(axis=1) > 127))
+    assert height(1) > 1.5 * height(0)
+
+
+def test_random_writers_cover_every_habit_and_form():
+    styles = [writer_style(0, k) for k in range(300)]
+    pens = [style.pen for style in styles]
+    heights = [style.height for style in styles]
+    assert min(pens) < 1.1 and max(pens) > 7.5
+    assert min(heights) < 0.36 and max(heights) > 0.97
+    assert {style.antialias for style in styles} == {True, False}
+    assert max(style.softness for style in styles) > 1.0 and max(style.paper for style in styles) > 0.1
+    for rune, forms in enumerate(FORMS):
+        assert {style.forms[rune] for style in styles} == set(range(len(forms)))
+    # No marker on small runes: a pen at most a quarter of the rune's height.
+    assert all(style.pen <= 0.25 * style.height * 50 + 1e-9 for style in styles)
 
 
 def test_draw_rune_is_deterministic_for_a_seed():

@@ -1,8 +1,11 @@
 """The bookkeeping of benchmarks/realism.py (the training itself is measured, not tested)."""
+import json
+
 import numpy as np
 import pytest
 
 from benchmarks import realism
+from scratchconv.data.glyphs import FORMS
 
 
 def test_per_rune_accuracy_and_most_frequent_mistake():
@@ -68,3 +71,61 @@ def test_combine_refuses_different_settings_or_repeated_seeds():
         realism.combine([_results(), other])
     with pytest.raises(ValueError, match=r"cannot combine runs that repeat a seed: \[0, 0\]"):
         realism.combine([_results(), _results()])
+
+
+def test_stress_sets_push_one_habit_each_and_draw_every_form(tmp_path):
+    sets = realism.stress_sets(per_rune=1, per_form=2)
+    factors = [(name, x, y) for group, name, x, y in sets if group == "factor"]
+    forms = [(name, x, y) for group, name, x, y in sets if group == "form"]
+    assert [name for name, _, _ in factors] == list(realism.FACTORS)
+    for name, x, y in factors:
+        assert x.shape == (24, 50, 50, 3) and x.dtype == np.float32 and list(y) == list(range(24))
+    multi = [(rune, len(f)) for rune, f in enumerate(FORMS) if len(f) > 1]
+    assert len(forms) == sum(count for _, count in multi)
+    assert forms[0][0] == "ᚠ fehu: branches rising" and all(len(y) == 2 for _, _, y in forms)
+    # The full-frame set's ink reaches the edge of the frame; the hard-edged set has no grays.
+    full = dict((name, x) for name, x, _ in factors)["full frame (runes touch its edges)"]
+    assert (full[:, [0, -1]].max(axis=(1, 2, 3)) > 0.5).mean() > 0.5
+    hard = dict((name, x) for name, x, _ in factors)["hard-edged (no antialiasing, no blur)"]
+    paper_free = [image for image in hard if np.median(image) == 0]
+    assert all(len(np.unique(np.round(image * 255))) <= 3 for image in paper_free[:5])
+
+
+def _stress_results():
+    runs = [{"seed": seed, "test_accuracy": 0.9,
+             "sets": {"bold": {"accuracy": a, "n": 24, "confused_with": "ᚦ" if a < 1 else None},
+                      "real drawings (Omniglot)": {"accuracy": 0.95, "n": 200, "confused_with": "ᚫ"}}}
+            for seed, a in [(0, 0.75), (1, 1.0)]]
+    return {"engine": "scratchconv", "backend": "numba", "epochs": 5, "batch_size": 32,
+            "train_images": 6, "seed_base": 100,
+            "groups": {"bold": "factor", "real drawings (Omniglot)": "real"}, "runs": runs}
+
+
+def test_stress_markdown_has_a_row_per_set_with_mean_and_lowest_seed():
+    text = realism.stress_markdown(_stress_results())
+    assert "the tutorial's recipe (5 epochs, batch size 32, 6 training images), training seeds 0, 1" in text
+    assert "| bold | 24 | 87.5% | 75.0% | ᚦ – |" in text
+    assert "| **real drawings (Omniglot)** | 200 | 95.0% | 95.0% | ᚫ ᚫ |" in text
+
+
+def test_write_readme_fills_the_stress_block_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- realism -->\nkeep\n<!-- /realism -->\n<!-- stress -->\nold\n<!-- /stress -->\n",
+                      encoding="utf-8")
+    realism.write_readme(_stress_results(), readme, "stress")
+    text = readme.read_text(encoding="utf-8")
+    assert "keep" in text and "old" not in text and "| bold | 24 |" in text
+
+
+def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path, monkeypatch):
+    # The plumbing only: 24 images, one epoch, one writer per set, no real drawings.
+    from scratchconv import data
+    data.make_dataset(tmp_path / "runes", per_class=1, seed=0)
+    out = tmp_path / "stress.json"
+    assert realism.main(["--stress", "--data", str(tmp_path / "runes"), "--real", str(tmp_path / "none"),
+                         "--seeds", "0", "--epochs", "1", "--per-rune", "1", "--per-form", "1",
+                         "--out", str(out)]) == 0
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["epochs"] == 1 and [run["seed"] for run in results["runs"]] == [0]
+    assert set(results["runs"][0]["sets"]) == set(results["groups"])
+    assert "real drawings (Omniglot)" not in results["groups"]

@@ -3,16 +3,21 @@
 A sample is made in three steps:
 
 1. **Writer.** A :class:`WriterStyle` holds what stays the same across one person's sheet: slant,
-   pen width, how large and where in the frame they write, the proportions of their runes (width,
-   branch slope and length), how much they round corners, how shaky and how soft their line is.
+   pen (a 1 px hairline to a bold marker a sixth of the frame wide, antialiased or hard-edged as
+   a paint program draws), how large (a third of the frame up to touching its edges) and where in
+   the frame they write, which form of each rune they use (:data:`glyphs.FORMS`), the proportions
+   of their runes (width, branch slope and length), how much they round corners, how shaky and
+   how soft their line is, and the paper or scan behind it (clean black, or slightly uneven).
 2. **Gesture.** The rune's strokes (:mod:`scratchconv.data.glyphs`) are drawn once more with the
    variation of a single act of writing: every vertex jitters, each stroke over- or undershoots
    where it meets another, long strokes bow slightly, corners are rounded by the writer's habit,
    the hand trembles along the stroke and the whole rune is scaled, turned and moved a little.
-3. **Ink.** The strokes are rasterised with antialiasing: a pixel's ink is the part of it the
+3. **Ink.** The strokes are rasterised: with antialiasing a pixel's ink is the part of it the
    pen covers, ``clip(r + 1/2 - d, 0, 1)`` for a pen of radius ``r`` at distance ``d`` from the
-   pixel centre, the strokes combined by maximum (ink on ink stays ink). White on black, 8 bits,
-   like the tutorial's images.
+   pixel centre; hard-edged, a pixel is ink when its centre is under the pen, ``d <= r``. The
+   strokes combine by maximum (ink on ink stays ink); the writer's blur softens the line, and the
+   ink lies on the paper: ``ink * c + paper * (1 - c)`` for coverage ``c``. White on black,
+   8 bits, like the tutorial's images.
 
 Everything random comes from a seeded ``numpy.random.Generator``, so a seed gives the same
 images bit for bit.
@@ -26,10 +31,31 @@ from PIL import Image
 from scipy import ndimage
 
 from .files import save_png
-from .glyphs import GLYPHS
+from .glyphs import FORMS
 from .runes import NUM_CLASSES, RUNES
 
 IMAGE_SIZE = 50
+# The extremes of a writer's habits, in pixels of the 50x50 frame or fractions of it: a 1 px
+# hairline to a bold marker a sixth of the frame wide; runes a third of the frame high up to
+# touching its edges.
+PEN_RANGE = (1.0, IMAGE_SIZE / 6)
+HEIGHT_RANGE = (1 / 3, 1.0)
+# What most people use: a pen of 1.5 to 4 px, runes half to nine tenths of the frame high.
+ORDINARY_PEN = (1.5, 4.0)
+ORDINARY_HEIGHT = (0.5, 0.9)
+
+
+def widest_pen(height):
+    """The widest pen a writer of runes ``height`` high uses: a quarter of the rune's height."""
+    return 0.25 * height * IMAGE_SIZE
+
+
+def widest_blur(pen):
+    """The strongest blur (Gaussian sigma, px) of a line ``pen`` px wide that still shows it.
+
+    A 1 px line blurred by sigma 0.6 keeps about half its brightness; a wider one takes more.
+    """
+    return 0.3 + 0.3 * pen
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,8 +68,11 @@ class WriterStyle:
         Lean of the staves in degrees, positive to the right.
     pen : float
         Stroke width in pixels of the 50x50 frame.
+    antialias : bool
+        True for a smooth line, False for a hard-edged one (every pixel all ink or none).
     height : float
-        Height of a full rune (stave) as a fraction of the frame.
+        Height of a full rune (stave) as a fraction of the frame; at 1 (or for a wide rune,
+        earlier) the pen's edge touches the frame.
     aspect : float
         Width of the runes relative to the standard proportions.
     slope : float
@@ -60,13 +89,20 @@ class WriterStyle:
         Gaussian blur of the line in pixels (the pen bleeding, a soft scan).
     ink : float
         Brightness of the ink, 1 is full white.
+    paper : float
+        Brightness of the background: 0 is clean black; above 0 the paper (or scan) is uneven,
+        a slow shading from ``paper / 2`` to ``paper`` with grain of a quarter of ``paper``.
     offset : tuple of float
         Where the writer puts runes in the frame, ``(dx, dy)`` as fractions of its size from the
         centre.
+    forms : tuple of int
+        The form of each rune this writer uses, an index into ``glyphs.FORMS[rune]`` per rune in
+        label order (all the reference glyphs' forms by default).
     """
 
     slant: float = 0.0
     pen: float = 2.5
+    antialias: bool = True
     height: float = 0.72
     aspect: float = 1.0
     slope: float = 0.7
@@ -76,28 +112,50 @@ class WriterStyle:
     bend: float = 0.02
     softness: float = 0.3
     ink: float = 1.0
+    paper: float = 0.0
     offset: tuple = (0.0, 0.0)
+    forms: tuple = (0,) * NUM_CLASSES
 
     @classmethod
     def random(cls, rng):
         """A random writer, covering thin and thick pens, small and large, neat and loose hands.
 
+        Half of the writers use an ordinary pen (``ORDINARY_PEN``), the others any in
+        ``PEN_RANGE``, spread evenly on a log scale (as many hairlines as markers), but no wider
+        than :func:`widest_pen` (nobody writes small with a marker); heights likewise, half
+        ``ORDINARY_HEIGHT``, half anywhere in ``HEIGHT_RANGE``. A third of the writers draw hard-edged, as a paint
+        program does (and then without blur); a quarter of the others blur their line (a soft
+        scan, a bleeding pen), no more than :func:`widest_blur`; a third write on an uneven
+        background.
+
         rng : numpy.random.Generator or int seed
         """
         rng = np.random.default_rng(rng)
+        # Half of the writers write at an ordinary size with an ordinary pen, the others anywhere
+        # in the whole ranges.
+        height = float(rng.uniform(*(ORDINARY_HEIGHT if rng.random() < 0.5 else HEIGHT_RANGE)))
+        pen = np.exp(rng.uniform(*np.log(ORDINARY_PEN if rng.random() < 0.5 else PEN_RANGE)))
+        pen = min(float(pen), widest_pen(height))
+        antialias = bool(rng.random() >= 1 / 3)
+        blurred = antialias and rng.random() < 0.25
+        softness = rng.uniform(0.6, 1.4) if blurred else rng.uniform(0.0, 0.5) if antialias else 0.0
+        softness = float(min(softness, widest_blur(pen)))
         return cls(
             slant=float(np.clip(rng.normal(0.0, 6.0), -15.0, 15.0)),
-            pen=float(np.exp(rng.uniform(np.log(1.3), np.log(4.5)))),
-            height=float(rng.uniform(0.5, 0.9)),
+            pen=pen,
+            antialias=antialias,
+            height=height,
             aspect=float(rng.uniform(0.75, 1.3)),
             slope=float(rng.uniform(0.45, 1.0)),
             reach=float(rng.uniform(0.75, 1.25)),
             roundness=float(rng.uniform(0.0, 1.0)),
             tremor=float(rng.uniform(0.0, 0.5)),
             bend=float(rng.uniform(0.01, 0.05)),
-            softness=float(rng.uniform(0.0, 0.5)),
+            softness=softness,
             ink=float(rng.uniform(0.8, 1.0)),
+            paper=float(rng.uniform(0.04, 0.16) if rng.random() < 1 / 3 else 0.0),
             offset=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1))),
+            forms=tuple(int(rng.integers(len(forms))) for forms in FORMS),
         )
 
 
@@ -128,10 +186,24 @@ def draw_rune(index, rng, style=None, size=IMAGE_SIZE):
         style = WriterStyle.random(rng)
     strokes = _gesture(index, style, rng)
     strokes, widths = _place(strokes, style, rng, size)
-    image = _rasterise(strokes, widths, size)
+    image = _rasterise(strokes, widths, size, style.antialias)
     if style.softness > 0:
         image = ndimage.gaussian_filter(image, style.softness)
-    return np.round(np.clip(image * style.ink, 0.0, 1.0) * 255).astype(np.uint8)
+    image = image * style.ink + (1 - image) * _paper(style.paper, rng, size)
+    return np.round(np.clip(image, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def _paper(level, rng, size):
+    """The background under the ink, (size, size) in [0, 1]: 0, or an uneven sheet of ``level``.
+
+    A slow shading (uniform noise blurred over a fifth of the frame, stretched to ``level / 2``
+    .. ``level``) plus independent grain of standard deviation ``level / 4``.
+    """
+    if level <= 0:
+        return 0.0
+    shade = ndimage.gaussian_filter(rng.random((size, size)), size / 5)
+    shade = (shade - shade.min()) / max(shade.max() - shade.min(), 1e-12)
+    return level * (0.5 + 0.5 * shade) + rng.normal(0.0, level / 4, size=(size, size))
 
 
 def _gesture(index, style, rng):
@@ -140,7 +212,8 @@ def _gesture(index, style, rng):
     s = style.slope * rng.uniform(0.9, 1.1)
     l = style.reach * rng.uniform(0.92, 1.08)
     strokes = []
-    for stroke in GLYPHS[index](w, s, l, style.roundness, rng):
+    _, glyph = FORMS[index][style.forms[index]]
+    for stroke in glyph(w, s, l, style.roundness, rng):
         points = np.array(stroke, dtype=np.float64)
         xy = points[:, :2] + rng.normal(0.0, 0.022, size=(len(points), 2))
         xy = _overshoot(xy, rng.uniform(-0.04, 0.07, size=2))
@@ -228,10 +301,14 @@ def _place(strokes, style, rng, size):
     pen = style.pen * rng.uniform(0.85, 1.15)
     low = np.min([p.min(0) for p in placed], axis=0)
     high = np.max([p.max(0) for p in placed], axis=0)
-    # Room for the pen at its widest, the tremor and the blur, so no ink touches the frame.
-    margin = 0.6 * pen + style.tremor + 2 * style.softness + 1.0
+    # Room for half the pen at its widest and the tremor: the largest runes touch the frame,
+    # none is cut by it.
+    margin = 0.56 * pen + style.tremor
+    extent = max(high - low).max()
     scale = style.height * size * rng.uniform(0.9, 1.1)
-    scale = min(scale, (size - 2 * margin) / max(high - low).max())
+    # A small glyph (ᛜ's small diamond) still spans at least a third of the frame.
+    scale = max(scale, HEIGHT_RANGE[0] * size / extent)
+    scale = min(scale, (size - 2 * margin) / extent)
     centre = (low + high) / 2
     half = (high - low) * scale / 2
     target = size / 2 + (np.asarray(style.offset) + rng.normal(0.0, 0.04, size=2)) * size
@@ -270,12 +347,13 @@ def _tremble(xy, tremor, rng):
     return xy + tremor * wave[:, None] * normal
 
 
-def _rasterise(strokes, widths, size):
-    """Antialiased ink of the polylines: ndarray of shape (size, size), float in [0, 1].
+def _rasterise(strokes, widths, size, antialias=True):
+    """The ink of the polylines: ndarray of shape (size, size), float in [0, 1].
 
     For each pixel centre p and segment [a, b] the distance is ``|p - (a + t (b - a))|`` with
-    ``t = clip((p - a).(b - a) / |b - a|^2, 0, 1)``; the coverage is ``clip(r + 1/2 - d, 0, 1)``
-    with ``r`` half the pen width there, and a pixel takes the largest coverage of any segment.
+    ``t = clip((p - a).(b - a) / |b - a|^2, 0, 1)``; antialiased, the coverage is
+    ``clip(r + 1/2 - d, 0, 1)`` with ``r`` half the pen width there, hard-edged it is 1 where
+    ``d <= r`` and 0 elsewhere; a pixel takes the largest coverage of any segment.
     """
     a = np.concatenate([xy[:-1] for xy in strokes])
     b = np.concatenate([xy[1:] for xy in strokes])
@@ -285,7 +363,10 @@ def _rasterise(strokes, widths, size):
     ab = b - a
     t = np.clip(((p - a) * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
     d = np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
-    coverage = np.clip(radius + 0.5 - d, 0.0, 1.0).max(axis=1)
+    if antialias:
+        coverage = np.clip(radius + 0.5 - d, 0.0, 1.0).max(axis=1)
+    else:
+        coverage = (d <= radius).any(axis=1).astype(np.float64)
     return coverage.reshape(size, size)
 
 

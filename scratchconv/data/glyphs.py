@@ -6,13 +6,15 @@ foot), ``x`` to the right, in the same unit. ``softness`` says how much a writer
 corners rounds this one: 1 for bows and arches (ᚦ's bow, the top of ᚢ), a little for the sharp
 corners of branches.
 
-The shapes follow the standard Elder Futhark forms; where a rune has several, the ones real
-writers use (the Anglo-Saxon Futhorc drawings of Omniglot share them for 20 of the 24 runes):
-ᛋ is the three-stroke sowilo of U+16CB (short stroke, diagonal, long stroke), ᛜ the small
-closed diamond of U+16DC.
+Several runes have more than one **form** that people write and printers print: ᚺ with one
+crossbar or two, ᛋ in three strokes or as a zig-zag, ᛜ as a small or a full-height diamond, and
+so on. ``FORMS[index]`` lists them, each as ``(name, glyph function)``, the first being the form
+of the Unicode code chart's reference glyph; a writer keeps one form of each rune
+(``WriterStyle.forms``). ``data/README.md`` says where each form comes from. Within a form the
+proportions still vary (where a branch starts, how deep a bow is, how long an arm).
 
 Each glyph function takes the writer's proportions and a random generator for the small
-choices a writer makes afresh each time (where a branch starts, how deep a bow is):
+choices a writer makes afresh each time:
 
 ``w``
     the width unit (a branch's horizontal reach), about 0.55;
@@ -24,6 +26,8 @@ choices a writer makes afresh each time (where a branch starts, how deep a bow i
     how round the writer draws, 0 to 1: a bow (ᚦ ᚱ ᛒ) of a round hand is a D, of a sharp one
     a triangle.
 """
+
+import numpy as np
 
 HARD = 0.15
 SOFT = 1.0
@@ -48,18 +52,39 @@ def _bow(top, foot, reach, fullness):
     return [_pt(0, top), _pt(reach, middle - half, SOFT), _pt(reach, middle + half, SOFT), _pt(0, foot)]
 
 
-def fehu(w, s, l, r, rng):
+def _angle(tip_x, tip_y, open_x, half, curved=False, steps=7):
+    """An angle (``<`` if ``open_x > tip_x``, else ``>``) with its tip at ``(tip_x, tip_y)``.
+
+    ``curved`` bends it into a hook, ``(`` or ``)``: the quadratic Bézier from one end to the
+    other through the tip (its control point ``2 tip - (p + q) / 2``), whatever the writer's
+    habit of rounding corners.
+    """
+    p, tip, q = np.array([open_x, tip_y - half]), np.array([tip_x, tip_y]), np.array([open_x, tip_y + half])
+    if not curved:
+        return [_pt(*p), _pt(*tip), _pt(*q)]
+    control = 2 * tip - (p + q) / 2
+    t = np.linspace(0.0, 1.0, steps)[:, None]
+    return [_pt(*xy, 0.0) for xy in (1 - t) ** 2 * p + 2 * t * (1 - t) * control + t ** 2 * q]
+
+
+def fehu(w, s, l, r, rng, steep=1.0):
     # Two parallel branches rising to the right, the upper one ending at the top of the stave;
     # many hands start them flat and curve them up (the middle point sits below the chord).
     reach = w * l
-    start = reach * s + rng.uniform(-0.03, 0.06)
+    slope = s * steep
+    start = reach * slope + rng.uniform(-0.03, 0.06)
     lower = start + rng.uniform(0.26, 0.36)
     curve = rng.uniform(0.15, 0.6)
     return [_stave(),
-            [_pt(0, start), _pt(0.6 * reach, start - curve * reach * s, SOFT),
-             _pt(reach, start - reach * s)],
-            [_pt(0, lower), _pt(0.5 * reach, lower - curve * 0.85 * reach * s, SOFT),
-             _pt(0.85 * reach, lower - 0.85 * reach * s)]]
+            [_pt(0, start), _pt(0.6 * reach, start - curve * reach * slope, SOFT),
+             _pt(reach, start - reach * slope)],
+            [_pt(0, lower), _pt(0.5 * reach, lower - curve * 0.85 * reach * slope, SOFT),
+             _pt(0.85 * reach, lower - 0.85 * reach * slope)]]
+
+
+def fehu_steep(w, s, l, r, rng):
+    # The branches at 50-65 degrees, shorter in reach, as in carved inscriptions.
+    return fehu(0.75 * w, s, l, r, rng, steep=rng.uniform(1.6, 2.2))
 
 
 def uruz(w, s, l, r, rng):
@@ -69,14 +94,32 @@ def uruz(w, s, l, r, rng):
              _pt(1.05 * w, 1 - rng.uniform(0.0, 0.12))]]
 
 
-def thurisaz(w, s, l, r, rng):
-    # A large bow (the thorn) on the right of the stave, around or a little above its middle,
-    # always leaving some stave above it (where ᚹ's flag starts at the very top).
-    top = rng.uniform(0.16, 0.3)
-    foot = top + rng.uniform(0.42, 0.6)
-    reach = w * l * rng.uniform(0.9, 1.15)
+def uruz_slanted(w, s, l, r, rng):
+    # Narrow, the second stave slanting from the top of the first down and out to the right,
+    # close to a Λ with one upright leg.
+    top = rng.uniform(0.1, 0.3) * w
+    return [[_pt(0, 1), _pt(0, 0, 0.4), _pt(top, rng.uniform(0.0, 0.06), 0.4),
+             _pt(w * rng.uniform(0.75, 1.05), 1 - rng.uniform(0.0, 0.15))]]
+
+
+def thurisaz(w, s, l, r, rng, top=(0.16, 0.3), height=(0.42, 0.6), size=(0.9, 1.15)):
+    # A bow (the thorn) on the right of the stave, by default around or a little above its
+    # middle, always leaving some stave above it (where ᚹ's flag starts at the very top).
+    top = rng.uniform(*top)
+    foot = min(top + rng.uniform(*height), 0.95)
+    reach = w * l * rng.uniform(*size)
     # Real hands draw this bow rounder than their other corners (D- or P-like).
     return [_stave(), _bow(top, foot, reach, rng.uniform(r, 1.0))]
+
+
+def thurisaz_large(w, s, l, r, rng):
+    # A large thorn filling most of the stave.
+    return thurisaz(w, s, l, r, rng, top=(0.1, 0.2), height=(0.65, 0.8), size=(1.1, 1.4))
+
+
+def thurisaz_low(w, s, l, r, rng):
+    # The thorn in the lower half of the stave.
+    return thurisaz(w, s, l, r, rng, top=(0.35, 0.48), height=(0.4, 0.5), size=(0.85, 1.1))
 
 
 def ansuz(w, s, l, r, rng):
@@ -95,17 +138,26 @@ def raidho(w, s, l, r, rng):
             _bow(0, waist, 0.95 * w, 0.5 * r)[:-1] + [_pt(0.05 * w, waist), _pt(0.95 * w, rng.uniform(0.85, 1.0))]]
 
 
-def kaunan(w, s, l, r, rng):
-    # A "<" standing in the middle of the height.
-    half = rng.uniform(0.22, 0.34)
-    middle = 0.5 + rng.uniform(-0.1, 0.05)
-    reach = 0.8 * w * l
-    return [[_pt(reach, middle - half), _pt(0, middle), _pt(reach, middle + half)]]
+def kaunan(w, s, l, r, rng, half=(0.22, 0.34), middle=(0.4, 0.55), reach=(0.7, 0.9)):
+    # A "<" standing by default in the middle of the height.
+    half = rng.uniform(*half)
+    return [_angle(0, rng.uniform(*middle), w * l * rng.uniform(*reach), half)]
+
+
+def kaunan_small(w, s, l, r, rng):
+    # A small, narrow "<", half the height of a stave (drawn alone, it is placed in the frame as
+    # any rune; how small it comes out is the writer's size times its half height).
+    return kaunan(w, s, l, r, rng, half=(0.14, 0.24), middle=(0.5, 0.5), reach=(0.4, 0.7))
+
+
+def kaunan_tall(w, s, l, r, rng):
+    # A "<" over the whole height, open or narrow.
+    return kaunan(w, s, l, r, rng, half=(0.42, 0.5), middle=(0.5, 0.5), reach=(0.5, 1.2))
 
 
 def gebo(w, s, l, r, rng):
     # An X over the full height.
-    width = w * rng.uniform(1.1, 1.5)
+    width = w * rng.uniform(1.0, 1.6)
     return [[_pt(0, 0), _pt(width, 1)], [_pt(width, 0), _pt(0, 1)]]
 
 
@@ -116,17 +168,26 @@ def wunjo(w, s, l, r, rng):
             [_pt(0, 0), _pt(0.9 * w * l, foot * rng.uniform(0.35, 0.55), 0.4), _pt(0, foot)]]
 
 
-def hagalaz(w, s, l, r, rng):
-    # Two staves joined by one bar falling to the right.
+def hagalaz(w, s, l, r, rng, bars=1):
+    # Two staves joined by one bar falling to the right (or two parallel bars).
     width = w * rng.uniform(0.9, 1.2)
-    return [_stave(), _stave(width),
-            [_pt(0, rng.uniform(0.25, 0.42)), _pt(width, rng.uniform(0.55, 0.75))]]
+    if bars == 1:
+        return [_stave(), _stave(width),
+                [_pt(0, rng.uniform(0.25, 0.42)), _pt(width, rng.uniform(0.55, 0.75))]]
+    upper, drop, gap = rng.uniform(0.18, 0.3), rng.uniform(0.15, 0.3), rng.uniform(0.2, 0.3)
+    return [_stave(), _stave(width), [_pt(0, upper), _pt(width, upper + drop)],
+            [_pt(0, upper + gap), _pt(width, upper + gap + drop)]]
+
+
+def hagalaz_two_bars(w, s, l, r, rng):
+    return hagalaz(w, s, l, r, rng, bars=2)
 
 
 def naudiz(w, s, l, r, rng):
-    # A short bar through the stave, falling to the right.
-    reach = 0.45 * w * l
-    return [_stave(), [_pt(-reach, rng.uniform(0.28, 0.42)), _pt(reach, rng.uniform(0.52, 0.68))]]
+    # A short bar through the stave, falling to the right, from nearly level to steep.
+    reach = 0.45 * w * l * rng.uniform(0.8, 1.3)
+    middle, drop = rng.uniform(0.38, 0.55), rng.uniform(0.06, 0.22)
+    return [_stave(), [_pt(-reach, middle - drop), _pt(reach, middle + drop)]]
 
 
 def isa(w, s, l, r, rng):
@@ -134,13 +195,26 @@ def isa(w, s, l, r, rng):
     return [_stave()]
 
 
-def jera(w, s, l, r, rng):
-    # Two angles: "<" at the upper left and ">" at the lower right, overlapping in height.
+def jera(w, s, l, r, rng, curved=False, mirrored=False):
+    # Two angles: "<" at the upper left and ">" at the lower right, overlapping in height
+    # (mirrored: the "<" lower, the ">" higher).
     depth = 0.55 * w * l
     upper = rng.uniform(0.0, 0.08)
     lower = rng.uniform(0.4, 0.48)
-    return [[_pt(depth, upper), _pt(0, upper + 0.27), _pt(depth, upper + 0.54)],
-            [_pt(0.45 * w, lower), _pt(0.45 * w + depth, lower + 0.27), _pt(0.45 * w, lower + 0.54)]]
+    left, right = (lower, upper) if mirrored else (upper, lower)
+    # Hooks stand a little further apart, so that they do not run together into an S.
+    shift = (0.65 if curved else 0.45) * w
+    return [_angle(0, left + 0.27, depth, 0.27, curved),
+            _angle(shift + depth, right + 0.27, shift, 0.27, curved)]
+
+
+def jera_hooks(w, s, l, r, rng):
+    # The two halves drawn as hooks, each bent round in the middle: "(" over ")".
+    return jera(w, s, l, r, rng, curved=True)
+
+
+def jera_mirrored(w, s, l, r, rng):
+    return jera(w, s, l, r, rng, mirrored=True)
 
 
 def eihwaz(w, s, l, r, rng):
@@ -158,12 +232,17 @@ def perthro(w, s, l, r, rng):
              _pt(0.55 * reach, 1 - depth), _pt(reach, 0.98)]]
 
 
-def algiz(w, s, l, r, rng):
+def algiz(w, s, l, r, rng, fork=(0.3, 0.5), arms=(1.0, 1.0)):
     # Two branches rising from the stave to the upper left and upper right.
-    fork = rng.uniform(0.3, 0.5)
-    reach = 0.8 * w * l
+    fork = rng.uniform(*fork)
+    reach = 0.8 * w * l * rng.uniform(*arms)
     rise = min(fork - 0.02, reach * s * 1.3)
     return [_stave(), [_pt(-reach, fork - rise), _pt(0, fork)], [_pt(reach, fork - rise), _pt(0, fork)]]
+
+
+def algiz_short(w, s, l, r, rng):
+    # Short arms near the top of the stave.
+    return algiz(w, s, l, r, rng, fork=(0.2, 0.35), arms=(0.35, 0.55))
 
 
 def sowilo(w, s, l, r, rng):
@@ -175,10 +254,18 @@ def sowilo(w, s, l, r, rng):
             [_pt(reach, shoulder - rng.uniform(0.0, 0.15)), _pt(reach, 1)]]
 
 
+def sowilo_zigzag(w, s, l, r, rng):
+    # A zig-zag of three or four strokes down the height, like a lightning bolt.
+    reach = 0.6 * w * l * rng.uniform(0.8, 1.2)
+    turns = rng.integers(3, 5)
+    ys = np.linspace(0.0, 1.0, turns + 1) + np.r_[0, rng.uniform(-0.05, 0.05, turns - 1), 0]
+    return [[_pt(reach * ((i + 1) % 2), y) for i, y in enumerate(ys)]]
+
+
 def tiwaz(w, s, l, r, rng):
     # An arrow head on top of the stave.
     reach = 0.75 * w * l
-    drop = reach * s * rng.uniform(0.8, 1.3)
+    drop = reach * s * rng.uniform(0.7, 1.5)
     return [_stave(), [_pt(-reach, drop), _pt(0, 0), _pt(reach, drop)]]
 
 
@@ -188,32 +275,47 @@ def berkano(w, s, l, r, rng):
     return [_stave(), _bow(0, waist, 0.75 * w, r)[:-1] + _bow(waist, 1, 0.85 * w, r)]
 
 
-def ehwaz(w, s, l, r, rng):
+def ehwaz(w, s, l, r, rng, depth=(0.22, 0.5)):
     # Two staves joined at the top by a V, like an M.
-    width = w * rng.uniform(1.0, 1.3)
-    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(0.22, 0.5)), _pt(width, 0),
+    width = w * rng.uniform(0.9, 1.4)
+    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(*depth)), _pt(width, 0),
              _pt(width, 1)]]
 
 
-def mannaz(w, s, l, r, rng):
+def ehwaz_deep(w, s, l, r, rng):
+    # The V reaching the middle of the staves or below.
+    return ehwaz(w, s, l, r, rng, depth=(0.5, 0.7))
+
+
+def mannaz(w, s, l, r, rng, cross=(0.4, 0.65)):
     # Two staves with an X between their upper halves.
-    width = w * rng.uniform(1.0, 1.3)
-    cross = rng.uniform(0.4, 0.65)
+    width = w * rng.uniform(0.9, 1.4)
+    cross = rng.uniform(*cross)
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, cross)], [_pt(width, 0), _pt(0, cross)]]
+
+
+def mannaz_low(w, s, l, r, rng):
+    # The X reaching down past the middle of the staves.
+    return mannaz(w, s, l, r, rng, cross=(0.65, 0.85))
 
 
 def laguz(w, s, l, r, rng):
     # One branch falling to the right from the top of the stave.
-    reach = 0.65 * w * l
+    reach = 0.65 * w * l * rng.uniform(0.8, 1.2)
     return [[_pt(reach, reach * s * rng.uniform(0.9, 1.4)), _pt(0, 0, 0.4), _pt(0, 1)]]
 
 
-def ingwaz(w, s, l, r, rng):
-    # A small closed diamond in the middle of the height.
-    half = rng.uniform(0.2, 0.3)
+def ingwaz(w, s, l, r, rng, half=(0.2, 0.3)):
+    # A closed diamond in the middle of the height, by default small.
+    half = rng.uniform(*half)
     reach = half * rng.uniform(0.7, 1.0)
     return [[_pt(0, 0.5 - half), _pt(reach, 0.5), _pt(0, 0.5 + half), _pt(-reach, 0.5),
              _pt(0, 0.5 - half)]]
+
+
+def ingwaz_full(w, s, l, r, rng):
+    # The diamond over the whole height.
+    return ingwaz(w, s, l, r, rng, half=(0.5, 0.5))
 
 
 def dagaz(w, s, l, r, rng):
@@ -230,6 +332,31 @@ def othala(w, s, l, r, rng):
             [_pt(width / 2, 0), _pt(0, side), _pt(width, 1)]]
 
 
-# In label order (runes.RUNES).
-GLYPHS = (fehu, uruz, thurisaz, ansuz, raidho, kaunan, gebo, wunjo, hagalaz, naudiz, isa, jera,
-          eihwaz, perthro, algiz, sowilo, tiwaz, berkano, ehwaz, mannaz, laguz, ingwaz, dagaz, othala)
+# In label order (runes.RUNES): each rune's forms, the reference glyph's first.
+FORMS = (
+    (("branches rising", fehu), ("steep branches", fehu_steep)),
+    (("arch", uruz), ("slanted second stave", uruz_slanted)),
+    (("thorn in the middle", thurisaz), ("large thorn", thurisaz_large), ("low thorn", thurisaz_low)),
+    (("", ansuz),),
+    (("", raidho),),
+    (("angle in the middle", kaunan), ("small angle", kaunan_small),
+     ("full-height angle", kaunan_tall)),
+    (("", gebo),),
+    (("", wunjo),),
+    (("one bar", hagalaz), ("two bars", hagalaz_two_bars)),
+    (("", naudiz),),
+    (("", isa),),
+    (("two angles", jera), ("two hooks", jera_hooks), ("left angle lower", jera_mirrored)),
+    (("", eihwaz),),
+    (("", perthro),),
+    (("long arms", algiz), ("short arms", algiz_short)),
+    (("three strokes", sowilo), ("zig-zag", sowilo_zigzag)),
+    (("", tiwaz),),
+    (("", berkano),),
+    (("V to the middle", ehwaz), ("deep V", ehwaz_deep)),
+    (("X in the upper half", mannaz), ("X past the middle", mannaz_low)),
+    (("", laguz),),
+    (("small diamond", ingwaz), ("full-height diamond", ingwaz_full)),
+    (("", dagaz),),
+    (("", othala),),
+)
