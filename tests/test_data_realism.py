@@ -110,11 +110,11 @@ def test_stress_markdown_has_a_row_per_set_with_mean_and_lowest_seed():
 
 def test_write_readme_fills_the_stress_block_only(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("<!-- realism -->\nkeep\n<!-- /realism -->\n<!-- stress -->\nold\n<!-- /stress -->\n",
+    readme.write_text("<!-- realism -->\nkeep\n<!-- /realism -->\n<!-- stress -->\nstale\n<!-- /stress -->\n",
                       encoding="utf-8")
     realism.write_readme(_stress_results(), readme, "stress")
     text = readme.read_text(encoding="utf-8")
-    assert "keep" in text and "old" not in text and "| bold | 24 |" in text
+    assert "keep" in text and "stale" not in text and "| bold | 24 |" in text
 
 
 def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path, monkeypatch):
