@@ -18,12 +18,12 @@ The engine is scratchconv (the product); ``--engine keras`` trains the same mode
 twin, from the same initial weights) with tf.keras instead, for comparison. The results go to
 ``data/realism.json`` and the figures of ``data/README.md`` come from it.
 
-``--stress`` trains the same recipe (5 epochs by default, the tutorial's) and reads freshly
-generated runes that each push one of a writer's habits to its extreme (:data:`FACTORS`: runes
-touching the frame, a third of it, a 1 px hairline, a bold marker, hard edges, blur, an uneven
-background) and every form of the runes that have several (``glyphs.FORMS``), drawn with seeds
-the shipped set does not use (:func:`stress_sets`); also the real drawings, when they are there.
-Results go to ``data/stress.json``, the table to the ``<!-- stress -->`` block of the README.
+``--stress`` also reads freshly generated runes that each push one of a writer's habits to its
+extreme (:data:`FACTORS`: runes touching the frame, a third of it, a 1 px hairline, a bold marker,
+hard edges, blur, an uneven background) and every form of the runes that have several
+(``glyphs.FORMS``), drawn with seeds the shipped set does not use (:func:`stress_sets`), with
+the same trainings; it trains the tutorial's 5 epochs by default, and the real drawings are read
+when they are there. Its table goes to the ``<!-- stress -->`` block of the README.
 """
 import argparse
 import dataclasses
@@ -51,7 +51,6 @@ from scratchconv.data.glyphs import FORMS  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 REAL_DIR = REPO.parent / "shared" / "omniglot-futhorc"
 RESULTS = REPO / "data" / "realism.json"
-STRESS_RESULTS = REPO / "data" / "stress.json"
 
 # One habit pushed to its extreme for every writer of a set: name -> writer -> writer.
 FACTORS = {
@@ -115,40 +114,55 @@ def per_rune(predicted, y):
 
 
 def measure(args):
+    """Train the recipe once per seed; read the test split, the real drawings (when they are at
+    ``args.real``) and, with ``args.stress``, the stress sets (:func:`stress_sets`)."""
     x_train, x_test, y_train, y_test = prepare(args.data)
-    x_real, y_real, _ = data.load_image_folder(args.real)
+    real = Path(args.real).is_dir()
+    if real:
+        x_real, y_real, _ = data.load_image_folder(args.real)
+    sets = stress_sets(args.per_rune, args.per_form) if args.stress else []
     runs = []
     for seed in args.seeds:
         start = time.perf_counter()
         predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size, args.backend)
-        test_accuracy = float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1)))
-        predicted = predict(x_real).argmax(1)
-        runs.append({
-            "seed": seed,
-            "test_accuracy": test_accuracy,
-            "real_accuracy": float(np.mean(predicted == y_real)),
-            "per_rune": per_rune(predicted, y_real),
-            "seconds": round(time.perf_counter() - start, 1),
-        })
-        print(f"seed {seed}: test split {test_accuracy:.3f}, real drawings "
-              f"{runs[-1]['real_accuracy']:.3f} ({runs[-1]['seconds']} s)", flush=True)
+        run = {"seed": seed, "test_accuracy": float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1)))}
+        if real:
+            predicted = predict(x_real).argmax(1)
+            run.update(real_accuracy=float(np.mean(predicted == y_real)), per_rune=per_rune(predicted, y_real))
+        if sets:
+            run["sets"] = {}
+            for _, name, x, y in sets:
+                predicted = predict(x).argmax(1)
+                wrong = predicted[predicted != y]
+                run["sets"][name] = {"accuracy": float(np.mean(predicted == y)), "n": int(len(y)),
+                                     "confused_with": data.RUNES[np.bincount(wrong).argmax()] if len(wrong) else None}
+        run["seconds"] = round(time.perf_counter() - start, 1)
+        runs.append(run)
+        print(f"seed {seed}: " + ", ".join(
+            [f"test split {run['test_accuracy']:.3f}"] + ([f"real drawings {run['real_accuracy']:.3f}"] if real else [])
+            + [f"{name} {a['accuracy']:.3f}" for name, a in run.get("sets", {}).items()]) + f" ({run['seconds']} s)",
+            flush=True)
     import scratchconv
 
-    return {
+    results = {
         "engine": args.engine,
         "backend": scratchconv.get_backend() if args.engine == "scratchconv" else None,
         "data": str(Path(args.data).resolve().relative_to(REPO)) if Path(args.data).resolve()
         .is_relative_to(REPO) else str(args.data),
         "train_images": int(len(x_train)),
         "test_images": int(len(x_test)),
-        "real_images": int(len(x_real)),
-        "real_runes": int(len(np.unique(y_real))),
         "loader": {"color_mode": "rgb", "resample": "bilinear", "invert": "auto"},
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "runs": runs,
-        "summary": summarise(runs),
     }
+    if real:
+        results.update(real_images=int(len(x_real)), real_runes=int(len(np.unique(y_real))))
+    if sets:
+        results.update(stress_seed=STRESS_SEED, groups={name: group for group, name, _, _ in sets})
+    results["runs"] = runs
+    if real:
+        results["summary"] = summarise(runs)
+    return results
 
 
 def summarise(runs):
@@ -193,7 +207,7 @@ def combine(parts):
     seeds = [run["seed"] for run in runs]
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"cannot combine runs that repeat a seed: {seeds}")
-    return {**setting, "runs": runs, "summary": summarise(runs)}
+    return {**setting, "runs": runs, **({"summary": summarise(runs)} if "real_accuracy" in runs[0] else {})}
 
 
 def markdown(results):
@@ -268,59 +282,33 @@ def stress_sets(per_rune=10, per_form=40, seed=STRESS_SEED):
     return sets
 
 
-def measure_stress(args):
-    """Train the recipe once per seed; the accuracy on each stress set (and the real drawings)."""
-    x_train, x_test, y_train, y_test = prepare(args.data)
-    sets = stress_sets(args.per_rune, args.per_form)
-    real = Path(args.real).is_dir()
-    if real:
-        x_real, y_real, _ = data.load_image_folder(args.real)
-        sets.append(("real", "real drawings (Omniglot)", x_real, y_real))
-    runs = []
-    for seed in args.seeds:
-        start = time.perf_counter()
-        predict = train(args.engine, seed, x_train, y_train, args.epochs, args.batch_size, args.backend)
-        accuracies = {}
-        for group, name, x, y in sets:
-            predicted = predict(x).argmax(1)
-            wrong = predicted[predicted != y]
-            accuracies[name] = {"accuracy": float(np.mean(predicted == y)), "n": int(len(y)),
-                                "confused_with": data.RUNES[np.bincount(wrong).argmax()] if len(wrong) else None}
-        runs.append({"seed": seed, "test_accuracy": float(np.mean(predict(x_test).argmax(1) == y_test.argmax(1))),
-                     "sets": accuracies, "seconds": round(time.perf_counter() - start, 1)})
-        print(f"seed {seed}: " + ", ".join(f"{name} {a['accuracy']:.3f}" for name, a in accuracies.items()),
-              flush=True)
-    import scratchconv
-
-    return {
-        "engine": args.engine,
-        "backend": scratchconv.get_backend() if args.engine == "scratchconv" else None,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "train_images": int(len(x_train)),
-        "seed_base": STRESS_SEED,
-        "groups": {name: group for group, name, _, _ in sets},
-        "runs": runs,
-    }
-
-
 def stress_markdown(results):
-    """The stress results as the Markdown block of data/README.md: one table row per set."""
+    """The stress results as the Markdown block of data/README.md: one table row per set, the
+    real drawings (when they were read) first."""
     engine = results["engine"] + (f" ({results['backend']} backend)" if results["backend"] else "")
     runs = results["runs"]
     seeds = ", ".join(str(run["seed"]) for run in runs)
     lines = [f"Measured with {engine}, the tutorial's recipe ({results['epochs']} epochs, batch size "
              f"{results['batch_size']}, {results['train_images']} training images), training seeds {seeds}; "
-             f"sets drawn with seeds {results['seed_base']} and up:",
+             f"sets drawn with seeds {results['stress_seed']} and up:",
              "",
              "| set | images | accuracy (mean over seeds) | lowest seed | mistaken most for (per seed) |",
              "| --- | ---: | ---: | ---: | --- |"]
-    for name, group in results["groups"].items():
-        values = [run["sets"][name]["accuracy"] for run in runs]
-        mistakes = " ".join(run["sets"][name]["confused_with"] or "–" for run in runs)
-        label = f"**{name}**" if group == "real" else name
-        lines.append(f"| {label} | {runs[0]['sets'][name]['n']} | {np.mean(values):.1%} | {min(values):.1%} "
-                     f"| {mistakes} |")
+
+    def row(label, n, values, mistakes):
+        lines.append(f"| {label} | {n} | {np.mean(values):.1%} | {min(values):.1%} | {' '.join(mistakes)} |")
+
+    if "real_accuracy" in runs[0]:
+        # The most frequent mistake over all real drawings of a seed.
+        mistakes = []
+        for run in runs:
+            wrong = [rune["confused_with"] for rune in run["per_rune"].values() if rune["confused_with"]]
+            mistakes.append(max(set(wrong), key=wrong.count) if wrong else "–")
+        row("**real drawings** (Omniglot)", results["real_images"], [run["real_accuracy"] for run in runs],
+            mistakes)
+    for name in results["groups"]:
+        row(name, runs[0]["sets"][name]["n"], [run["sets"][name]["accuracy"] for run in runs],
+            [run["sets"][name]["confused_with"] or "–" for run in runs])
     return "\n".join(lines)
 
 
@@ -335,14 +323,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None,
                         help="training epochs (default: 10, with --stress the tutorial's 5)")
     parser.add_argument("--stress", action="store_true",
-                        help="read the stress sets (extreme habits, every rune form) instead")
+                        help="also read the stress sets (extreme habits, every rune form); the real "
+                             "drawings are then optional")
     parser.add_argument("--per-rune", type=int, default=10,
                         help="with --stress: writers per factor's set, each drawing every rune (default: %(default)s)")
     parser.add_argument("--per-form", type=int, default=40,
                         help="with --stress: writers per rune form's set (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--out", default=None,
-                        help=f"JSON results (default: {RESULTS}, with --stress {STRESS_RESULTS})")
+    parser.add_argument("--out", default=str(RESULTS), help="JSON results (default: %(default)s)")
     parser.add_argument("--readme", default=None, metavar="PATH",
                         help="also write the figures into this README's realism block (data/README.md)")
     parser.add_argument("--combine", nargs="+", default=None, metavar="JSON",
@@ -350,24 +338,21 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 5 if args.stress else 10
-    if args.out is None:
-        args.out = str(STRESS_RESULTS if args.stress else RESULTS)
-    if args.stress:
-        if args.combine:
-            parser.error("--combine puts realism runs together; it does not take --stress")
-        results = measure_stress(args)
-        print(stress_markdown(results))
-    elif args.combine:
+    if args.combine:
         results = combine([json.loads(Path(path).read_text(encoding="utf-8")) for path in args.combine])
-    elif not Path(args.real).is_dir():
+    elif not args.stress and not Path(args.real).is_dir():
         parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
     else:
         results = measure(args)
-    if not args.stress:
+    if "summary" in results:
         print(report(results))
+    if "groups" in results:
+        print(stress_markdown(results))
     write_text(args.out, json.dumps(results, indent=1, ensure_ascii=False) + "\n", what="the results")
     if args.readme:
-        write_readme(results, args.readme, "stress" if args.stress else "realism")
+        for block, present in (("realism", "summary" in results), ("stress", "groups" in results)):
+            if present:
+                write_readme(results, args.readme, block)
     return 0
 
 

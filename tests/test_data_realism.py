@@ -91,21 +91,35 @@ def test_stress_sets_push_one_habit_each_and_draw_every_form(tmp_path):
     assert all(len(np.unique(np.round(image * 255))) <= 3 for image in paper_free[:5])
 
 
-def _stress_results():
+def _stress_results(real=True):
     runs = [{"seed": seed, "test_accuracy": 0.9,
-             "sets": {"bold": {"accuracy": a, "n": 24, "confused_with": "ᚦ" if a < 1 else None},
-                      "real drawings (Omniglot)": {"accuracy": 0.95, "n": 200, "confused_with": "ᚫ"}}}
+             "sets": {"bold": {"accuracy": a, "n": 24, "confused_with": "ᚦ" if a < 1 else None}}}
             for seed, a in [(0, 0.75), (1, 1.0)]]
+    if real:
+        for run in runs:
+            run.update(real_accuracy=0.95, per_rune={
+                "ᚠ": {"name": "fehu", "n": 10, "accuracy": 0.9, "confused_with": "ᚫ"},
+                "ᚢ": {"name": "uruz", "n": 10, "accuracy": 1.0, "confused_with": None}})
     return {"engine": "scratchconv", "backend": "numba", "epochs": 5, "batch_size": 32,
-            "train_images": 6, "seed_base": 100,
-            "groups": {"bold": "factor", "real drawings (Omniglot)": "real"}, "runs": runs}
+            "train_images": 6, "stress_seed": 100, "groups": {"bold": "factor"}, "runs": runs,
+            **({"real_images": 20, "real_runes": 2} if real else {})}
 
 
 def test_stress_markdown_has_a_row_per_set_with_mean_and_lowest_seed():
     text = realism.stress_markdown(_stress_results())
     assert "the tutorial's recipe (5 epochs, batch size 32, 6 training images), training seeds 0, 1" in text
     assert "| bold | 24 | 87.5% | 75.0% | ᚦ – |" in text
-    assert "| **real drawings (Omniglot)** | 200 | 95.0% | 95.0% | ᚫ ᚫ |" in text
+    assert "| **real drawings** (Omniglot) | 20 | 95.0% | 95.0% | ᚫ ᚫ |" in text
+    assert "real drawings" not in realism.stress_markdown(_stress_results(real=False))
+
+
+def test_combine_merges_stress_runs_with_or_without_real_drawings():
+    for real in (True, False):
+        first, second = _stress_results(real), _stress_results(real)
+        first["runs"], second["runs"] = first["runs"][:1], second["runs"][1:]
+        combined = realism.combine([second, first])
+        assert [run["seed"] for run in combined["runs"]] == [0, 1]
+        assert ("summary" in combined) == real
 
 
 def test_write_readme_fills_the_stress_block_only(tmp_path):
@@ -117,15 +131,17 @@ def test_write_readme_fills_the_stress_block_only(tmp_path):
     assert "keep" in text and "stale" not in text and "| bold | 24 |" in text
 
 
-def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path, monkeypatch):
+def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path):
     # The plumbing only: 24 images, one epoch, one writer per set, no real drawings.
     from scratchconv import data
     data.make_dataset(tmp_path / "runes", per_class=1, seed=0)
-    out = tmp_path / "stress.json"
+    out, readme = tmp_path / "results.json", tmp_path / "README.md"
+    readme.write_text("<!-- stress -->\n<!-- /stress -->\n", encoding="utf-8")
     assert realism.main(["--stress", "--data", str(tmp_path / "runes"), "--real", str(tmp_path / "none"),
                          "--seeds", "0", "--epochs", "1", "--per-rune", "1", "--per-form", "1",
-                         "--out", str(out)]) == 0
+                         "--out", str(out), "--readme", str(readme)]) == 0
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["epochs"] == 1 and [run["seed"] for run in results["runs"]] == [0]
     assert set(results["runs"][0]["sets"]) == set(results["groups"])
-    assert "real drawings (Omniglot)" not in results["groups"]
+    assert "summary" not in results and "real_accuracy" not in results["runs"][0]
+    assert "| full frame (runes touch its edges) | 24 |" in readme.read_text(encoding="utf-8")
