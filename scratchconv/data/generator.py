@@ -41,9 +41,6 @@ IMAGE_SIZE = 50
 # touching its edges.
 PEN_RANGE = (1.0, IMAGE_SIZE / 6)
 HEIGHT_RANGE = (1 / 3, 1.0)
-# What most people use: a pen of 1.5 to 4 px, runes half to nine tenths of the frame high.
-ORDINARY_PEN = (1.5, 4.0)
-ORDINARY_HEIGHT = (0.5, 0.9)
 
 
 def widest_pen(height):
@@ -121,10 +118,9 @@ class WriterStyle:
     def random(cls, rng):
         """A random writer, covering thin and thick pens, small and large, neat and loose hands.
 
-        Half of the writers use an ordinary pen (``ORDINARY_PEN``), the others any in
-        ``PEN_RANGE``, spread evenly on a log scale (as many hairlines as markers), but no wider
-        than :func:`widest_pen` (nobody writes small with a marker); heights likewise, half
-        ``ORDINARY_HEIGHT``, half anywhere in ``HEIGHT_RANGE``. A third of the writers draw hard-edged, as a paint
+        Heights are spread evenly over ``HEIGHT_RANGE``; pen widths evenly over ``PEN_RANGE`` on
+        a log scale (as many hairlines as markers), but no wider than :func:`widest_pen` (nobody
+        writes small with a marker). A third of the writers draw hard-edged, as a paint
         program does (and then without blur); a quarter of the others blur their line (a soft
         scan, a bleeding pen), no more than :func:`widest_blur`; a third write on an uneven
         background.
@@ -132,11 +128,8 @@ class WriterStyle:
         rng : numpy.random.Generator or int seed
         """
         rng = np.random.default_rng(rng)
-        # Half of the writers write at an ordinary size with an ordinary pen, the others anywhere
-        # in the whole ranges.
-        height = float(rng.uniform(*(ORDINARY_HEIGHT if rng.random() < 0.5 else HEIGHT_RANGE)))
-        pen = np.exp(rng.uniform(*np.log(ORDINARY_PEN if rng.random() < 0.5 else PEN_RANGE)))
-        pen = min(float(pen), widest_pen(height))
+        height = float(rng.uniform(*HEIGHT_RANGE))
+        pen = min(float(np.exp(rng.uniform(*np.log(PEN_RANGE)))), widest_pen(height))
         antialias = bool(rng.random() >= 1 / 3)
         blurred = antialias and rng.random() < 0.25
         softness = rng.uniform(0.6, 1.4) if blurred else rng.uniform(0.0, 0.5) if antialias else 0.0
