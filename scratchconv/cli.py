@@ -622,7 +622,7 @@ def build_parser():
     make_data = command("make-data", cmd_make_data, "Draw a fresh set of handwritten-looking runes "
                         "with the generator.")
     make_data.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
-    make_data.add_argument("--per-class", type=positive_int, default=45, metavar="N",
+    make_data.add_argument("--per-class", type=positive_int, default=99, metavar="N",
                            help="images per rune (default: %(default)s)")
     make_data.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
                            help="the writers' seed (default: a new random one, printed; the "
