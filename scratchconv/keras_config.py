@@ -20,7 +20,7 @@ import numpy as np
 
 from . import layers as sc_layers
 from . import optimizers as sc_optimizers
-from .losses import LOSS_CLASSES
+from .losses import LOSS_CLASSES, keras_settings_refused
 
 # Keras options scratchconv's layers do not take, and the values that mean what scratchconv
 # computes (a value given as a tuple may be written as a list too).
@@ -272,8 +272,7 @@ def loss_from_keras(loss):
             loss = config
         else:
             config = config or {}
-            if config.get("label_smoothing") or config.get(
-                    "reduction", "sum_over_batch_size") not in (None, "sum_over_batch_size", "auto"):
+            if keras_settings_refused(config):
                 raise ValueError(f"keras loss {loss.get('class_name')} has settings {config} that "
                                  f"scratchconv does not support")
             if config.get("from_logits") and to_snake_case(loss.get("class_name", "")) in LOSS_CLASSES:

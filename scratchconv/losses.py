@@ -337,9 +337,23 @@ class MeanSquaredError(Loss):
 
 
 # Keras's loss options at the values scratchconv computes (any other value is refused; from_logits
-# may be True for the cross-entropies).
+# may be True for the cross-entropies, see Loss). Keras 2's files say reduction "auto" (or None): in
+# Keras 2 that meant this same mean over the batch.
 KERAS_DEFAULTS = {"from_logits": False, "label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
-                  "dtype": None}
+                  "dtype": None, "ignore_class": None}
+_ALSO_NEUTRAL = {"reduction": ("auto", None)}
+
+
+def keras_settings_refused(config):
+    """The settings of a Keras loss config (``{"label_smoothing": 0.1, ...}``) that scratchconv does
+    not compute, as a dict (empty if it computes them all); the one check behind :func:`get` and
+    ``keras_config.loss_from_keras``. ``name`` is a label, and ``from_logits`` is the Loss's own
+    option (checked by it), not refused here. A config that is not a dict is refused whole."""
+    if not isinstance(config, dict):
+        return {"config": config}
+    return {key: value for key, value in config.items() if key not in ("name", "from_logits") and not (
+        key in KERAS_DEFAULTS and (value == KERAS_DEFAULTS[key] or value in _ALSO_NEUTRAL.get(key, ())))}
+
 
 LOSSES = tuple(cls.name for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
                                     BinaryCrossentropy, MeanSquaredError))
@@ -359,11 +373,9 @@ def get(loss):
     if isinstance(loss, dict) and loss.get("class_name") in _BY_CLASS_NAME:
         cls = _BY_CLASS_NAME[loss["class_name"]]
         config = loss.get("config") or {}
-        neutral = {"name": cls.name, **KERAS_DEFAULTS}
-        if not isinstance(config, dict) or any(key not in neutral or (value != neutral[key] and key != "from_logits")
-                                               for key, value in config.items()):
+        if keras_settings_refused(config):
             raise ValueError(f"the {loss['class_name']} config {config!r} has settings scratchconv does not "
-                             f"have; it takes from_logits and otherwise {neutral}")
+                             f"have; it takes from_logits and otherwise {KERAS_DEFAULTS}")
         return cls(**{key: value for key, value in config.items() if key == "from_logits" and value})
     raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSS_CLASSES)}, a Loss object such as "
                      f"losses.BinaryCrossentropy(), or a {{\"class_name\", \"config\"}} dict")
