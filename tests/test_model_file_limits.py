@@ -186,3 +186,24 @@ def test_a_non_finite_optimizer_state_is_refused_naming_it(tmp_path):
     np.savez(tmp_path / "inf.npz", **entries)
     assert "optimizer state s1 (v of w0) holds NaN or infinite values" in \
         load_small_and_fast(tmp_path / "inf.npz")
+
+
+def test_a_npy_header_that_does_not_parse_is_one_sentence(good, tmp_path):
+    """Found by the fuzzing: numpy's parse of a damaged header raised tokenize.TokenError (in
+    an entry longer than zipfile's first read, so before its CRC is checked: the config)."""
+    content = good.read_bytes()
+    where = content.index(b"{'descr': '<U")
+    damaged = content[:where] + b"{(" + content[where + 2:]  # the header: "{(descr': ..."
+    (tmp_path / "bad.npz").write_bytes(damaged)
+    assert "reading entry 'config' failed, so the file is damaged" in \
+        load_small_and_fast(tmp_path / "bad.npz")
+
+
+def test_a_zip_of_an_unknown_version_is_one_sentence(good, tmp_path):
+    """Found by the fuzzing: "zip file version 6.4" (NotImplementedError) escaped the check for
+    a Keras file."""
+    content = bytearray(good.read_bytes())
+    central = content.index(b"PK\x01\x02")
+    content[central + 6] = 64  # "version needed to extract" of the first entry: 6.4
+    (tmp_path / "bad.npz").write_bytes(bytes(content))
+    assert "zip file version 6.4" in load_small_and_fast(tmp_path / "bad.npz")
