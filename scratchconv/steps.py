@@ -91,7 +91,7 @@ class ConvPoolStep:
         y, argmax = backend.kernels().conv2d_maxpool_forward(
             x, conv.params["kernel"], conv.params.get("bias"), conv.strides, conv.pads,
             conv.activation == "relu", pool.pool_size, pool.strides, pool.pads,
-            workspace=self._workspace)
+            workspace=self._workspace, training=training)
         self._cache = (x, y, argmax)
         for layer, why in self._released:
             layer.release_cache(why)

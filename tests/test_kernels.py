@@ -528,3 +528,49 @@ def test_numba_kernels_reuse_a_workspace_of_the_same_shape_and_return_fresh_grad
     # Another batch size gets buffers of its own size.
     y3, _ = k.conv2d_maxpool_forward(x[:1], w, b, conv[1], pads, True, *pool_args, workspace=workspace)
     assert y3.shape[0] == 1 and workspace["y"] is y3
+
+
+# ----- inference by Winograd's F(2x2, 3x3) in the fast backend ---------------------------------
+
+# (input shape, c_out, padding): the tutorial's second convolution, and odd output sizes.
+WINOGRAD_CASES = [((3, 24, 24, 64), 32, "valid"), ((2, 9, 7, 32), 5, "same"),
+                  ((2, 8, 11, 40), 7, "same")]
+
+
+@pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("relu", [True, False])
+def test_numba_inference_by_winograd_matches_the_readable_fused_forward(x_shape, c_out, padding, dtype, relu):
+    numba_kernels = backend.kernels("numba")
+    x = random(x_shape, dtype, 1)
+    w = random((3, 3, x_shape[3], c_out), dtype, 2) * dtype(0.1)
+    b = random(c_out, dtype, 3)
+    pads = pads_2d(x_shape[1:3], (3, 3), (1, 1), padding)
+    assert numba_kernels.uses_winograd(w.shape, (1, 1), training=False)
+    conv_hw = output_size_2d(x_shape[1:3], (3, 3), (1, 1), padding)
+    pool = ((2, 2), (2, 2), pads_2d(conv_hw, (2, 2), (2, 2), "same"))
+    want_y, want_argmax = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool)
+    y, argmax = numba_kernels.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool, training=False)
+    assert y.dtype == dtype and rel_err(y, want_y) < TOLERANCE[dtype]
+    np.testing.assert_array_equal(argmax, want_argmax)  # no near-ties in random data
+
+
+def test_winograd_runs_at_inference_only_and_where_it_pays():
+    k = backend.kernels("numba")
+    wide, narrow = (3, 3, k.WINOGRAD_MIN_CHANNELS, 8), (3, 3, 3, 64)
+    assert k.uses_winograd(wide, (1, 1), training=False)
+    assert not k.uses_winograd(wide, (1, 1), training=True)  # training keeps im2col's rounding
+    assert not k.uses_winograd(narrow, (1, 1), training=False)
+    assert not k.uses_winograd(wide, (2, 2), training=False)
+    assert not k.uses_winograd((5, 5) + wide[2:], (1, 1), training=False)
+
+
+def test_numba_training_forward_is_unchanged_by_the_inference_path():
+    # Training (the default) runs im2col: the same bits as the unfused convolution then pooling.
+    k = backend.kernels("numba")
+    x, w, b = random((2, 10, 10, 32), np.float32, 1), random((3, 3, 32, 4), np.float32, 2), None
+    pads, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    y, argmax = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool)
+    want_y, want_argmax = k.maxpool2d_forward(k.conv2d_forward(x, w, b, (1, 1), pads, relu=True), *pool)
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(argmax, want_argmax)

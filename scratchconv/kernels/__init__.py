@@ -2,7 +2,7 @@
 
 ``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one (its threading policy
 in ``threads``); ``padding`` holds the output sizes both use, and ``winograd`` Winograd's
-F(2x2, 3x3) in readable NumPy, which no layer runs yet. Both backends export
+F(2x2, 3x3) in readable NumPy (the fast backend runs it compiled at inference). Both backends export
 
 - ``conv2d_forward(x, w, b, strides, pads, relu=False) -> y``
 - ``conv2d_backward_input(dy, w, x_shape, strides, pads) -> dx``
@@ -10,7 +10,7 @@ F(2x2, 3x3) in readable NumPy, which no layer runs yet. Both backends export
 - ``conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
 - ``maxpool2d_forward(x, pool_size, strides, pads) -> (y, argmax)``
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
-- ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None) -> (y, argmax)``
+- ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None, training=True) -> (y, argmax)``
 - ``conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
 - ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
 - ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``

@@ -229,14 +229,17 @@ def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
-                           workspace=None):
+                           workspace=None, training=True):
     """A convolution followed by max pooling, the pair a model fuses in its own steps:
 
         y, argmax = maxpool2d_forward(conv2d_forward(x, w, b, strides, pads, relu), ...)
 
     The fast backend pools each sample's convolution while it is in cache and never stores the
     convolution's output; only the pooled ``y`` and ``argmax`` are returned (and, given a
-    ``workspace``, kept there and overwritten by its next call; ignored here).
+    ``workspace``, kept there and overwritten by its next call; ignored here). With
+    ``training=False`` the fast backend may compute the convolution by Winograd's F(2x2, 3x3)
+    (:mod:`scratchconv.kernels.winograd`), which rounds differently; this one always runs
+    ``conv2d_forward``.
     """
     z = conv2d_forward(x, w, b, strides, pads, relu)
     return maxpool2d_forward(z, pool_size, pool_strides, pool_pads)

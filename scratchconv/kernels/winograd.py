@@ -2,7 +2,8 @@
 instead of 36 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
 
 Readable NumPy, beside ``numpy_kernels``'s direct convolution and tested equal to it
-(``docs/winograd.md`` derives the matrices and works one tile by hand). The output is cut into
+(``docs/winograd.md`` derives the matrices and works one tile by hand); the numba backend runs
+the forward's steps compiled, at inference (``numba_kernels._winograd_sample``). The output is cut into
 2x2 tiles; each tile needs a 4x4 tile ``d`` of the padded input (tiles overlap by two pixels).
 For one input channel and one 3x3 filter ``g``::
 
@@ -47,6 +48,13 @@ A_T = np.array([[1, 1, 1, 0],
 def applies(kernel_size, strides):
     """Whether F(2x2, 3x3) computes this convolution: a 3x3 kernel at stride 1."""
     return tuple(kernel_size) == (3, 3) and tuple(strides) == (1, 1)
+
+
+def filter_transform(w, dtype):
+    """U = G g G^T for every filter g = w[:, :, c, o], computed in float64 and then rounded to
+    ``dtype``: w (3, 3, C_in, C_out) -> U (4, 4, C_in, C_out)."""
+    g = np.moveaxis(np.asarray(w, dtype=np.float64), (0, 1), (2, 3))    # (C_in, C_out, 3, 3)
+    return np.moveaxis(G @ g @ G.T, (2, 3), (0, 1)).astype(dtype)
 
 
 def _tiling(x_shape, pads):
@@ -105,7 +113,7 @@ def conv2d_forward(x, w, b, pads, relu=False):
     """
     (h_out, w_out), (th, tw) = _tiling(x.shape, pads)
     dtype = x.dtype
-    u = G.astype(dtype) @ np.moveaxis(w.astype(dtype, copy=False), (0, 1), (2, 3)) @ G.T.astype(dtype)
+    u = np.moveaxis(filter_transform(w, dtype), (0, 1), (2, 3))        # (C_in, C_out, 4, 4)
     v = B_T.astype(dtype) @ _tiles(x, pads) @ B_T.T.astype(dtype)     # (N, th, tw, C_in, 4, 4)
     # The 16 products: (N*th*tw, C_in) @ (C_in, C_out) at each tile position.
     m = _products(v.reshape(-1, v.shape[3], 4, 4), u)                # (N*th*tw, C_out, 4, 4)
@@ -138,7 +146,7 @@ def conv2d_backward_input(dy, w, x_shape, pads):
     """
     _, (th, tw) = _tiling(x_shape, pads)
     dtype = dy.dtype
-    u = G.astype(dtype) @ np.moveaxis(w.astype(dtype, copy=False), (0, 1), (2, 3)) @ G.T.astype(dtype)
+    u = np.moveaxis(filter_transform(w, dtype), (0, 1), (2, 3))        # (C_in, C_out, 4, 4)
     d_m = _tile_gradient(dy, th, tw)                                  # (T, C_out, 4, 4)
     d_v = _products(d_m, np.swapaxes(u, 0, 1))                        # (T, C_in, 4, 4)
     b_t = B_T.astype(dtype)
