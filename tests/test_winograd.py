@@ -5,13 +5,12 @@ Direct convolution is the readable backend's definition by kernel offsets; float
 (max |a - b| / max |b|) over a grid of shapes (odd and even output sizes, one tile, one channel)
 and paddings ("valid", "same", and uneven).
 """
-import ast
 import itertools
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_examples import doc_values
 
 from scratchconv.kernels import numpy_kernels, winograd
 from scratchconv.kernels.padding import pads_2d
@@ -117,19 +116,8 @@ def test_float32_error_against_float64_stays_inside_the_agreement_bounds():
 
 # ----- the worked tile of docs/winograd.md -----------------------------------------------------
 
-def worked_tile():
-    """{name: ndarray} for every `name = value` in the page's winograd-example blocks."""
-    blocks = re.findall(r"```text winograd-example\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    values = {}
-    for block in blocks:
-        parts = re.split(r"^(\w+) =", block, flags=re.M)
-        for name, literal in zip(parts[1::2], parts[2::2]):
-            values[name] = np.array(ast.literal_eval(literal.strip()), dtype=np.float64)
-    return values
-
-
 def test_the_worked_tile_of_the_page_is_what_the_transforms_give():
-    ex = worked_tile()
+    ex = doc_values(DOC, "winograd-example")
     assert set(ex) == {"d", "g", "U", "V", "M", "Y"}
     np.testing.assert_array_equal(winograd.G @ ex["g"] @ winograd.G.T, ex["U"])
     np.testing.assert_array_equal(winograd.B_T @ ex["d"] @ winograd.B_T.T, ex["V"])

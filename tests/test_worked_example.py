@@ -3,12 +3,11 @@
 The numbers are parsed out of the page's ```text worked-example blocks, so the page cannot drift
 away from what the code computes.
 """
-import ast
-import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from doc_examples import doc_values
 
 from scratchconv import backend, layers
 
@@ -16,21 +15,9 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "convolution.md"
 VALID = ((0, 0), (0, 0))
 
 
-def worked_example(doc=DOC):
-    """{name: ndarray} for every `name = value` in the worked-example blocks of page ``doc``."""
-    blocks = re.findall(r"```text worked-example\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
-    values = {}
-    for block in blocks:
-        # Each block is a series of "name =" lines, each followed by one Python literal.
-        parts = re.split(r"^(\w+) =", block, flags=re.M)
-        for name, literal in zip(parts[1::2], parts[2::2]):
-            values[name] = np.array(ast.literal_eval(literal.strip()), dtype=np.float64)
-    return values
-
-
 @pytest.fixture(scope="module")
 def ex():
-    return worked_example()
+    return doc_values(DOC)
 
 
 def as_nhwc(a):

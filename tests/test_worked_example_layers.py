@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_worked_example import worked_example
+from doc_examples import doc_values
 
 from scratchconv import backend, layers
 
@@ -13,7 +13,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "layers.md"
 
 @pytest.fixture(scope="module")
 def ex():
-    return worked_example(DOC)
+    return doc_values(DOC)
 
 
 def column(a):
