@@ -7,12 +7,7 @@ import scratchconv
 from scratchconv import layers, optimizers
 
 
-@pytest.fixture(autouse=True)
-def readable_kernels():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def small_model(optimizer="adam"):

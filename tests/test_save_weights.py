@@ -7,12 +7,7 @@ import scratchconv
 from scratchconv.errors import ModelFileError
 
 
-@pytest.fixture(autouse=True)
-def numpy_backend():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def small_model(seed=3, dtype="float32", num_classes=3):

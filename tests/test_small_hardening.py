@@ -14,12 +14,7 @@ from scratchconv import cli, data, layers
 gc = importlib.import_module("scratchconv.gradcheck")
 
 
-@pytest.fixture(autouse=True)
-def readable_kernels():
-    previous = scratchconv.get_backend()
-    scratchconv.set_backend("numpy")
-    yield
-    scratchconv.set_backend(previous)
+pytestmark = pytest.mark.usefixtures("numpy_backend")
 
 
 def conv_model():
