@@ -4,9 +4,10 @@
   (same layer classes, options, names and dtype), copies the weights in and, when the model is
   compiled, compiles the twin with the same optimizer settings, loss and metrics.
 - :func:`from_keras` does the reverse for a keras ``Sequential`` built from the layers
-  scratchconv has (the keys of ``_SHARED_OPTIONS``); any keras option
-  scratchconv does not have (dilation, groups, regularizers, channels-first, ...) is refused
-  with a ValueError naming the layer and the option.
+  scratchconv has; any keras option scratchconv does not have (dilation, groups,
+  regularizers, channels-first, ...) is refused with a ValueError naming the layer and the
+  option. Both directions translate a layer as scratchconv's Keras files do
+  (:mod:`scratchconv.keras_config`).
 
 A float64 twin computes in float64 when called on tensors, but keras's ``fit``, ``predict``,
 ``evaluate`` and ``train_on_batch`` first cast NumPy float inputs to ``keras.config.floatx()``
@@ -21,7 +22,6 @@ The keras backend must be TensorFlow: the agreement is stated against Keras 3 on
 whose cross-entropy after a softmax is computed from the softmax's logits, as scratchconv's is.
 """
 import contextlib
-import re
 
 import keras
 import numpy as np
@@ -29,54 +29,6 @@ import numpy as np
 import scratchconv
 from scratchconv import keras_config
 from scratchconv import optimizers as sc_optimizers
-
-# Options of each scratchconv layer that keras spells the same way, with the same meaning.
-_SHARED_OPTIONS = {
-    "Conv2D": ("filters", "kernel_size", "strides", "padding", "activation", "use_bias",
-               "kernel_initializer", "bias_initializer"),
-    "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer"),
-    "MaxPooling2D": ("pool_size", "strides", "padding"),
-    "Flatten": (),
-    "ReLU": (),
-    "Softmax": (),
-    "Activation": ("activation",),
-    "AveragePooling2D": ("pool_size", "strides", "padding"),
-    "GlobalAveragePooling2D": ("keepdims",),
-    "GlobalMaxPooling2D": ("keepdims",),
-    "Dropout": ("rate", "noise_shape", "seed"),
-    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale", "beta_initializer",
-                           "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer"),
-}
-
-# Keras options scratchconv does not have, and the only value it can accept for each
-# (None: the option must be unset).
-_FIXED_KERAS_OPTIONS = {
-    "data_format": "channels_last",
-    "dilation_rate": (1, 1),
-    "groups": 1,
-    "kernel_regularizer": None,
-    "bias_regularizer": None,
-    "activity_regularizer": None,
-    "kernel_constraint": None,
-    "bias_constraint": None,
-    "quantization_config": None,
-    "lora_rank": None,
-    "max_value": None,
-    "negative_slope": 0.0,
-    "threshold": 0.0,
-    "axis": -1,
-    "beta_regularizer": None,
-    "gamma_regularizer": None,
-    "beta_constraint": None,
-    "gamma_constraint": None,
-    "synchronized": False,
-    "renorm": False,
-    "renorm_clipping": None,
-    "renorm_momentum": 0.99,
-}
-
-# Keras options that carry no numerical meaning for the twin.
-_IGNORED_KERAS_OPTIONS = {"name", "trainable", "dtype", "lora_alpha"}
 
 _OPTIMIZER_OPTIONS = {"SGD": ("learning_rate", "momentum", "nesterov", "weight_decay"),
                       "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay"),
@@ -114,19 +66,13 @@ def keras_floatx(dtype):
 # ----- scratchconv -> keras ----------------------------------------------------------------------
 
 def keras_layer(layer, dtype):
-    """The keras layer with ``layer``'s class, options and name, computing in ``dtype``.
+    """The keras layer with ``layer``'s class, options and name, computing in ``dtype``: made
+    from the Keras 3 config scratchconv writes for it in a ``.keras`` file
+    (``scratchconv.keras_config.layer_to_keras``), so the twin and the file agree.
 
     layer : scratchconv.layers.Layer;  dtype : "float32" or "float64"
     """
-    class_name = type(layer).__name__
-    if class_name not in _SHARED_OPTIONS:
-        raise ValueError(f"layer {layer.name!r} is a {class_name}, which the keras twin does not know")
-    config = layer.get_config()
-    options = {key: config[key] for key in _SHARED_OPTIONS[class_name]}
-    for key in ("kernel_size", "strides", "pool_size", "noise_shape"):
-        if options.get(key) is not None:
-            options[key] = tuple(options[key])
-    return getattr(keras.layers, class_name)(name=layer.name, dtype=dtype, trainable=layer.trainable, **options)
+    return keras.layers.deserialize(keras_config.layer_to_keras(layer, dtype))
 
 
 def keras_optimizer(optimizer):
@@ -223,36 +169,13 @@ def _paired_layers(model, keras_model):
 
 # ----- keras -> scratchconv ----------------------------------------------------------------------
 
-def _snake_case(class_name):
-    """GlorotUniform -> glorot_uniform, Zeros -> zeros (keras's class names to its string names)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
-
-
-def _plain(key, value):
-    """A keras config value as scratchconv writes it: tuples as lists, and a serialised
-    initializer as its name (its seed only mattered for drawing the weights, which are copied)."""
-    if key.endswith("_initializer") and isinstance(value, dict):
-        return _snake_case(value["class_name"])
-    return list(value) if isinstance(value, tuple) else value
-
-
 def _layer_config(layer):
-    """(class name, scratchconv config) of a keras layer, or a ValueError saying what differs."""
-    class_name = type(layer).__name__
-    if class_name not in _SHARED_OPTIONS:
-        raise ValueError(f"keras layer {layer.name!r} is a {class_name}; scratchconv has "
-                         f"{', '.join(_SHARED_OPTIONS)}")
-    config = layer.get_config()
-    for key, value in config.items():
-        if key in _SHARED_OPTIONS[class_name] or key in _IGNORED_KERAS_OPTIONS:
-            continue
-        if key not in _FIXED_KERAS_OPTIONS or _plain(key, value) != _plain(key, _FIXED_KERAS_OPTIONS[key]):
-            raise ValueError(f"keras layer {layer.name!r} ({class_name}) has {key}={value!r}, "
-                             f"which scratchconv does not support")
-    options = {key: _plain(key, config[key]) for key in _SHARED_OPTIONS[class_name]}
-    if not layer.trainable:
-        options["trainable"] = False  # a frozen layer stays frozen
-    return class_name, {"name": layer.name, **options}
+    """(class name, scratchconv config) of a keras layer, or a ValueError saying what differs:
+    the translation ``scratchconv.load_model`` applies to a ``.keras`` file's layers
+    (``scratchconv.keras_config.layer_from_keras``)."""
+    entry = keras_config.layer_from_keras({"class_name": type(layer).__name__,
+                                           "config": layer.get_config()})
+    return entry["class_name"], entry["config"]
 
 
 def _model_dtype(keras_model):

@@ -46,6 +46,8 @@ NEUTRAL_OPTIONS = {
     "noise_shape": (None,),
     "synchronized": (False,),
     "renorm": (False,),
+    "renorm_clipping": (None,),
+    "renorm_momentum": (0.99,),  # used only with renorm
     "keepdims": (False,),
 }
 
