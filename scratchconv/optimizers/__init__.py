@@ -7,6 +7,7 @@ docstring gives its own update. ``get`` makes one from a name, an object or a co
 from . import schedules
 from .adam import Adam, AdamW
 from .base import OPTIMIZER_CLASSES, Optimizer
+from .config import class_config, from_class_config
 from .rmsprop import RMSprop
 from .sgd import SGD
 
@@ -28,19 +29,12 @@ def get(optimizer):
 
 def serialize(optimizer):
     """``{"class_name", "config"}`` for an optimizer, the inverse of :func:`deserialize`."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return class_config(optimizer)
 
 
 def deserialize(config):
     """An optimizer from :func:`serialize`'s ``{"class_name", "config"}`` (fresh state)."""
-    if not (isinstance(config, dict) and config.get("class_name") in OPTIMIZER_CLASSES):
-        raise ValueError(f'an optimizer config must be {{"class_name", "config"}} with class_name one of '
-                         f'{", ".join(OPTIMIZER_CLASSES)}, got {config!r}')
-    try:
-        return OPTIMIZER_CLASSES[config["class_name"]].from_config(config.get("config", {}))
-    except TypeError as err:  # an option the class does not take
-        raise ValueError(f"the {config['class_name']} config {config.get('config')!r} does not fit it: "
-                         f"{err}") from None
+    return from_class_config(OPTIMIZER_CLASSES, config, "an optimizer config")
 
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "get", "serialize", "deserialize"]

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from .config import class_config, from_class_config
+
 # class name -> schedule class, filled by LearningRateSchedule.__init_subclass__
 SCHEDULE_CLASSES = {}
 
@@ -145,20 +147,12 @@ class CosineDecay(LearningRateSchedule):
 
 def serialize(schedule):
     """``{"class_name", "config"}`` of a schedule, the inverse of :func:`deserialize`."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return class_config(schedule)
 
 
 def deserialize(config):
     """A schedule from :func:`serialize`'s ``{"class_name", "config"}``."""
-    if not (isinstance(config, dict) and config.get("class_name") in SCHEDULE_CLASSES
-            and isinstance(config.get("config", {}), dict)):
-        raise ValueError(f'a learning-rate schedule must be {{"class_name", "config"}} with class_name one of '
-                         f'{", ".join(SCHEDULE_CLASSES)}, got {config!r}')
-    try:
-        return SCHEDULE_CLASSES[config["class_name"]].from_config(config.get("config", {}))
-    except TypeError as err:  # an option the class does not take
-        raise ValueError(f"the {config['class_name']} config {config.get('config')!r} does not fit it: "
-                         f"{err}") from None
+    return from_class_config(SCHEDULE_CLASSES, config, "a learning-rate schedule")
 
 
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
