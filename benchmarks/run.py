@@ -525,17 +525,13 @@ def summarise_peak(gflops):
 
 
 # --------------------------------------------------------------------------------------------
-# Per-kernel micro-benchmarks, owned by benchmarks/kernels.py.
+# Per-kernel micro-benchmarks, by benchmarks/kernels.py.
 
 def run_kernels(repeats, out, threads, notes):
-    """Run ``benchmarks.kernels`` in its own process: (its JSON, its printed table), or (None, None).
-
-    ``benchmarks/kernels.py`` (owned by the kernels' author) exposes ``run(repeats=...,
-    json_path=...)`` and ``format_table(result)``.
+    """Run ``benchmarks.kernels`` in its own process: (its JSON, its printed table), or (None, None)
+    if it failed (said in ``notes``). It exposes ``run(repeats=..., json_path=...)`` and
+    ``format_table(result)``.
     """
-    if importlib.util.find_spec("benchmarks.kernels") is None:
-        notes.append("per-kernel micro-benchmarks: benchmarks/kernels.py is not there")
-        return None, None
     path = out / "kernels.json"
     done = subprocess.run(
         [sys.executable, "-c",
