@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from .checks import is_int
+
 
 class Callback:
     """The base class: every hook does nothing. ``self.model`` is the model being trained."""
@@ -185,7 +187,7 @@ class ModelCheckpoint(_Monitor):
 
 def _count(value, what, cls):
     """A non-negative int, or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+    if not is_int(value) or value < 0:
         raise ValueError(f"{cls}: {what} must be a non-negative int, got {value!r}")
     return int(value)
 

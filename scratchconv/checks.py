@@ -1,5 +1,11 @@
-"""Checks of user data shared by the training loop and the losses."""
+"""Checks of user values shared across scratchconv: the training loop, the losses, the layers'
+and callbacks' options."""
 import numpy as np
+
+
+def is_int(value):
+    """True for a Python or NumPy integer; a bool, an int to Python, is never taken for a count."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def check_finite(a, name, where):

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from .checks import is_int
 from . import steps as steps_module
 from .layers import Input, Layer
 from .layers import get as get_layer_class
@@ -110,7 +111,7 @@ class Sequential(Training):
                              f"(got name={name!r}, index={index!r})")
         if index is not None:
             n = len(self.layers)
-            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not -n <= index < n:
+            if not is_int(index) or not -n <= index < n:
                 raise ValueError(f"get_layer: model {self.name!r} has {n} layers, so index must be an int "
                                  f"from {-n} to {n - 1}, got {index!r}")
             return self.layers[index]

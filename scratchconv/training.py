@@ -30,7 +30,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .checks import check_finite
+from .checks import check_finite, is_int
 from .layers import Softmax
 from .layers.base import shape_str
 from .progress import ProgressBar
@@ -233,7 +233,7 @@ class Training:
             raise ValueError(f"{where}: class_weight must be a dict class -> weight, got "
                              f"{type(class_weight).__name__}")
         for c, weight in class_weight.items():
-            if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c not in classes:
+            if not is_int(c) or c not in classes:
                 raise ValueError(f"{where}: class_weight's keys must be classes, integers from 0 to "
                                  f"{classes[-1]}, got {c!r}")
             if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
@@ -287,7 +287,7 @@ class Training:
         epochs = _positive_int(epochs, "epochs")
         batch_size = _positive_int(batch_size, "batch_size")
         verbose = _verbosity(verbose)
-        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+        if not is_int(initial_epoch) or initial_epoch < 0:
             raise ValueError(f"fit: initial_epoch must be a non-negative int, got {initial_epoch!r}")
         if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real):
             raise TypeError(f"fit: validation_split must be a number in [0, 1), got "
@@ -454,7 +454,7 @@ def _run(callbacks, hook, *args):
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+    if not is_int(value) or value <= 0:
         raise ValueError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 

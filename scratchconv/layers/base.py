@@ -24,6 +24,7 @@ import itertools
 
 import numpy as np
 
+from ..checks import is_int
 from ..kernels.padding import output_size_2d
 
 DTYPES = ("float32", "float64")
@@ -56,7 +57,7 @@ def shape_str(shape):
 
 
 def _positive_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+    return is_int(value) and value > 0
 
 
 def window_output_hw(layer, input_shape, window, what):

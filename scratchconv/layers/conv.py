@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import backend
+from ..checks import is_int
 from ..kernels.padding import check_padding, pads_2d
 from ..initializers import check as check_initializer
 from ..random import generator
@@ -54,7 +55,7 @@ class Conv2D(Activated):
                  use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+        if not is_int(filters) or filters <= 0:
             raise ValueError(f"{self.describe()}: filters must be a positive int, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = to_pair(kernel_size, "kernel_size", self.describe())

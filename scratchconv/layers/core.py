@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ..checks import is_int
 from ..initializers import check as check_initializer
 from ..random import generator
 from .activations import Activated, check_activation
@@ -61,7 +62,7 @@ class Dense(Activated):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+        if not is_int(units) or units <= 0:
             raise ValueError(f"{self.describe()}: units must be a positive int, got {units!r}")
         self.units = int(units)
         self.activation = check_activation(activation, self.describe())

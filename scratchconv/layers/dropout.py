@@ -3,6 +3,7 @@ import contextlib
 
 import numpy as np
 
+from ..checks import is_int
 from ..random import generator
 from .base import Layer, shape_str
 
@@ -55,7 +56,7 @@ class Dropout(Layer):
                                  f"(batch axis included), got {noise_shape!r}")
             noise_shape = tuple(None if d is None else int(d) for d in shape)
         self.noise_shape = noise_shape
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (not is_int(seed) or seed < 0):
             raise ValueError(f"{self.describe()}: seed must be a non-negative int or None, got {seed!r}")
         self.seed = None if seed is None else int(seed)
         self._rng = None if seed is None else np.random.default_rng(self.seed)

@@ -2,6 +2,7 @@
 averages of them at inference."""
 import numpy as np
 
+from ..checks import is_int
 from ..initializers import check as check_initializer
 from ..random import generator
 from .base import Layer, shape_str
@@ -61,7 +62,7 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        if not is_int(axis):
             raise ValueError(f"{self.describe()}: axis must be an int (the feature axis, -1 for channels "
                              f"last), got {axis!r}")
         self.axis = int(axis)
