@@ -22,7 +22,7 @@ import warnings
 
 import numpy as np
 
-from .checks import is_int
+from .checks import check_number, is_int, is_number
 
 
 class Callback:
@@ -81,8 +81,7 @@ class _Monitor(Callback):
     """
 
     def __init__(self, monitor, mode, min_delta=0.0):
-        if isinstance(min_delta, bool) or not isinstance(min_delta, (int, float, np.number)) \
-                or not np.isfinite(min_delta):
+        if not is_number(min_delta) or not np.isfinite(min_delta):
             raise ValueError(f"{type(self).__name__}: min_delta must be a number, got {min_delta!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -192,14 +191,6 @@ def _count(value, what, cls):
     return int(value)
 
 
-def _rate(value, what, cls):
-    """A finite non-negative float, or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) \
-            or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{cls}: {what} must be a non-negative number, got {value!r}")
-    return float(value)
-
-
 def _log_learning_rate(model, logs):
     """Keras's LearningRateScheduler and ReduceLROnPlateau add the learning rate to the epoch's logs."""
     if logs is not None:
@@ -235,7 +226,7 @@ class LearningRateScheduler(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         optimizer = self.model.optimizer
         lr = self.schedule(epoch, float(optimizer.learning_rate)) if self._takes_lr else self.schedule(epoch)
-        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.number)) or not np.isfinite(lr) or lr < 0:
+        if not is_number(lr) or not np.isfinite(lr) or lr < 0:
             raise ValueError(f"LearningRateScheduler: the schedule must return a non-negative number, but for "
                              f"epoch {epoch} it returned {lr!r}")
         optimizer.learning_rate = float(lr)
@@ -260,13 +251,13 @@ class ReduceLROnPlateau(_Monitor):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
                  cooldown=0, min_lr=0.0):
         super().__init__(monitor, mode, min_delta)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float, np.number)) or not 0 <= factor < 1:
+        if not is_number(factor) or not 0 <= factor < 1:
             raise ValueError(f"ReduceLROnPlateau: factor must be in [0, 1) (the rate is multiplied by it), "
                              f"got {factor!r}")
         self.factor = float(factor)
         self.patience = _count(patience, "patience", "ReduceLROnPlateau")
         self.cooldown = _count(cooldown, "cooldown", "ReduceLROnPlateau")
-        self.min_lr = _rate(min_lr, "min_lr", "ReduceLROnPlateau")
+        self.min_lr = check_number(min_lr, "min_lr", "ReduceLROnPlateau")
         self.verbose = verbose
 
     def on_train_begin(self, logs=None):

@@ -8,6 +8,22 @@ def is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
+def is_number(value):
+    """True for a Python or NumPy real number, int or float; a bool is not taken for one."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_number(value, what, owner, upper=None, positive=False):
+    """``value`` as a float if it is a finite number >= 0 (> 0 if ``positive``, below ``upper``
+    if given); else a ValueError naming ``owner`` and ``what``, saying what was expected."""
+    if not is_number(value) or not np.isfinite(value) or value < 0 or (positive and value == 0) \
+            or (upper is not None and value >= upper):
+        bound = (f"in [0, {upper})" if upper is not None else "a positive number" if positive
+                 else "a non-negative number")
+        raise ValueError(f"{owner}: {what} must be {bound}, got {value!r}")
+    return float(value)
+
+
 def check_finite(a, name, where):
     """A ValueError naming the first sample of ``a`` (n, ...) with a nan or inf, if any."""
     finite = np.isfinite(a.reshape(len(a), -1)).all(axis=1)

@@ -30,7 +30,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .checks import check_finite, is_int
+from .checks import check_finite, is_int, is_number
 from .layers import Softmax
 from .layers.base import shape_str
 from .progress import ProgressBar
@@ -236,8 +236,7 @@ class Training:
             if not is_int(c) or c not in classes:
                 raise ValueError(f"{where}: class_weight's keys must be classes, integers from 0 to "
                                  f"{classes[-1]}, got {c!r}")
-            if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
-                    or not np.isfinite(weight) or weight < 0:
+            if not is_number(weight) or not np.isfinite(weight) or weight < 0:
                 raise ValueError(f"{where}: class_weight[{c}] must be a finite non-negative number, got {weight!r}")
         labels = y if y.ndim == 1 else y[:, 0] if y.shape[1] == 1 else np.argmax(y, axis=-1)
         labels = np.round(labels).astype(np.int64)

@@ -3,7 +3,7 @@ import contextlib
 
 import numpy as np
 
-from ..checks import is_int
+from ..checks import is_int, is_number
 from ..random import generator
 from .base import Layer, shape_str
 
@@ -43,8 +43,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, input_shape=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype, input_shape=input_shape)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-                or not 0 <= rate < 1:
+        if not is_number(rate) or not 0 <= rate < 1:
             raise ValueError(f"{self.describe()}: rate must be a number in [0, 1) (the fraction of units "
                              f"dropped), got {rate!r}")
         self.rate = float(rate)

@@ -2,7 +2,7 @@
 averages of them at inference."""
 import numpy as np
 
-from ..checks import is_int
+from ..checks import is_int, is_number
 from ..initializers import check as check_initializer
 from ..random import generator
 from .base import Layer, shape_str
@@ -66,9 +66,9 @@ class BatchNormalization(Layer):
             raise ValueError(f"{self.describe()}: axis must be an int (the feature axis, -1 for channels "
                              f"last), got {axis!r}")
         self.axis = int(axis)
-        if not _is_number(momentum) or not 0 <= momentum <= 1:
+        if not is_number(momentum) or not 0 <= momentum <= 1:
             raise ValueError(f"{self.describe()}: momentum must be a number in [0, 1], got {momentum!r}")
-        if not _is_number(epsilon) or not epsilon > 0:
+        if not is_number(epsilon) or not epsilon > 0:
             raise ValueError(f"{self.describe()}: epsilon must be a positive number, got {epsilon!r}")
         self.momentum, self.epsilon = float(momentum), float(epsilon)
         for option, value in (("center", center), ("scale", scale)):
@@ -154,7 +154,3 @@ class BatchNormalization(Layer):
                 "gamma_initializer": self.gamma_initializer,
                 "moving_mean_initializer": self.moving_mean_initializer,
                 "moving_variance_initializer": self.moving_variance_initializer}
-
-
-def _is_number(value):
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

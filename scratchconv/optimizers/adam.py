@@ -2,7 +2,8 @@
 import numpy as np
 
 from .. import backend
-from .base import Optimizer, check_rate
+from ..checks import check_number
+from .base import Optimizer
 
 
 class Adam(Optimizer):
@@ -22,9 +23,9 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=None):
         super().__init__(learning_rate, weight_decay)
         name = type(self).__name__
-        self.beta_1 = check_rate(beta_1, "beta_1", name, upper=1)
-        self.beta_2 = check_rate(beta_2, "beta_2", name, upper=1)
-        self.epsilon = check_rate(epsilon, "epsilon", name)
+        self.beta_1 = check_number(beta_1, "beta_1", name, upper=1)
+        self.beta_2 = check_number(beta_2, "beta_2", name, upper=1)
+        self.epsilon = check_number(epsilon, "epsilon", name)
 
     def _update(self, grad, param, lr):
         dt = param.dtype.type

@@ -16,19 +16,11 @@ order, so float32 runs match TensorFlow closely.
 """
 import numpy as np
 
+from ..checks import check_number
 from . import schedules
 
 # class name -> optimizer class, filled by Optimizer.__init_subclass__
 OPTIMIZER_CLASSES = {}
-
-
-def check_rate(value, what, cls, upper=None):
-    """A non-negative float (and below ``upper`` when given), or a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(value) or value < 0 or (upper is not None and value >= upper):
-        bound = f"in [0, {upper})" if upper is not None else "a non-negative number"
-        raise ValueError(f"{cls}: {what} must be {bound}, got {value!r}")
-    return float(value)
 
 
 def keras_cast(value, dt):
@@ -59,7 +51,7 @@ class Optimizer:
         self._state = {}
         self._learning_rate = self._checked_learning_rate(learning_rate)
         self.weight_decay = None if weight_decay is None else \
-            check_rate(weight_decay, "weight_decay", type(self).__name__)
+            check_number(weight_decay, "weight_decay", type(self).__name__)
 
     def _checked_learning_rate(self, value):
         if isinstance(value, dict):
@@ -67,7 +59,7 @@ class Optimizer:
         if isinstance(value, schedules.LearningRateSchedule):
             return value
         try:
-            return check_rate(value, "learning_rate", type(self).__name__)
+            return check_number(value, "learning_rate", type(self).__name__)
         except ValueError:
             raise ValueError(f"{type(self).__name__}: learning_rate must be a non-negative number or a "
                              f"schedule from scratchconv.optimizers.schedules, got {value!r}") from None

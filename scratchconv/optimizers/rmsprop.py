@@ -1,7 +1,8 @@
 """RMSprop, Keras 3's rule."""
 import numpy as np
 
-from .base import Optimizer, check_rate
+from ..checks import check_number
+from .base import Optimizer
 
 
 class RMSprop(Optimizer):
@@ -23,9 +24,9 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
                  weight_decay=None):
         super().__init__(learning_rate, weight_decay)
-        self.rho = check_rate(rho, "rho", "RMSprop", upper=1)
-        self.momentum = check_rate(momentum, "momentum", "RMSprop", upper=1)
-        self.epsilon = check_rate(epsilon, "epsilon", "RMSprop")
+        self.rho = check_number(rho, "rho", "RMSprop", upper=1)
+        self.momentum = check_number(momentum, "momentum", "RMSprop", upper=1)
+        self.epsilon = check_number(epsilon, "epsilon", "RMSprop")
         if not isinstance(centered, (bool, np.bool_)):
             raise ValueError(f"RMSprop: centered must be True or False, got {centered!r}")
         self.centered = bool(centered)

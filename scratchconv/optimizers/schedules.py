@@ -11,21 +11,11 @@ float32 for a Python float, float64 for a NumPy float64, the case the agreement 
 """
 import math
 
-import numpy as np
-
+from ..checks import check_number
 from .config import class_config, from_class_config
 
 # class name -> schedule class, filled by LearningRateSchedule.__init_subclass__
 SCHEDULE_CLASSES = {}
-
-
-def _number(value, what, cls, positive=False):
-    """A finite float (positive when asked), or a ValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not np.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{cls}: {what} must be a {'positive' if positive else 'non-negative'} number, "
-                         f"got {value!r}")
-    return float(value)
 
 
 class LearningRateSchedule:
@@ -53,9 +43,9 @@ class ExponentialDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name="ExponentialDecay"):
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", "ExponentialDecay")
-        self.decay_steps = _number(decay_steps, "decay_steps", "ExponentialDecay", positive=True)
-        self.decay_rate = _number(decay_rate, "decay_rate", "ExponentialDecay")
+        self.initial_learning_rate = check_number(initial_learning_rate, "initial_learning_rate", "ExponentialDecay")
+        self.decay_steps = check_number(decay_steps, "decay_steps", "ExponentialDecay", positive=True)
+        self.decay_rate = check_number(decay_rate, "decay_rate", "ExponentialDecay")
         self.staircase = bool(staircase)
         self.name = name
 
@@ -83,10 +73,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
                 or len(values) != len(boundaries) + 1:
             raise ValueError(f"{cls}: values must be a list one longer than boundaries, got boundaries="
                              f"{boundaries!r} and values={values!r}")
-        self.boundaries = [_number(b, f"boundaries[{i}]", cls) for i, b in enumerate(boundaries)]
+        self.boundaries = [check_number(b, f"boundaries[{i}]", cls) for i, b in enumerate(boundaries)]
         if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
             raise ValueError(f"{cls}: boundaries must increase, got {list(boundaries)!r}")
-        self.values = [_number(v, f"values[{i}]", cls) for i, v in enumerate(values)]
+        self.values = [check_number(v, f"values[{i}]", cls) for i, v in enumerate(values)]
         self.name = name
 
     def __call__(self, step):
@@ -116,12 +106,12 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
                  warmup_target=None, warmup_steps=0):
         cls = "CosineDecay"
-        self.initial_learning_rate = _number(initial_learning_rate, "initial_learning_rate", cls)
-        self.decay_steps = _number(decay_steps, "decay_steps", cls, positive=True)
-        self.alpha = _number(alpha, "alpha", cls)
+        self.initial_learning_rate = check_number(initial_learning_rate, "initial_learning_rate", cls)
+        self.decay_steps = check_number(decay_steps, "decay_steps", cls, positive=True)
+        self.alpha = check_number(alpha, "alpha", cls)
         self.name = name
-        self.warmup_target = None if warmup_target is None else _number(warmup_target, "warmup_target", cls)
-        self.warmup_steps = _number(warmup_steps, "warmup_steps", cls)
+        self.warmup_target = None if warmup_target is None else check_number(warmup_target, "warmup_target", cls)
+        self.warmup_steps = check_number(warmup_steps, "warmup_steps", cls)
         if self.warmup_target is not None and self.warmup_steps == 0:
             raise ValueError(f"{cls}: warmup_target={warmup_target!r} needs warmup_steps > 0, got "
                              f"warmup_steps={warmup_steps!r}")

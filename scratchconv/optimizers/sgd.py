@@ -1,5 +1,6 @@
 """Stochastic gradient descent, Keras 3's ``SGD``."""
-from .base import Optimizer, check_rate, keras_cast
+from ..checks import check_number
+from .base import Optimizer, keras_cast
 
 
 class SGD(Optimizer):
@@ -12,7 +13,7 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None):
         super().__init__(learning_rate, weight_decay)
-        self.momentum = check_rate(momentum, "momentum", "SGD", upper=1)
+        self.momentum = check_number(momentum, "momentum", "SGD", upper=1)
         self.nesterov = bool(nesterov)
 
     @property
