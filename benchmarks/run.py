@@ -753,13 +753,8 @@ def plot_scaling(rows, path):
     plt.close(fig)
 
 
-def write_text(text, path):
-    """Write a file atomically, so it is never left half-written."""
-    atomic.write_text(path, text)
-
-
 def write_json(data, path):
-    write_text(json.dumps(data, indent=1), path)
+    atomic.write_text(path, json.dumps(data, indent=1))
 
 
 def format_report(results):
@@ -803,7 +798,7 @@ def update_readme(report, path):
         raise ValueError(f"{path} has no {README_START} ... {README_END} block to fill")
     head, rest = text.split(README_START, 1)
     tail = rest.split(README_END, 1)[1]
-    write_text(f"{head}{README_START}\n{report}\n{README_END}{tail}", path)
+    atomic.write_text(path, f"{head}{README_START}\n{report}\n{README_END}{tail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -956,7 +951,7 @@ def main(argv=None):
         plot_scaling(rows, out / "scaling.png")
 
     report = format_report(results)
-    write_text(report + "\n", out / "results.md")
+    atomic.write_text(out / "results.md", report + "\n")
     if args.update_readme:
         update_readme(report, README)
     print(report)
