@@ -23,6 +23,20 @@ def tf():
     return tensorflow
 
 
+@pytest.fixture(scope="session")
+def keras(tf):
+    """keras (3, with tensorflow's backend), under the same rule as ``tf``."""
+    import keras
+    return keras
+
+
+@pytest.fixture(scope="session")
+def reference(tf):
+    """The repository's ``reference`` package (scratchconv <-> tf.keras), under the same rule as ``tf``."""
+    import reference
+    return reference
+
+
 @pytest.fixture(params=backend.BACKENDS)
 def on_backend(request):
     """Run the test once on each backend ("numba", "numpy"), restoring the one in use after."""

@@ -99,12 +99,6 @@ CASES = {f.__name__: f for f in (tutorial, strides_2_same_padding_odd_input, poo
 BATCH_SIZES = {"tutorial": 4}
 
 
-@pytest.fixture(scope="module")
-def reference(tf):
-    import reference
-    return reference
-
-
 def make_case(name, dtype, batch_size, seed=0):
     """A compiled scratchconv model of case ``name`` in ``dtype`` with seeded weights and
     non-zero biases, and a batch (x, one-hot y) for it."""

@@ -12,18 +12,11 @@ The weights must arrive bit for bit; the predictions (float32 probabilities in [
 different orders.
 """
 import numpy as np
-import pytest
 
 import scratchconv
 from scratchconv import layers
 
 PROBS_ATOL = 1e-5
-
-
-@pytest.fixture(scope="module")
-def reference(tf):
-    import reference
-    return reference
 
 
 def data(n=48, seed=0):

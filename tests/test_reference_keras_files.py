@@ -20,12 +20,6 @@ from scratchconv import layers
 PROBS_ATOL = 1e-5
 
 
-@pytest.fixture(scope="module")
-def keras(tf):
-    import keras
-    return keras
-
-
 def batch(n=24, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.uniform(0, 1, (n, 12, 12, 3)).astype(np.float32)

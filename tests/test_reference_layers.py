@@ -75,12 +75,6 @@ CASES = {**{f"activation {a}": activations_everywhere(a) for a in ACTIVATIONS if
                                          batch_normalization_after_conv2d_and_dense, batch_normalization_options)}}
 
 
-@pytest.fixture(scope="module")
-def reference(tf):
-    import reference
-    return reference
-
-
 def make_case(name, batches=1, seed=0):
     """Case ``name`` compiled with Adam, non-zero biases, and ``batches`` batches (x, one-hot y)."""
     scratchconv.set_seed(seed)

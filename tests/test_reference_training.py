@@ -56,12 +56,6 @@ OPTIMIZERS = {
 }
 
 
-@pytest.fixture(scope="module")
-def reference(tf):
-    import reference
-    return reference
-
-
 def small_model(dtype):
     return scratchconv.Sequential([
         layers.Conv2D(6, (3, 3), activation="relu", input_shape=(10, 10, 3)),

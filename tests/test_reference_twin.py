@@ -7,18 +7,6 @@ import scratchconv
 from scratchconv import layers, optimizers
 
 
-@pytest.fixture(scope="module")
-def reference(tf):
-    import reference
-    return reference
-
-
-@pytest.fixture(scope="module")
-def keras(tf):
-    import keras
-    return keras
-
-
 def small_model(dtype="float32"):
     return scratchconv.Sequential([
         layers.Conv2D(3, (3, 2), strides=(2, 1), padding="same", activation="relu", input_shape=(7, 6, 2)),
