@@ -96,6 +96,29 @@ def test_damaged_cache_files_are_compiled_again(tmp_path):
     assert second.stdout.strip() == "[1. 0. 1.]"
 
 
+RUN_A_CONVOLUTION = """
+    import numpy as np
+    from scratchconv.kernels import numba_kernels
+    x = np.ones((1, 4, 4, 2), np.float32)
+    w = np.ones((3, 3, 2, 1), np.float32)
+    print(numba_kernels.conv2d_forward(x, w, None, (1, 1), ((0, 0), (0, 0))).ravel())
+"""
+
+
+def test_a_second_process_reads_the_kernels_from_the_cache_instead_of_compiling_them(tmp_path):
+    # The convolution kernels take the Geometry tuple, a class of the kernels' module: the
+    # damaged-file check runs before that class exists and once took its cache files for damaged,
+    # deleting them, so every process compiled the kernels again (20 s to a first training step).
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
+    first = python(RUN_A_CONVOLUTION, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "data saved" in first.stdout + first.stderr
+    second = python(RUN_A_CONVOLUTION, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "data saved" not in second.stdout + second.stderr
+    assert second.stdout.strip().splitlines()[-1] == "[18. 18. 18. 18.]"
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """A data set and a model file for the ASCII checks."""

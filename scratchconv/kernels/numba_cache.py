@@ -78,7 +78,11 @@ def _readable(path, index):
             if index:
                 pickle.load(f)
             pickle.loads(f.read())
-    except Exception:  # noqa: BLE001  (any failure means numba would fail too)
+    except (AttributeError, ImportError):
+        # The file names a class of the kernels' module (the Geometry tuple in a signature),
+        # which is defined after this check runs: not damage, and numba will read it.
+        return True
+    except Exception:  # noqa: BLE001  (any other failure means numba would fail too)
         return False
     return True
 
