@@ -71,6 +71,21 @@ kernel, strides ``sh``, ``sw``, ``top`` and ``left`` padding, ``w_out`` output c
 
 # ----- the steps, for one sample b ------------------------------------------------------------
 
+@njit(cache=CACHE, inline="always")
+def _copy_pixel(x, b, hi, wi, dst):
+    """dst = x_pad[b, hi, wi, :], the C = len(dst) channels of one pixel of sample b, zeros
+    where (hi, wi) lies in the padding (``x`` seen as (N, H, W*C)). im2col's windows and
+    Winograd's tiles are both made of such pixels."""
+    c = dst.shape[0]
+    if 0 <= hi < x.shape[1] and 0 <= wi < x.shape[2] // c:
+        src = x[b, hi, wi * c:(wi + 1) * c]
+        for k in range(c):
+            dst[k] = src[k]
+    else:
+        for k in range(c):
+            dst[k] = 0.0
+
+
 @njit(cache=CACHE)
 def _im2col(x, b, g, col):
     """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b.
@@ -98,15 +113,7 @@ def _im2col(x, b, g, col):
                     dst[k] = src[k]
                 continue
             for q in range(kw):
-                wi = w0 + q
-                dst = col[r, k0 + q * c:k0 + (q + 1) * c]
-                if 0 <= hi < h and 0 <= wi < wd:
-                    src = x[b, hi, wi * c:(wi + 1) * c]
-                    for cc in range(c):
-                        dst[cc] = src[cc]
-                else:
-                    for cc in range(c):
-                        dst[cc] = 0.0
+                _copy_pixel(x, b, hi, w0 + q, col[r, k0 + q * c:k0 + (q + 1) * c])
 
 
 @njit(cache=CACHE)
@@ -175,8 +182,6 @@ def _winograd_sample(x, b, u, bias, g, tiles_w, d, v, m, yb, add_bias, relu):
     row); m : (16, T, C_out), the 16 products; yb : (H_out*W_out, C_out).
     """
     c, _, _, _, _, top, left, w_out = g
-    _, h, row_len = x.shape
-    wd = row_len // c
     h_out = yb.shape[0] // w_out
     for t in range(v.shape[1]):
         ti, tj = t // tiles_w, t % tiles_w
@@ -184,15 +189,7 @@ def _winograd_sample(x, b, u, bias, g, tiles_w, d, v, m, yb, add_bias, relu):
         for p in range(4):
             hi = 2 * ti + p - top
             for q in range(4):
-                wi = 2 * tj + q - left
-                dst = d[p, q]
-                if 0 <= hi < h and 0 <= wi < wd:
-                    src = x[b, hi, wi * c:(wi + 1) * c]
-                    for k in range(c):
-                        dst[k] = src[k]
-                else:
-                    for k in range(c):
-                        dst[k] = 0.0
+                _copy_pixel(x, b, hi, 2 * tj + q - left, d[p, q])
         # B^T d, down each column (in place), then (B^T d) B along each row, into v.
         for q in range(4):
             for k in range(c):
