@@ -30,17 +30,6 @@ import scratchconv
 from scratchconv import keras_config
 from scratchconv import optimizers as sc_optimizers
 
-_OPTIMIZER_OPTIONS = {"SGD": ("learning_rate", "momentum", "nesterov", "weight_decay"),
-                      "Adam": ("learning_rate", "beta_1", "beta_2", "epsilon", "weight_decay"),
-                      "AdamW": ("learning_rate", "weight_decay", "beta_1", "beta_2", "epsilon"),
-                      "RMSprop": ("learning_rate", "rho", "momentum", "epsilon", "centered", "weight_decay")}
-
-# Keras optimizer options that must keep their default (off) for scratchconv to match.
-_OPTIMIZER_DEFAULTS = {"clipnorm": None, "global_clipnorm": None,
-                       "clipvalue": None, "use_ema": False, "loss_scale_factor": None,
-                       "gradient_accumulation_steps": None, "amsgrad": False}
-
-
 def _check_tensorflow_backend():
     if keras.backend.backend() != "tensorflow":
         raise RuntimeError(f"the reference twin needs Keras on the TensorFlow backend, but Keras runs on "
@@ -190,30 +179,16 @@ def _model_dtype(keras_model):
 
 
 def _optimizer_spec(optimizer):
-    """scratchconv's ``{"class_name", "config"}`` for a keras SGD, Adam, AdamW or RMSprop."""
-    class_name = type(optimizer).__name__
-    if class_name not in _OPTIMIZER_OPTIONS:
-        raise ValueError(f"keras optimizer {class_name} has no scratchconv counterpart; "
-                         f"scratchconv has {', '.join(_OPTIMIZER_OPTIONS)}")
+    """scratchconv's ``{"class_name", "config"}`` for a compiled keras optimizer, read the way a
+    saved model's config is (``scratchconv.keras_config.optimizer_from_keras``)."""
     config = optimizer.get_config()
-    for key, default in _OPTIMIZER_DEFAULTS.items():
-        if config.get(key, default) != default:
-            raise ValueError(f"keras optimizer {class_name} has {key}={config[key]!r}, "
-                             f"which scratchconv does not support")
-    options = {key: config[key] for key in _OPTIMIZER_OPTIONS[class_name]}
-    if isinstance(config["learning_rate"], dict):
-        schedule = config["learning_rate"]
-        if schedule.get("class_name") not in sc_optimizers.schedules.SCHEDULE_CLASSES:
-            raise ValueError(f"keras optimizer {class_name} has the learning-rate schedule "
-                             f"{schedule.get('class_name')}, which scratchconv does not have")
-        options["learning_rate"] = {"class_name": schedule["class_name"],
-                                    "config": {k: float(v) if isinstance(v, np.floating) else v
-                                               for k, v in schedule["config"].items()}}
-    elif keras.backend.standardize_dtype(optimizer.learning_rate.dtype) == "float32":
-        # A float32 learning-rate variable reports 0.0010000000474974513 for 0.001: take the
-        # shortest decimal that rounds to the same float32, as the user wrote it.
-        options["learning_rate"] = float(str(np.float32(options["learning_rate"])))
-    return {"class_name": class_name, "config": options}
+    spec = keras_config.optimizer_from_keras({"class_name": type(optimizer).__name__,
+                                              "config": config})
+    if (not isinstance(config["learning_rate"], dict)
+            and keras.backend.standardize_dtype(optimizer.learning_rate.dtype) != "float32"):
+        # A float64 rate is exact: no float32 round trip to undo.
+        spec["config"]["learning_rate"] = config["learning_rate"]
+    return spec
 
 
 def _loss_name(loss):

@@ -245,7 +245,13 @@ def optimizer_from_keras(spec):
     options = {key: config[key] for key in shared if key in config}
     lr = options.get("learning_rate")
     if isinstance(lr, dict):
-        options["learning_rate"] = {"class_name": lr.get("class_name"), "config": lr.get("config")}
+        if lr.get("class_name") not in sc_optimizers.schedules.SCHEDULE_CLASSES:
+            raise ValueError(f"keras optimizer {class_name} has the learning-rate schedule "
+                             f"{lr.get('class_name')}, which scratchconv does not have")
+        # A live schedule's get_config may hold numpy scalars; a saved one holds plain numbers.
+        options["learning_rate"] = {"class_name": lr["class_name"],
+                                    "config": {key: value.item() if isinstance(value, np.generic) else value
+                                               for key, value in (lr.get("config") or {}).items()}}
     else:
         options["learning_rate"] = _float32_decimal(lr)
     return {"class_name": class_name, "config": options}

@@ -167,6 +167,22 @@ def test_an_optimizer_scratchconv_lacks_loads_uncompiled_with_a_warning(tmp_path
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
+def test_a_learning_rate_schedule_scratchconv_lacks_loads_uncompiled_with_a_warning(tmp_path):
+    model, x = trained_model()
+    model.save(tmp_path / "m.keras")
+
+    def polynomial(config):
+        config["compile_config"]["optimizer"]["config"]["learning_rate"] = {
+            "module": "keras.optimizers.schedules", "class_name": "PolynomialDecay",
+            "config": {"initial_learning_rate": 0.01, "decay_steps": 10}, "registered_name": None}
+    bad = rewritten_config(tmp_path / "m.keras", tmp_path / "polynomial.keras", polynomial)
+    with pytest.warns(UserWarning, match="has the learning-rate schedule PolynomialDecay, which "
+                                         "scratchconv does not have"):
+        loaded = scratchconv.load_model(bad)
+    assert loaded.optimizer is None
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 def test_a_file_without_optimizer_state_says_so(tmp_path):
     model, _ = trained_model()
     model.save(tmp_path / "m.keras", include_optimizer=False)
