@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from scratchconv.atomic import write_text
+
 GOAL_MS = 50
 WARMUP = 5
 
@@ -141,7 +143,7 @@ def main(argv=None):
     print("the server's steps, in this process (median ms): " + ", ".join(
         f"{step} {s['median_ms']:.1f}" for step, s in steps.items()))
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        write_text(args.out, json.dumps(results, indent=2) + "\n", what="the results")
     return 0
 
 
