@@ -56,6 +56,7 @@ from scratchconv.atomic import write_atomically  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent / "README.md"
+TOP_README = Path(__file__).resolve().parent.parent / "README.md"
 BASE_AREA = 50 * 50
 
 # (framework, api) pairs in table order, with a label for people.
@@ -757,22 +758,31 @@ def write_json(data, path):
     atomic.write_text(path, json.dumps(data, indent=1))
 
 
-def format_report(results):
-    """The whole report in Markdown: where and how it ran, the table, targets, profile, notes."""
+def _measured_where(results):
+    """The sentence that says when, where, with what and by which command a run was measured."""
     machine, versions = results["machine"], results["machine"]["versions"]
     installed = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    return (f"Measured {machine['date_utc']} UTC on {machine['cpu']} "
+            f"({machine['cores']} cores{', AVX-512' if machine['avx512'] else ''}), "
+            f"{machine['threads']} threads per framework; Python {machine['python']}, {installed}; "
+            f"scratchconv at commit {machine['git_commit']}. Command:")
+
+
+def _peak_text(results):
     peak = results.get("peak")
-    peak_text = ("The machine's peak was not measured. " if peak is None else
-                 f"The machine's peak, measured in this run: {peak['gflops']:.0f} GFLOP/s "
-                 f"({peak['min']:.0f}-{peak['max']:.0f}; {peak['how']}). ")
+    return (("The machine's peak was not measured. " if peak is None else
+             f"The machine's peak, measured in this run: {peak['gflops']:.0f} GFLOP/s "
+             f"({peak['min']:.0f}-{peak['max']:.0f}; {peak['how']}). ")
+            + "GFLOP/s count the operations of direct convolution, so an algorithm that needs "
+            "fewer (Winograd) can pass 100%.")
+
+
+def format_report(results):
+    """The whole report in Markdown: where and how it ran, the table, targets, profile, notes."""
     parts = [
-        f"Measured {machine['date_utc']} UTC on {machine['cpu']} "
-        f"({machine['cores']} cores{', AVX-512' if machine['avx512'] else ''}), "
-        f"{machine['threads']} threads per framework; Python {machine['python']}, {installed}; "
-        f"scratchconv at commit {machine['git_commit']}. Command:",
+        _measured_where(results),
         f"```bash\n{results['command']}\n```",
-        peak_text + "GFLOP/s count the operations of direct convolution, so an algorithm that needs "
-        "fewer (Winograd) can pass 100%.",
+        _peak_text(results),
         format_table(results["rows"]),
         format_targets(results["targets"], results["startup"], results.get("numba_over_numpy")),
     ]
@@ -788,17 +798,35 @@ def format_report(results):
     return "\n\n".join(parts)
 
 
+def format_summary(results):
+    """The top-level README's excerpt of a run: the tutorial's own rows (50x50, training at
+    batch 32, inference at 32 and 256) and the targets, so that page never holds figures
+    copied by hand."""
+    rows = [r for r in results["rows"] if r["image"] == 50
+            and (r["batch"] == 32 if r["task"] == "train" else r["batch"] in (32, 256))]
+    return "\n\n".join([
+        _measured_where(results).replace("Command:", "Every batch size and image size, the "
+                                         "per-layer and per-kernel times are in "
+                                         "[benchmarks/README.md](benchmarks/README.md). Command:"),
+        f"```bash\n{results['command']}\n```",
+        _peak_text(results),
+        format_table(rows),
+        format_targets(results["targets"], results["startup"], results.get("numba_over_numpy")),
+    ])
+
+
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
+SUMMARY_START, SUMMARY_END = "<!-- speed:start -->", "<!-- speed:end -->"
 
 
-def update_readme(report, path):
-    """Replace the block between the results markers of ``path`` with ``report``."""
+def update_readme(report, path, start=README_START, end=README_END):
+    """Replace the block between the markers ``start`` and ``end`` of ``path`` with ``report``."""
     text = path.read_text()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{path} has no {README_START} ... {README_END} block to fill")
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
-    atomic.write_text(path, f"{head}{README_START}\n{report}\n{README_END}{tail}")
+    if start not in text or end not in text:
+        raise ValueError(f"{path} has no {start} ... {end} block to fill")
+    head, rest = text.split(start, 1)
+    tail = rest.split(end, 1)[1]
+    atomic.write_text(path, f"{head}{start}\n{report}\n{end}{tail}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -856,7 +884,7 @@ def parse_args(argv=None):
     parser.add_argument("--skip-kernels", action="store_true",
                         help="skip the per-kernel micro-benchmarks")
     parser.add_argument("--update-readme", action="store_true",
-                        help="write the report into benchmarks/README.md (for the full run)")
+                        help="write the report into benchmarks/README.md and its excerpt into README.md (for the full run)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for name in ("repeats", "train_samples", "predict_samples", "threads"):
@@ -954,9 +982,10 @@ def main(argv=None):
     atomic.write_text(out / "results.md", report + "\n")
     if args.update_readme:
         update_readme(report, README)
+        update_readme(format_summary(results), TOP_README, SUMMARY_START, SUMMARY_END)
     print(report)
     print(f"\nwrote results.json, results.md and the plots to {out} ({results['wall_s']:.0f} s)"
-          + (f"; updated {README}" if args.update_readme else ""))
+          + (f"; updated {README} and {TOP_README}" if args.update_readme else ""))
     return 0
 
 

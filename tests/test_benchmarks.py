@@ -5,10 +5,13 @@ shared. The tests check the structure of what the harness writes and the ratios 
 computes from given numbers.
 """
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmarks import models, run
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _measurement(framework, api, seconds, task="train", image=50, batch=32, samples=64,
@@ -217,6 +220,26 @@ def test_update_readme_replaces_only_the_results_block(tmp_path):
     readme.write_text(f"intro\n{run.README_START}\nold\n{run.README_END}\noutro\n")
     run.update_readme("new table", readme)
     assert readme.read_text() == f"intro\n{run.README_START}\nnew table\n{run.README_END}\noutro\n"
+
+
+def test_both_readmes_hold_the_kept_run_as_its_report_writes_it():
+    # The pages' speed figures are written by --update-readme from results/results.json, never
+    # by hand: each block is the report of that file.
+    results = json.loads((ROOT / "benchmarks" / "results" / "results.json").read_text())
+    for path, start, end, report in [(run.README, run.README_START, run.README_END, run.format_report),
+                                     (run.TOP_README, run.SUMMARY_START, run.SUMMARY_END,
+                                      run.format_summary)]:
+        block = path.read_text().split(start, 1)[1].split(end, 1)[0]
+        assert block == f"\n{report(results)}\n", f"{path}'s {start} block is not the kept run's report"
+
+
+def test_the_summary_keeps_the_tutorial_rows_and_every_target():
+    results = json.loads((ROOT / "benchmarks" / "results" / "results.json").read_text())
+    summary = run.format_summary(results)
+    table = [line for line in summary.splitlines() if line.startswith(("| train |", "| predict |"))]
+    assert table and all(line.startswith(("| train | 50 | 32 |", "| predict | 50 | 32 |",
+                                          "| predict | 50 | 256 |")) for line in table)
+    assert all(t["target"] in summary for t in results["targets"])
 
 
 def test_update_readme_without_markers_says_so(tmp_path):
