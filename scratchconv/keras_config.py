@@ -110,9 +110,12 @@ def dtype_name(dtype):
 
 def _plain_value(key, value):
     """A Keras config value as scratchconv writes it: an initializer as its name (its seed only
-    mattered for drawing weights, which are loaded), tuples as lists."""
+    mattered for drawing weights, which are loaded), tuples as lists, and a one-axis list as
+    its axis (Keras 2 writes BatchNormalization's ``axis=-1`` as ``[3]``)."""
     if key.endswith("_initializer") and isinstance(value, dict):
         return to_snake_case(value.get("class_name", ""))
+    if key == "axis" and isinstance(value, (list, tuple)) and len(value) == 1:
+        return value[0]
     return list(value) if isinstance(value, tuple) else value
 
 
@@ -231,6 +234,9 @@ def optimizer_from_keras(spec):
     """scratchconv's ``{"class_name", "config"}`` of a serialised Keras optimizer, or a
     ValueError saying what scratchconv lacks."""
     class_name = spec.get("class_name")
+    if isinstance(class_name, str) and class_name.startswith("Custom>"):
+        # Keras 2.11-2.15 serialise their new optimizers as "Custom>Adam" and so on.
+        class_name = class_name[len("Custom>"):]
     config = dict(spec.get("config") or {})
     cls = sc_optimizers.OPTIMIZER_CLASSES.get(class_name)
     if cls is None:
@@ -295,6 +301,8 @@ def loss_from_keras(loss):
 def metrics_from_keras(metrics):
     """Keras's compiled metrics (names, or serialised metrics) as scratchconv's list of names."""
     metrics = [] if metrics is None else [metrics] if isinstance(metrics, (str, dict)) else list(metrics)
+    if len(metrics) == 1 and isinstance(metrics[0], list):
+        metrics = metrics[0]  # Keras 2 keeps one list per output
     names = []
     for m in metrics:
         if isinstance(m, dict):

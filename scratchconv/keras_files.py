@@ -128,11 +128,8 @@ def _load_legacy_h5(path):
             _set_data_info(path, model, None)
             _read_legacy_weights(path, model, h5)
             training = h5.attrs.get("training_config")
-            if training is not None and _compile(path, model, json.loads(_text(training))) \
-                    and "optimizer_weights" in h5:
-                warnings.warn(f"{path} is a legacy .h5 file, whose optimizer state scratchconv does "
-                              f"not read: training the loaded model starts with a fresh optimizer",
-                              stacklevel=3)
+            if training is not None and _compile(path, model, json.loads(_text(training))):
+                _read_legacy_optimizer(path, model, h5)
     except ModelFileError:
         raise
     except READ_ERRORS as err:
@@ -251,23 +248,43 @@ def _head_count(optimizer):
 
 
 def _read_optimizer(path, model, h5):
-    """Restore the optimizer's step count and state from ``optimizer/vars``, or say it is absent."""
+    """Restore the optimizer's step count and state from a ``.keras`` file's ``optimizer/vars``
+    (datasets named 0, 1, ...: the step count, the learning rate unless it is a schedule, then
+    the per-weight slots), or say it is absent."""
+    stored = h5.get("optimizer/vars")
+    variables = [(f"optimizer/vars/{k}", stored[str(k)]) for k in range(len(stored))] if stored else []
+    _restore_optimizer(path, model, variables, _head_count(model.optimizer))
+
+
+def _read_legacy_optimizer(path, model, h5):
+    """Restore the optimizer's state from a legacy ``.h5`` file's ``optimizer_weights``, whose
+    ``weight_names`` list the variables in the order of ``.keras`` files: the step count, the
+    learning rate (Keras 3; Keras 2 keeps it out of the variables), then the per-weight slots
+    (the same order in Keras 2 and 3, checked against files both wrote)."""
+    group = h5.get("optimizer_weights")
+    names = [_text(n) for n in group.attrs.get("weight_names", [])] if group is not None else []
+    variables = [(f"optimizer_weights/{name}", group[name]) for name in names]
+    head = 2 if len(names) > 1 and names[1].endswith("learning_rate") else 1
+    _restore_optimizer(path, model, variables, head)
+
+
+def _restore_optimizer(path, model, variables, head):
+    """Set the optimizer's step count and per-weight state from ``variables``, the list of
+    ``(where, dataset)`` Keras stored: ``head`` variables (the step count first), then the slots
+    in :func:`keras_config.optimizer_slot_order`'s order. Say so when there are none."""
     params = _trainable(model)
     order = keras_config.optimizer_slot_order(model.optimizer, len(params))
-    stored = h5.get("optimizer/vars")
-    expected = _head_count(model.optimizer) + len(order)
-    if stored is None or len(stored) == 0:
+    if not variables:
         warnings.warn(f"{path} holds no optimizer state: training the loaded model starts with a "
-                      f"fresh optimizer", stacklevel=4)
+                      f"fresh optimizer", stacklevel=5)
         return
-    if len(stored) != expected:
-        raise _fail(path, f"its optimizer holds {len(stored)} variables, but a "
-                          f"{type(model.optimizer).__name__} of this model keeps {expected}")
+    if len(variables) != head + len(order):
+        raise _fail(path, f"its optimizer holds {len(variables)} variables, but a "
+                          f"{type(model.optimizer).__name__} of this model keeps {head + len(order)}")
     slots = [{} for _ in params]
-    for k, (i, slot) in enumerate(order):
-        slots[i][slot] = _checked_array(path, stored[str(_head_count(model.optimizer) + k)], params[i],
-                                        f"optimizer/vars/{_head_count(model.optimizer) + k} ({slot})")
-    iterations = int(np.asarray(stored["0"]))
+    for (i, slot), (where, dataset) in zip(order, variables[head:]):
+        slots[i][slot] = _checked_array(path, dataset, params[i], f"{where} ({slot})")
+    iterations = int(np.asarray(variables[0][1]))
     try:
         model.optimizer.set_state(params, iterations, [s or None for s in slots])
     except ValueError as err:

@@ -128,17 +128,22 @@ def test_a_scratchconv_keras_file_opens_in_keras_and_predicts_the_same(keras, tm
         np.testing.assert_array_equal(named["m"], m)
 
 
-def test_a_legacy_h5_file_with_a_loss_function_loads(keras, tmp_path):
+def test_a_legacy_h5_file_with_a_loss_function_loads_with_its_optimizer_state(keras, tmp_path):
     trained = keras_trained(keras, loss=keras.losses.categorical_crossentropy,
                             optimizer=keras.optimizers.SGD(0.01, momentum=0.9))
     trained.save(tmp_path / "model.h5")
-    with pytest.warns(UserWarning, match="legacy .h5 file, whose optimizer state scratchconv does not read"):
-        ours = scratchconv.load_model(tmp_path / "model.h5")
+    ours = scratchconv.load_model(tmp_path / "model.h5")
     assert_same_weights(ours.get_weights(), trained.get_weights())
     assert ours.get_compile_config()["loss"] == "categorical_crossentropy"
     assert ours.get_compile_config()["optimizer"]["config"]["momentum"] == 0.9
-    x, _ = batch(seed=1)
+    x, y = batch(seed=1)
     assert np.abs(ours.predict(x, verbose=0) - trained.predict(x, verbose=0)).max() <= PROBS_ATOL
+    # The momentum came along: one more step moves the weights alike (1e-6, as below).
+    assert ours.optimizer.iterations == int(trained.optimizer.iterations) == 6
+    ours.train_on_batch(x, y)
+    trained.train_on_batch(x, y)
+    for a, b in zip(ours.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_allclose(a, np.asarray(b), rtol=0, atol=1e-6)
 
 
 def test_reference_from_keras_takes_a_loss_given_as_a_function(keras, tmp_path):
