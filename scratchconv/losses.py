@@ -336,10 +336,10 @@ class MeanSquaredError(Loss):
         return self._check_rows(y, k, dtype, where)
 
 
-# Keras's loss options at the values scratchconv computes (any other value is refused; from_logits
-# may be True for the cross-entropies, see Loss). Keras 2's files say reduction "auto" (or None): in
-# Keras 2 that meant this same mean over the batch.
-KERAS_DEFAULTS = {"from_logits": False, "label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
+# Keras's loss options other than from_logits (the Loss's own option) at the values scratchconv
+# computes; any other value is refused. Keras 2's files say reduction "auto" (or None): in Keras 2
+# that meant this same mean over the batch.
+KERAS_DEFAULTS = {"label_smoothing": 0.0, "reduction": "sum_over_batch_size", "axis": -1,
                   "dtype": None, "ignore_class": None}
 _ALSO_NEUTRAL = {"reduction": ("auto", None)}
 
