@@ -276,6 +276,50 @@ def format_table(result):
     return "\n".join(lines)
 
 
+# (input shape without the batch, c_out) of the inference forwards ``--winograd`` times: 24x24 to
+# 32 channels from 3 to 64 input channels, and the tutorial model's conv1.
+WINOGRAD_SHAPES = [((24, 24, c), 32) for c in (3, 8, 16, 32, 64)] + [((50, 50, 3), 64)]
+
+
+def winograd_choice(repeats=30):
+    """Where Winograd pays at inference: the numba backend's fused inference forward
+    (``conv2d_maxpool_forward(..., training=False)``: 3x3 valid convolution, bias, ReLU, 2x2
+    max pooling) at batch 32, float32, by im2col and by Winograd's F(2x2, 3x3), one thread,
+    CPU time, interleaved repeats. Returns rows (shape, c_out, im2col ms, Winograd ms) of
+    medians; the choice is forced through ``numba_kernels.WINOGRAD_MIN_CHANNELS``."""
+    import numba
+    k = backend.kernels("numba")
+    saved_threads, saved_min = numba.get_num_threads(), k.WINOGRAD_MIN_CHANNELS
+    numba.set_num_threads(1)
+    rng = np.random.default_rng(7)
+    pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    calls = {}
+    for shape, c_out in WINOGRAD_SHAPES:
+        x = rng.random((BATCH, *shape), dtype=np.float32)
+        w = rng.standard_normal((3, 3, shape[2], c_out), dtype=np.float32) * 0.1
+        b = rng.standard_normal(c_out, dtype=np.float32)
+        for path, min_channels in (("im2col", 10 ** 9), ("winograd", 1)):
+            workspace = {}
+            calls[(shape, c_out, path)] = (min_channels, lambda x=x, w=w, b=b, ws=workspace: (
+                k.conv2d_maxpool_forward(x, w, b, (1, 1), ((0, 0), (0, 0)), True, *pool,
+                                         workspace=ws, training=False)))
+    times = {key: [] for key in calls}
+    try:
+        for r in range(repeats + 1):
+            for key, (min_channels, fn) in calls.items():
+                k.WINOGRAD_MIN_CHANNELS = min_channels
+                start = time.process_time()
+                fn()
+                if r:  # the first round compiles and fills the workspaces
+                    times[key].append(time.process_time() - start)
+    finally:
+        k.WINOGRAD_MIN_CHANNELS = saved_min
+        numba.set_num_threads(saved_threads)
+    return [(shape, c_out, statistics.median(times[(shape, c_out, "im2col")]) * 1e3,
+             statistics.median(times[(shape, c_out, "winograd")]) * 1e3)
+            for shape, c_out in WINOGRAD_SHAPES]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernels",
                                      description=__doc__.split("\n")[0])
@@ -285,7 +329,16 @@ def main(argv=None):
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--one-core", action="store_true",
                         help="one thread everywhere, timed by CPU time (for a busy machine)")
+    parser.add_argument("--winograd", action="store_true",
+                        help="instead: the inference forward by im2col and by Winograd, by input "
+                             "channels (one thread, CPU time; WINOGRAD_MIN_CHANNELS' figures)")
     args = parser.parse_args(argv)
+    if args.winograd:
+        print("Inference forward (3x3 conv + bias + ReLU + 2x2 max pool), batch 32, float32, "
+              "one thread, CPU time, median ms: im2col / Winograd")
+        for shape, c_out, im2col, wino in winograd_choice(args.repeats):
+            print(f"{'x'.join(map(str, shape)):>9} -> {c_out:<3} {im2col:7.2f} / {wino:.2f}")
+        return
     print(format_table(run(args.repeats, args.json, args.numpy_repeats, args.one_core)))
 
 

@@ -58,6 +58,9 @@ class ConvPoolStep:
     then the convolution's backward (see :class:`~scratchconv.layers.Conv2D`). The
     convolution's output is never stored.
 
+    An inference forward (``training=False``: predict, evaluate) keeps no argmax (the kernels do
+    not compute it), so a backward after it raises a RuntimeError saying so.
+
     The step keeps its kernels' buffers in a workspace of its own; the pooled output lives
     there and the next forward of the same batch size overwrites it (the model has consumed it
     by then).
@@ -104,6 +107,10 @@ class ConvPoolStep:
                                f"backward from")
         conv = self.conv
         x, y, argmax = self._cache
+        if argmax is None:
+            raise RuntimeError(f"step {self.name!r} last ran forward with training=False, which keeps no "
+                               f"record of the pooling's winners; run forward with training=True before "
+                               f"backward")
         dw, db, dx = backend.kernels().conv2d_maxpool_backward(
             np.asarray(dy, dtype=conv.dtype), y, argmax, x, conv.params["kernel"], conv.strides,
             conv.pads, conv.activation == "relu", need_db=conv.use_bias, need_dx=need_dx,

@@ -373,12 +373,16 @@ def test_numba_kernels_accept_non_contiguous_inputs():
 def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
     k = backend.kernels("numba")
     x, w, b, dy, pads = conv_case(((5, 10, 9, 4), (3, 3, 4, 6)), (1, 1), "same", np.float32)
+    # The inference forward by Winograd, pooled in its tiles and pooled from the convolution.
+    xw, ww, bw, _, pads_w = conv_case(((5, 10, 9, 32), (3, 3, 32, 6)), (1, 1), "same", np.float32)
 
     def run():
         return (k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
                 k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
                 k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
-                *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)))
+                *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)),
+                *(k.conv2d_maxpool_forward(xw, ww, bw, (1, 1), pads_w, True, pool, (2, 2), ((0, 0), (0, 1)),
+                                           training=False)[0] for pool in ((2, 2), (3, 3))))
 
     all_threads = run()
     saved = numba.get_num_threads()
@@ -530,29 +534,88 @@ def test_numba_kernels_reuse_a_workspace_of_the_same_shape_and_return_fresh_grad
     assert y3.shape[0] == 1 and workspace["y"] is y3
 
 
-# ----- inference by Winograd's F(2x2, 3x3) in the fast backend ---------------------------------
+# ----- the inference forward (training=False): no argmax, Winograd in the fast backend ---------
 
 # (input shape, c_out, padding): the tutorial's second convolution, and odd output sizes.
 WINOGRAD_CASES = [((3, 24, 24, 64), 32, "valid"), ((2, 9, 7, 32), 5, "same"),
                   ((2, 8, 11, 40), 7, "same")]
+# (pool size, strides, padding): 2x2 windows at stride 2 are Winograd's output tiles, pooled in
+# place (odd output sizes leave a last window half outside with "same", dropped with "valid");
+# the others pool a convolution written out.
+INFERENCE_POOLS = [((2, 2), (2, 2), "valid"), ((2, 2), (2, 2), "same"), ((3, 3), (2, 2), "same"),
+                   ((2, 2), (1, 1), "valid")]
+
+
+def inference_case(x_shape, c_out, padding, pool, dtype, window=(3, 3), strides=(1, 1)):
+    x = random(x_shape, dtype, 1)
+    w = random(window + (x_shape[3], c_out), dtype, 2) * dtype(0.1)
+    b = random(c_out, dtype, 3)
+    pads = pads_2d(x_shape[1:3], window, strides, padding)
+    conv_hw = output_size_2d(x_shape[1:3], window, strides, padding)
+    pool_args = (pool[0], pool[1], pads_2d(conv_hw, pool[0], pool[1], pool[2]))
+    return x, w, b, pads, pool_args
 
 
 @pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD_CASES)
+@pytest.mark.parametrize("pool", INFERENCE_POOLS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("relu", [True, False])
-def test_numba_inference_by_winograd_matches_the_readable_fused_forward(x_shape, c_out, padding, dtype, relu):
+def test_numba_inference_by_winograd_matches_the_readable_fused_forward(x_shape, c_out, padding, pool, dtype, relu):
     numba_kernels = backend.kernels("numba")
-    x = random(x_shape, dtype, 1)
-    w = random((3, 3, x_shape[3], c_out), dtype, 2) * dtype(0.1)
-    b = random(c_out, dtype, 3)
-    pads = pads_2d(x_shape[1:3], (3, 3), (1, 1), padding)
+    x, w, b, pads, pool_args = inference_case(x_shape, c_out, padding, pool, dtype)
     assert numba_kernels.uses_winograd(w.shape, (1, 1), training=False)
-    conv_hw = output_size_2d(x_shape[1:3], (3, 3), (1, 1), padding)
-    pool = ((2, 2), (2, 2), pads_2d(conv_hw, (2, 2), (2, 2), "same"))
-    want_y, want_argmax = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool)
-    y, argmax = numba_kernels.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool, training=False)
-    assert y.dtype == dtype and rel_err(y, want_y) < TOLERANCE[dtype]
-    np.testing.assert_array_equal(argmax, want_argmax)  # no near-ties in random data
+    want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args)
+    y, argmax = numba_kernels.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args, training=False)
+    assert argmax is None
+    assert y.dtype == dtype and y.shape == want.shape and rel_err(y, want) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("window, strides", [((5, 5), (1, 1)), ((3, 3), (2, 2)), ((3, 3), (1, 1))])
+def test_the_inference_forward_is_the_training_one_without_its_argmax_on_both_backends(window, strides):
+    # Without Winograd (other kernels, strides, or too few channels for it to pay) the fast
+    # backend's inference is im2col, the training forward's numbers bit for bit.
+    x, w, b, pads, pool_args = inference_case((2, 11, 10, 3), 4, "same", INFERENCE_POOLS[2], np.float32,
+                                              window, strides)
+    for name in BACKENDS:
+        k = backend.kernels(name)
+        want, _ = k.conv2d_maxpool_forward(x, w, b, strides, pads, True, *pool_args)
+        y, argmax = k.conv2d_maxpool_forward(x, w, b, strides, pads, True, *pool_args, training=False)
+        assert argmax is None
+        if name == "numba":
+            assert not k.uses_winograd(w.shape, strides, training=False)
+        np.testing.assert_array_equal(y, want)
+
+
+def test_winograds_transformed_filters_are_kept_until_the_kernel_changes():
+    k = backend.kernels("numba")
+    x, w, b, pads, pool_args = inference_case((2, 8, 8, 32), 4, "valid", INFERENCE_POOLS[0], np.float32)
+    workspace = {}
+    first = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool_args, workspace=workspace,
+                                     training=False)[0].copy()
+    w *= 2  # in place, as set_weights and the optimizers change a kernel
+    second = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool_args, workspace=workspace,
+                                      training=False)[0]
+    want = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool_args, training=False)[0]
+    np.testing.assert_array_equal(second, want)
+    assert not np.array_equal(first, second)
+
+
+def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bounds():
+    """docs/winograd.md's figure (printed with -s): the tutorial model's second convolution and
+    pooling (8 samples, Glorot-scale weights), the fast backend's float32 inference forward
+    (Winograd, pooled in its tiles) and training forward (im2col) against float64."""
+    x = np.random.default_rng(0).random((8, 24, 24, 64))
+    w = random((3, 3, 64, 32), np.float64, 1) * 0.06
+    b = random(32, np.float64, 2) * 0.1
+    args = ((1, 1), ((0, 0), (0, 0)), True, (2, 2), (2, 2), ((0, 0), (0, 0)))
+    want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, *args)
+    k = backend.kernels("numba")
+    f32 = [a.astype(np.float32) for a in (x, w, b)]
+    errors = {mode: rel_err(k.conv2d_maxpool_forward(*f32, *args, training=training)[0], want)
+              for mode, training in (("inference", False), ("training", True))}
+    print(f"\nfloat32 error of the fused forward, inference (Winograd) {errors['inference']:.1e}, "
+          f"training (im2col) {errors['training']:.1e}")
+    assert max(errors.values()) < 1e-5  # docs/agreement.md: 1e-5 of the largest output
 
 
 def test_winograd_runs_at_inference_only_and_where_it_pays():

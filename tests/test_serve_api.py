@@ -71,8 +71,10 @@ def test_predict_gives_every_class_sorted_as_the_model_predicts_the_loaded_file(
     probabilities = model.predict(data.load_image(RUNE)[None], verbose=0)[0]
     assert [p["class"] for p in predictions] == [explain.class_names(model)[i]
                                                  for i in np.argsort(-probabilities, kind="stable")]
+    # Serve runs the layers one by one (im2col); predict's fused steps may run Winograd, which
+    # rounds differently: the same probabilities up to float32 rounding of the logits.
     np.testing.assert_allclose([p["probability"] for p in predictions],
-                               np.sort(probabilities)[::-1], rtol=1e-6)
+                               np.sort(probabilities)[::-1], rtol=1e-4, atol=1e-7)
     assert predictions[0]["class"] == "ᚱ raidho"
 
 

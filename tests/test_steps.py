@@ -86,7 +86,7 @@ def test_model_backward_after_a_fused_forward_runs_the_fused_steps_back():
     model = two_pair_model()
     x, _ = data(4)
     dy = np.random.default_rng(2).standard_normal((4, 4))
-    model.predict(x, verbose=0)
+    model._forward(x, training=True)  # the fused steps, as fit runs them
     dx_fused = model.backward(dy)
     grads_fused = [g.copy() for layer in model.layers for g in layer.grads.values()]
     model.forward(x)
@@ -101,3 +101,14 @@ def test_a_backward_before_any_forward_says_so():
         model.backward(np.ones((2, 4)))
     with pytest.raises(RuntimeError, match="has not run forward yet"):
         model.steps[0].backward(np.ones((2, 4, 3, 3)))
+
+
+def test_a_backward_after_an_inference_forward_says_it_needs_a_training_one(on_backend):
+    # predict's fused steps pool without recording the winners, which only a backward needs.
+    model = two_pair_model()
+    x, _ = data(4)
+    model.predict(x, verbose=0)
+    with pytest.raises(RuntimeError, match="training=False.*run forward with training=True"):
+        model.backward(np.ones((4, 4)))
+    model._forward(x, training=True)
+    assert model.backward(np.ones((4, 4))).shape == x.shape

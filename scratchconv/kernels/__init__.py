@@ -10,7 +10,7 @@ F(2x2, 3x3) in readable NumPy (the fast backend runs it compiled at inference). 
 - ``conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
 - ``maxpool2d_forward(x, pool_size, strides, pads) -> (y, argmax)``
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
-- ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None, training=True) -> (y, argmax)``
+- ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None, training=True) -> (y, argmax)`` (argmax None when not training)
 - ``conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
 - ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
 - ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``

@@ -27,6 +27,10 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
 - a convolution followed by max pooling (``conv2d_maxpool_forward``): each sample's output goes
   to a per-thread buffer and is pooled from there, so it is never written to memory. Measured
   on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
+- its inference forward (``training=False``, ``_conv_maxpool_inference``) computes no argmax,
+  and runs a 3x3 stride-1 convolution with enough input channels by Winograd's F(2x2, 3x3)
+  (``_winograd_sample``), whose 2x2 output tiles are the 2x2 pooling's windows: it pools them
+  while they are in registers (``docs/winograd.md``, "In the fast backend").
 
 Threads and determinism: each sample is written by exactly one thread, each thread has its own
 scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
@@ -152,6 +156,17 @@ def _col2im(dcol, b, g, dx):
                         dst[cc] += src[cc]
 
 
+@njit(cache=CACHE, inline="always")
+def _activate(z, bias, add_bias, relu):
+    """z (+ bias, then max(., 0)): one output of a convolution; a NaN stays NaN, as with
+    np.maximum."""
+    if add_bias:
+        z = z + bias
+    if relu and z < 0.0:
+        z = 0.0
+    return z
+
+
 @njit(cache=CACHE)
 def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
     """yb = im2col(x[b]) @ w2 (+ bias, then max(., 0)): one sample's convolution.
@@ -164,65 +179,134 @@ def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
     if add_bias or relu:
         for r in range(yb.shape[0]):
             for o in range(yb.shape[1]):
-                v = yb[r, o] + bias[o] if add_bias else yb[r, o]
-                if relu and v < 0.0:  # a NaN stays NaN, as with np.maximum
-                    v = 0.0
-                yb[r, o] = v
+                yb[r, o] = _activate(yb[r, o], bias[o], add_bias, relu)
 
 
 @njit(cache=CACHE)
-def _winograd_sample(x, b, u, bias, g, tiles_w, d, v, m, yb, add_bias, relu):
-    """yb = the 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) by Winograd's
-    F(2x2, 3x3): :mod:`scratchconv.kernels.winograd` is the readable version of these steps,
+def _winograd_input(xp, ti0, ti1, tiles_w, e, v):
+    """V = B^T d B of the tiles in tile rows ti0 .. ti1 - 1, for every input channel.
+
+    xp : (2*th + 2, (2*tw + 2)*C_in), the padded sample (``_pad_sample``), one image row per
+    line; e : (4, 4, C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
+    position (a, b) of the 4x4 tile as a*4 + b. A tile's row p is 4*C_in contiguous numbers of
+    xp, so every loop over the channels k runs over contiguous memory and vectorises.
+    """
+    c = e.shape[2]
+    t = 0
+    for ti in range(ti0, ti1):
+        for tj in range(tiles_w):
+            # d B along each row p of the tile: B^T's rows (1, 0, -1, 0), (0, 1, 1, 0),
+            # (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4 pixels.
+            for p in range(4):
+                row = xp[2 * ti + p, 2 * tj * c:(2 * tj + 4) * c]
+                ep = e[p]
+                for k in range(c):
+                    d0, d1, d2, d3 = row[k], row[c + k], row[2 * c + k], row[3 * c + k]
+                    ep[0, k], ep[1, k], ep[2, k], ep[3, k] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+            # B^T (d B) down each column q.
+            for q in range(4):
+                e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
+                v0, v1, v2, v3 = v[q, t], v[4 + q, t], v[8 + q, t], v[12 + q, t]
+                for k in range(c):
+                    v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
+                    v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
+            t += 1
+
+
+@njit(cache=CACHE, inline="always")
+def _winograd_output(m, t, o):
+    """Y = A^T M A, the 2x2 outputs (y00, y01, y10, y11) of tile t for output channel o, from
+    m : (16, T, C_out). A^T's rows are (1, 1, 1, 0) and (0, 1, -1, -1): first down the
+    columns, then along the two rows."""
+    r00 = m[0, t, o] + m[4, t, o] + m[8, t, o]
+    r01 = m[1, t, o] + m[5, t, o] + m[9, t, o]
+    r02 = m[2, t, o] + m[6, t, o] + m[10, t, o]
+    r03 = m[3, t, o] + m[7, t, o] + m[11, t, o]
+    r10 = m[4, t, o] - m[8, t, o] - m[12, t, o]
+    r11 = m[5, t, o] - m[9, t, o] - m[13, t, o]
+    r12 = m[6, t, o] - m[10, t, o] - m[14, t, o]
+    r13 = m[7, t, o] - m[11, t, o] - m[15, t, o]
+    return r00 + r01 + r02, r01 - r02 - r03, r10 + r11 + r12, r11 - r12 - r13
+
+
+@njit(cache=CACHE)
+def _pad_sample(x, b, top, left, xp):
+    """xp = sample b of x after ``top`` rows of zeros and ``left`` zeros at the start of each
+    row (``left`` = padded pixels x C), with zeros after it up to xp's size.
+
+    x : (N, H, W*C); xp : (H_pad, W_pad*C). Winograd's tiles are then read from xp without a
+    test for the padding.
+    """
+    xp[:] = 0.0
+    row_len = x.shape[2]
+    for hi in range(x.shape[1]):
+        src = x[b, hi]
+        dst = xp[top + hi, left:left + row_len]
+        for k in range(row_len):
+            dst[k] = src[k]
+
+
+@njit(cache=CACHE)
+def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bias, relu,
+                     pool_tiles):
+    """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) by Winograd's
+    F(2x2, 3x3), and with ``pool_tiles`` its 2x2, stride-2 max pooling: each 2x2 output tile
+    is one pooling window, so the tile's maximum is taken while its outputs are in registers.
+    :mod:`scratchconv.kernels.winograd` is the readable version of these steps,
     ``docs/winograd.md`` the math.
 
     x : (N, H, W*C_in); u : (16, C_in, C_out), the transformed filters U = G g G^T with the
-    tile position (a, b) as a*4 + b first; d : (4, 4, C_in) scratch for one input tile;
-    v : (16, T, C_in), V = B^T d B of each of the sample's T tiles (row-major, ``tiles_w`` per
-    row); m : (16, T, C_out), the 16 products; yb : (H_out*W_out, C_out).
+    tile position (a, b) as a*4 + b first; xp : the padded sample (``_pad_sample``),
+    (2*th + 2, (2*tw + 2)*C_in) for th x tw tiles. The tiles go ``band_rows`` tile rows at a
+    time through the scratch e (``_winograd_input``), v : (16, band_rows*tw, C_in) and
+    m : (16, band_rows*tw, C_out), so that v and m stay in cache. Output: with ``pool_tiles``
+    yb is the pooled sample (Hp, Wp, C_out), Hp <= th and Wp <= tw, each window the maximum of
+    its tile's outputs inside the H_out x W_out convolution, each with its bias and ReLU (the
+    order of the unfused layers, so a NaN behaves as there); else yb is the convolution
+    (H_out, W_out, C_out).
     """
-    c, _, _, _, _, top, left, w_out = g
-    h_out = yb.shape[0] // w_out
-    for t in range(v.shape[1]):
-        ti, tj = t // tiles_w, t % tiles_w
-        # The 4x4 input tile at (2*ti, 2*tj) of x_pad, zeros over the padding.
-        for p in range(4):
-            hi = 2 * ti + p - top
-            for q in range(4):
-                _copy_pixel(x, b, hi, 2 * tj + q - left, d[p, q])
-        # B^T d, down each column (in place), then (B^T d) B along each row, into v.
-        for q in range(4):
-            for k in range(c):
-                d0, d1, d2, d3 = d[0, q, k], d[1, q, k], d[2, q, k], d[3, q, k]
-                d[0, q, k], d[1, q, k], d[2, q, k], d[3, q, k] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-        for p in range(4):
-            for k in range(c):
-                d0, d1, d2, d3 = d[p, 0, k], d[p, 1, k], d[p, 2, k], d[p, 3, k]
-                v[4 * p, t, k], v[4 * p + 1, t, k] = d0 - d2, d1 + d2
-                v[4 * p + 2, t, k], v[4 * p + 3, t, k] = d2 - d1, d1 - d3
-    # The 16 products, (T, C_in) @ (C_in, C_out): all the multiplications by the filters.
-    for a in range(16):
-        np.dot(v[a], u[a], m[a])
-    # Y = A^T M A for every tile and output channel: A^T adds rows 0 + 1 + 2 and 1 - 2 - 3.
-    for t in range(m.shape[1]):
-        i, j = 2 * (t // tiles_w), 2 * (t % tiles_w)
-        for o in range(m.shape[2]):
-            r0 = (m[0, t, o] + m[4, t, o] + m[8, t, o], m[1, t, o] + m[5, t, o] + m[9, t, o],
-                  m[2, t, o] + m[6, t, o] + m[10, t, o], m[3, t, o] + m[7, t, o] + m[11, t, o])
-            r1 = (m[4, t, o] - m[8, t, o] - m[12, t, o], m[5, t, o] - m[9, t, o] - m[13, t, o],
-                  m[6, t, o] - m[10, t, o] - m[14, t, o], m[7, t, o] - m[11, t, o] - m[15, t, o])
-            for di, r in ((0, r0), (1, r1)):
-                if i + di >= h_out:
-                    break
-                for dj in range(2):
-                    if j + dj >= w_out:
-                        break
-                    val = r[0] + r[1] + r[2] if dj == 0 else r[1] - r[2] - r[3]
-                    if add_bias:
-                        val = val + bias[o]
-                    if relu and val < 0.0:  # a NaN stays NaN, as with np.maximum
-                        val = 0.0
-                    yb[(i + di) * w_out + j + dj, o] = val
+    c_out, w_out = m.shape[2], g.w_out
+    tiles_h, tiles_w = xp.shape[0] // 2 - 1, xp.shape[1] // (2 * g.c) - 1
+    _pad_sample(x, b, g.top, g.left * g.c, xp)
+    for ti0 in range(0, tiles_h, band_rows):
+        ti1 = min(ti0 + band_rows, tiles_h)
+        n_tiles = (ti1 - ti0) * tiles_w
+        _winograd_input(xp, ti0, ti1, tiles_w, e, v)
+        # The 16 products, (T, C_in) @ (C_in, C_out): all the multiplications by the filters.
+        for a in range(16):
+            np.dot(v[a, :n_tiles], u[a], m[a, :n_tiles])
+        for t in range(n_tiles):
+            ti, tj = ti0 + t // tiles_w, t % tiles_w
+            i, j = 2 * ti, 2 * tj
+            if pool_tiles:
+                if ti >= yb.shape[0] or tj >= yb.shape[1]:
+                    continue
+                out = yb[ti, tj]
+                if i + 1 < h_out and j + 1 < w_out:  # the whole tile inside: no tests per output
+                    for o in range(c_out):
+                        y00, y01, y10, y11 = _winograd_output(m, t, o)
+                        best = -np.inf
+                        # Strict comparisons, as in _maxpool_sample: a NaN never wins.
+                        for val in (y00, y01, y10, y11):
+                            val = _activate(val, bias[o], add_bias, relu)
+                            best = val if val > best else best
+                        out[o] = best
+                    continue
+                for o in range(c_out):
+                    tile = _winograd_output(m, t, o)
+                    best = -np.inf  # as the pooling's padding: outputs past H_out, W_out
+                    for k in range(4):
+                        if i + k // 2 < h_out and j + k % 2 < w_out:
+                            val = _activate(tile[k], bias[o], add_bias, relu)
+                            best = val if val > best else best
+                    out[o] = best
+                continue
+            for o in range(c_out):
+                tile = _winograd_output(m, t, o)
+                for k in range(4):
+                    if i + k // 2 < h_out and j + k % 2 < w_out:
+                        yb[i + k // 2, j + k % 2, o] = _activate(tile[k], bias[o], add_bias,
+                                                                 relu)
 
 
 @njit(cache=CACHE)
@@ -297,29 +381,52 @@ def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, u, tiles_w, ds, vs,
-                          ms, *, add_bias, relu, use_winograd):
+def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, *, add_bias, relu):
     """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
     it is in cache: the convolution's output is never written to memory.
 
     pool : (ph, pw, sh, sw, top, left) of the pooling; ys : (T, H_out*W_out, C_out) scratch;
     y, argmax : the pooled output (N, Hp, Wp, C_out) and where each maximum came from; the
-    other arguments as in ``_conv_forward``. With ``use_winograd`` the convolution is
-    ``_winograd_sample`` (u, tiles_w and the per-thread scratch ds, vs, ms as it takes them;
-    cols unused), else im2col and one product (u, ds, vs, ms unused).
+    other arguments as in ``_conv_forward``.
     """
     ph, pw, psh, psw, ptop, pleft = pool
     n_threads, n = ys.shape[0], x.shape[0]
     for t in prange(n_threads):
         yb = ys[t]
         for b in range(t, n, n_threads):
+            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+            _maxpool_sample(yb.reshape((h_out, g.w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
+                            pleft, y[b], argmax[b], True)
+
+
+@njit(parallel=True, cache=CACHE)
+def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, u, band_rows, xps, es, vs,
+                            ms, *, add_bias, relu, use_winograd, pool_tiles):
+    """The inference forward of a convolution and its max pooling: ``_conv_maxpool_forward``
+    without the argmax, which only a backward needs.
+
+    With ``use_winograd`` each sample's convolution is ``_winograd_sample`` (u, band_rows and
+    the per-thread scratch xps, es, vs, ms as it takes them), which with ``pool_tiles`` (a 2x2,
+    stride-2 pooling whose windows are its output tiles) also pools, into y[b]; otherwise the
+    convolution goes to the per-thread buffer ys[t] (by im2col and one product without
+    ``use_winograd``) and is pooled from there. Arrays a path does not use are placeholders
+    (ys of shape (T, 0, C_out) when ``pool_tiles``).
+    """
+    ph, pw, psh, psw, ptop, pleft = pool
+    n_threads, n = ys.shape[0], x.shape[0]
+    for t in prange(n_threads):
+        yb = ys[t]
+        conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
+        no_argmax = np.empty((0, 0, 0), np.int64)
+        for b in range(t, n, n_threads):
             if use_winograd:
-                _winograd_sample(x, b, u, bias, g, tiles_w, ds[t], vs[t], ms[t], yb, add_bias,
-                                 relu)
+                _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
+                                 y[b] if pool_tiles else conv, add_bias, relu, pool_tiles)
+                if pool_tiles:
+                    continue
             else:
                 _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-            _maxpool_sample(yb.reshape((h_out, g.w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
-                            pleft, y[b], argmax[b])
+            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -420,11 +527,15 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     return y.reshape(x.shape[0], h_out, g.w_out, w2.shape[1])
 
 
-# Winograd pays from this many input channels on (3x3, stride 1, inference only). Measured on a
-# 2-core Xeon, one thread, batch 32, 24x24xC_in -> 32 channels, pooled 2x2 (the fused forward's
-# CPU time, median of 30, im2col against Winograd): C_in 3: 1.01 / 2.07 ms, 8: 1.71 / 2.47,
-# 16: 2.44 / 2.67, 32: 4.17 / 4.01, 64: 7.73 / 5.95 (docs/winograd.md).
-WINOGRAD_MIN_CHANNELS = 32
+# Winograd pays from this many input channels on (3x3, stride 1, inference only). Measured by
+# ``python -m benchmarks.kernels --winograd`` (2-core Xeon, loaded; batch 32, one thread, CPU
+# time, fused forward with 2x2 pooling, medians of 30, im2col / Winograd ms): 24x24xC_in -> 32,
+# C_in 3: 0.93 / 1.08, 8: 1.49 / 1.28, 16: 2.30 / 2.04, 32: 4.12 / 2.34, 64: 7.60 / 4.20;
+# 50x50x3 -> 64 (the tutorial's conv1): 5.94 / 7.40 (docs/winograd.md).
+WINOGRAD_MIN_CHANNELS = 8
+# Winograd's tiles go through its scratch in bands of about this many tiles (whole tile rows),
+# so that a band's transformed tiles and products stay in cache.
+WINOGRAD_BAND_TILES = 256
 
 
 def uses_winograd(w_shape, strides, training):
@@ -440,40 +551,78 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
                            workspace=None, training=True):
     """A convolution followed by max pooling; see ``numpy_kernels.conv2d_maxpool_forward``.
 
-    Returns the pooled ``y`` and its ``argmax``, of shape (n, hp, wp, c_out). With a
-    ``workspace`` (a dict the caller keeps), ``y``, ``argmax`` and the scratch buffers are kept
-    there and reused by the next call of the same shape, which overwrites them. With
-    ``training=False`` the convolution runs by Winograd's F(2x2, 3x3) where
-    :func:`uses_winograd` says it pays: the same numbers up to rounding (float32: a few 1e-7 of
-    the largest output, docs/winograd.md).
+    Returns the pooled ``y`` and its ``argmax``, of shape (n, hp, wp, c_out); with
+    ``training=False`` argmax is None (only a backward needs it). With a ``workspace`` (a dict
+    the caller keeps), ``y``, ``argmax`` and the scratch buffers are kept there and reused by
+    the next call of the same shape, which overwrites them.
     """
     x, w2, bias, g, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
     (ph, pw), (psh, psw) = pool_size, pool_strides
     (ptop, pbottom), (pleft, pright) = pool_pads
-    c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
+    c_out, dtype = w2.shape[1], x.dtype
     pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
                     padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
     y = _take(workspace, "y", pooled_shape, dtype)
+    pool = (ph, pw, psh, psw, ptop, pleft)
+    if not training:
+        _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace,
+                   add_bias=b is not None, relu=bool(relu))
+        return y, None
     argmax = _take(workspace, "argmax", pooled_shape, np.int64)
     ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype)
-    use_winograd = uses_winograd(w.shape, strides, training)
+    cols = _take(workspace, "cols", cols_shape, dtype)
+    with threads.one_blas_thread():
+        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, argmax,
+                              add_bias=b is not None, relu=bool(relu))
+    return y, argmax
+
+
+def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_bias, relu):
+    """``conv2d_maxpool_forward(..., training=False)``'s body: y = the pooled output, by
+    ``_conv_maxpool_inference``, with Winograd's F(2x2, 3x3) where :func:`uses_winograd` says
+    it pays (the same numbers up to rounding: float32, a few 1e-7 of the largest output,
+    docs/winograd.md), and the pooling fused into Winograd's output tiles when its windows are
+    those tiles (2x2, stride 2, no padding before)."""
+    c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
+    use_winograd = uses_winograd(w.shape, (g.sh, g.sw), training=False)
+    pool_tiles = use_winograd and pool == (2, 2, 2, 2, 0, 0)
+    ys = (np.empty((n_threads, 0, c_out), dtype) if pool_tiles  # placeholder: pooled in place
+          else _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype))
     if use_winograd:
         tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
-        u = np.ascontiguousarray(winograd.filter_transform(w, dtype).reshape(16, g.c, c_out))
+        band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
+        u = _filter_transform(w, dtype, workspace)
         cols = np.empty((n_threads, 0, 0), dtype)  # placeholder: im2col is not used
-        ds = _take(workspace, "winograd_d", (n_threads, 4, 4, g.c), dtype)
-        vs = _take(workspace, "winograd_v", (n_threads, 16, tiles_h * tiles_w, g.c), dtype)
-        ms = _take(workspace, "winograd_m", (n_threads, 16, tiles_h * tiles_w, c_out), dtype)
-    else:
-        tiles_w, u = 1, np.empty((0, 0, 0), dtype)  # placeholders: Winograd is not used
-        ds = vs = ms = np.empty((n_threads, 0, 0, 0), dtype)
+        xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * g.c),
+                    dtype)
+        es = _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype)
+        vs = _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype)
+        ms = _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype)
+        band_rows = band_tiles // tiles_w
+    else:  # placeholders: Winograd is not used
+        u, band_rows = np.empty((0, 0, 0), dtype), 1
+        xps = np.empty((n_threads, 0, 0), dtype)
+        es = vs = ms = np.empty((n_threads, 0, 0, 0), dtype)
         cols = _take(workspace, "cols", cols_shape, dtype)
     with threads.one_blas_thread():
-        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, (ph, pw, psh, psw, ptop, pleft),
-                              cols, ys, y, argmax, u, tiles_w, ds, vs, ms,
-                              add_bias=b is not None, relu=bool(relu),
-                              use_winograd=use_winograd)
-    return y, argmax
+        _conv_maxpool_inference(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, u, band_rows,
+                                xps, es, vs, ms, add_bias=add_bias, relu=relu,
+                                use_winograd=use_winograd, pool_tiles=pool_tiles)
+
+
+def _filter_transform(w, dtype, workspace):
+    """U = G g G^T of every filter (``winograd.filter_transform``) as (16, C_in, C_out), kept in
+    the workspace with the kernel it came from: predict's passes reuse it until the kernel
+    changes (0.3 ms for the tutorial's conv2, a tenth of its Winograd forward at batch 32)."""
+    kept = workspace.get("winograd_u") if workspace is not None else None
+    if (kept is not None and kept[1].dtype == dtype and kept[0].shape == w.shape
+            and np.array_equal(kept[0], w)):
+        return kept[1]
+    kh, kw, c_in, c_out = w.shape
+    u = np.ascontiguousarray(winograd.filter_transform(w, dtype).reshape(16, c_in, c_out))
+    if workspace is not None:
+        workspace["winograd_u"] = (np.array(w), u)
+    return u
 
 
 def conv2d_backward(dy, x, w, strides, pads, relu_y=None, need_db=True, need_dx=True,
@@ -557,8 +706,9 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
 
 
 @njit(cache=CACHE)
-def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
-    """One sample, one pass per window: the running maximum and where it came from.
+def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax, keep_argmax):
+    """One sample, one pass per window: the running maximum and, if ``keep_argmax``, where it
+    came from (the inference forward needs no argmax and passes an empty one).
 
     x : (H, W, C); y, argmax : (H_out, W_out, C). A later value replaces the maximum only if
     strictly greater, so on a tie the first pixel in row-major window order wins; padding
@@ -570,7 +720,8 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
         for j in range(w_out):
             for cc in range(c):
                 y[i, j, cc] = -np.inf
-                argmax[i, j, cc] = 0
+                if keep_argmax:
+                    argmax[i, j, cc] = 0
             for p in range(ph):
                 hi = i * sh + p - top
                 if hi < 0 or hi >= h:
@@ -584,14 +735,15 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
                         v = x[hi, wi, cc]
                         if v > y[i, j, cc]:
                             y[i, j, cc] = v
-                            argmax[i, j, cc] = flat
+                            if keep_argmax:
+                                argmax[i, j, cc] = flat
 
 
 @njit(parallel=True, cache=CACHE)
 def _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax):
     """Max pooling of every sample, one thread per sample."""
     for b in prange(x.shape[0]):
-        _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b])
+        _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b], True)
 
 
 @njit(parallel=True, cache=CACHE)
