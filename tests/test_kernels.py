@@ -373,16 +373,20 @@ def test_numba_kernels_accept_non_contiguous_inputs():
 def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
     k = backend.kernels("numba")
     x, w, b, dy, pads = conv_case(((5, 10, 9, 4), (3, 3, 4, 6)), (1, 1), "same", np.float32)
-    # The inference forward by Winograd, pooled in its tiles and pooled from the convolution.
+    # Winograd: the inference forward, pooled in its tiles and pooled from the convolution, and
+    # the training forward and backward.
     xw, ww, bw, _, pads_w = conv_case(((5, 10, 9, 32), (3, 3, 32, 6)), (1, 1), "same", np.float32)
 
     def run():
+        # Training by Winograd (32 input channels): the fused forward and its backward.
+        yw, argmax = k.conv2d_maxpool_forward(xw, ww, bw, (1, 1), pads_w, True, (2, 2), (2, 2), ((0, 0), (0, 1)))
         return (k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
                 k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
                 k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
                 *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)),
                 *(k.conv2d_maxpool_forward(xw, ww, bw, (1, 1), pads_w, True, pool, (2, 2), ((0, 0), (0, 1)),
-                                           training=False)[0] for pool in ((2, 2), (3, 3))))
+                                           training=False)[0] for pool in ((2, 2), (3, 3))),
+                yw, argmax, *k.conv2d_maxpool_backward(-yw, yw, argmax, xw, ww, (1, 1), pads_w, True))
 
     all_threads = run()
     saved = numba.get_num_threads()
@@ -603,7 +607,8 @@ def test_winograds_transformed_filters_are_kept_until_the_kernel_changes():
 def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bounds():
     """docs/winograd.md's figure (printed with -s): the tutorial model's second convolution and
     pooling (8 samples, Glorot-scale weights), the fast backend's float32 inference forward
-    (Winograd, pooled in its tiles) and training forward (im2col) against float64."""
+    (Winograd, pooled in its tiles) and training forward (Winograd, pooled with its argmax)
+    against float64."""
     x = np.random.default_rng(0).random((8, 24, 24, 64))
     w = random((3, 3, 64, 32), np.float64, 1) * 0.06
     b = random(32, np.float64, 2) * 0.1
@@ -614,26 +619,74 @@ def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bo
     errors = {mode: rel_err(k.conv2d_maxpool_forward(*f32, *args, training=training)[0], want)
               for mode, training in (("inference", False), ("training", True))}
     print(f"\nfloat32 error of the fused forward, inference (Winograd) {errors['inference']:.1e}, "
-          f"training (im2col) {errors['training']:.1e}")
+          f"training (Winograd, with the argmax) {errors['training']:.1e}")
     assert max(errors.values()) < 1e-5  # docs/agreement.md: 1e-5 of the largest output
 
 
-def test_winograd_runs_at_inference_only_and_where_it_pays():
+def test_winograd_runs_where_it_pays():
     k = backend.kernels("numba")
-    wide, narrow = (3, 3, k.WINOGRAD_MIN_CHANNELS, 8), (3, 3, 3, 64)
-    assert k.uses_winograd(wide, (1, 1), training=False)
-    assert not k.uses_winograd(wide, (1, 1), training=True)  # training keeps im2col's rounding
-    assert not k.uses_winograd(narrow, (1, 1), training=False)
-    assert not k.uses_winograd(wide, (2, 2), training=False)
-    assert not k.uses_winograd((5, 5) + wide[2:], (1, 1), training=False)
+    for training, least in ((False, k.WINOGRAD_MIN_CHANNELS), (True, k.WINOGRAD_MIN_CHANNELS_TRAINING)):
+        wide, narrow = (3, 3, least, 8), (3, 3, least - 1, 64)
+        assert k.uses_winograd(wide, (1, 1), training)
+        assert not k.uses_winograd(narrow, (1, 1), training)
+        assert not k.uses_winograd(wide, (2, 2), training)
+        assert not k.uses_winograd((5, 5) + wide[2:], (1, 1), training)
 
 
-def test_numba_training_forward_is_unchanged_by_the_inference_path():
-    # Training (the default) runs im2col: the same bits as the unfused convolution then pooling.
+@pytest.mark.parametrize("c_in", [8, 32])  # im2col in training, and Winograd
+def test_numba_training_forward_pools_the_convolution_with_its_argmax(c_in):
     k = backend.kernels("numba")
-    x, w, b = random((2, 10, 10, 32), np.float32, 1), random((3, 3, 32, 4), np.float32, 2), None
+    x, w, b = random((2, 10, 10, c_in), np.float32, 1), random((3, 3, c_in, 4), np.float32, 2), None
     pads, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
     y, argmax = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool)
-    want_y, want_argmax = k.maxpool2d_forward(k.conv2d_forward(x, w, b, (1, 1), pads, relu=True), *pool)
-    np.testing.assert_array_equal(y, want_y)
-    np.testing.assert_array_equal(argmax, want_argmax)
+    if k.uses_winograd(w.shape, (1, 1), training=True):
+        # Winograd's outputs, pooled as the inference forward pools them in its tiles: the same
+        # bits, and the winners those of the same outputs pooled by the unfused pooling.
+        want_y = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool, training=False)[0]
+        np.testing.assert_array_equal(y, want_y)
+        z = backend.kernels("numpy").conv2d_forward(x, w, b, (1, 1), pads, relu=True)
+        assert rel_err(y, k.maxpool2d_forward(z, *pool)[0]) < TOLERANCE[np.float32]
+        flat = np.take_along_axis(z.reshape(2, -1, 4), argmax.reshape(2, -1, 4), axis=1)
+        assert rel_err(flat.reshape(y.shape), y) < TOLERANCE[np.float32]
+    else:
+        # im2col: the same bits as the unfused convolution then pooling.
+        want_y, want_argmax = k.maxpool2d_forward(k.conv2d_forward(x, w, b, (1, 1), pads, relu=True), *pool)
+        np.testing.assert_array_equal(y, want_y)
+        np.testing.assert_array_equal(argmax, want_argmax)
+
+
+@pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("relu", [True, False])
+def test_numba_winograd_training_forward_and_backward_match_the_readable_ones(x_shape, c_out, padding, dtype, relu):
+    numba, numpy = backend.kernels("numba"), backend.kernels("numpy")
+    x, w, b, pads, pool = inference_case(x_shape, c_out, padding, INFERENCE_POOLS[1], dtype)
+    assert numba.uses_winograd(w.shape, (1, 1), training=True)
+    # The fused forward, with its argmax.
+    y, argmax = numpy.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool)
+    got_y, got_argmax = numba.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool)
+    assert got_y.dtype == dtype and rel_err(got_y, y) < TOLERANCE[dtype]
+    np.testing.assert_array_equal(got_argmax, argmax)  # no near-ties in random data
+    # The fused backward, from the pooling's gradient.
+    dy = random(y.shape, dtype, 5)
+    want = numpy.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu)
+    workspace = {}
+    for _ in range(2):  # the second call reuses the workspace's buffers
+        got = numba.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu, workspace=workspace)
+        for g, wnt in zip(got, want):
+            assert g.dtype == dtype and g.shape == wnt.shape
+            assert rel_err(g, wnt) < TOLERANCE[dtype]
+    dw, no_db, no_dx = numba.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu,
+                                                     need_db=False, need_dx=False)
+    assert no_db is None and no_dx is None and rel_err(dw, want[0]) < TOLERANCE[dtype]
+    # The unfused backward and the two gradients alone, from the convolution's gradient.
+    z = numpy.conv2d_forward(x, w, b, (1, 1), pads, relu)
+    dz = random(z.shape, dtype, 6)
+    want = numpy.conv2d_backward(dz, x, w, (1, 1), pads, relu_y=z if relu else None)
+    got = numba.conv2d_backward(dz, x, w, (1, 1), pads, relu_y=z if relu else None)
+    for g, wnt in zip(got, want):
+        assert rel_err(g, wnt) < TOLERANCE[dtype]
+    assert rel_err(numba.conv2d_backward_input(dz, w, x.shape, (1, 1), pads),
+                   numpy.conv2d_backward_input(dz, w, x.shape, (1, 1), pads)) < TOLERANCE[dtype]
+    assert rel_err(numba.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads),
+                   numpy.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads)) < TOLERANCE[dtype]

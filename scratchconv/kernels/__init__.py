@@ -2,7 +2,8 @@
 
 ``numpy_kernels`` is the readable version, ``numba_kernels`` the fast one (its threading policy
 in ``threads``); ``padding`` holds the output sizes both use, and ``winograd`` Winograd's
-F(2x2, 3x3) in readable NumPy (the fast backend runs it compiled at inference). Both backends export
+F(2x2, 3x3) in readable NumPy (the fast backend runs it compiled, forward and backward, where it
+pays). Both backends export
 
 - ``conv2d_forward(x, w, b, strides, pads, relu=False) -> y``
 - ``conv2d_backward_input(dy, w, x_shape, strides, pads) -> dx``

@@ -31,6 +31,13 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   and runs a 3x3 stride-1 convolution with enough input channels by Winograd's F(2x2, 3x3)
   (``_winograd_sample``), whose 2x2 output tiles are the 2x2 pooling's windows: it pools them
   while they are in registers (``docs/winograd.md``, "In the fast backend").
+- in training, a 3x3 stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS_TRAINING``
+  input channels (``uses_winograd``) runs by Winograd's F(2x2, 3x3) too: the fused forward by
+  ``_winograd_sample`` (pooled with its argmax as above), the backward by
+  ``_winograd_backward`` (dM = A dY A^T of each tile; ``dU_n[a] = V[a]^T @ dM[a]`` and
+  ``dV[a] = dM[a] @ U[a]^T`` for the 16 tile positions, BLAS products; dx from dV, and
+  dw = G^T dU G once the dU_n are summed in sample order). The same steps as the readable
+  :mod:`scratchconv.kernels.winograd`, 2.25 times fewer multiplications.
 
 Threads and determinism: each sample is written by exactly one thread, each thread has its own
 scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
@@ -310,6 +317,82 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
 
 
 @njit(cache=CACHE)
+def _winograd_tile_gradient(dz, tiles_w, h_out, dm):
+    """dm[a*4 + b', t, :] = (A dY A^T)[a, b'] for dY the 2x2 tile t of dz (zeros past H_out,
+    W_out): the gradient of the 16 products M of ``_winograd_sample``.
+
+    dz : (H_out*W_out, C_out), one sample's output gradient; dm : (16, T, C_out). A = A_T^T
+    has the columns (1, 1, 1, 0) and (0, 1, -1, -1), so a row (y0, y1) of dY becomes
+    (y0, y0 + y1, y0 - y1, -y1), and so do the columns of A dY.
+    """
+    w_out = dz.shape[0] // h_out
+    zero = np.zeros(1, dz.dtype)[0]
+    for t in range(dm.shape[1]):
+        i, j = 2 * (t // tiles_w), 2 * (t % tiles_w)
+        down, right = i + 1 < h_out, j + 1 < w_out
+        r = i * w_out + j
+        for o in range(dz.shape[1]):
+            y00 = dz[r, o]
+            y01 = dz[r + 1, o] if right else zero
+            y10 = dz[r + w_out, o] if down else zero
+            y11 = dz[r + w_out + 1, o] if down and right else zero
+            # A dY: the rows (y0j, y0j + y1j, y0j - y1j, -y1j) for the columns j = 0, 1; then
+            # each row along A^T the same way.
+            _winograd_a_row(y00, y01, dm, 0, t, o)
+            _winograd_a_row(y00 + y10, y01 + y11, dm, 4, t, o)
+            _winograd_a_row(y00 - y10, y01 - y11, dm, 8, t, o)
+            _winograd_a_row(-y10, -y11, dm, 12, t, o)
+
+
+@njit(cache=CACHE, inline="always")
+def _winograd_a_row(z0, z1, dm, a, t, o):
+    """dm[a:a + 4, t, o] = (z0, z0 + z1, z0 - z1, -z1): a row (z0, z1) times A^T."""
+    dm[a, t, o] = z0
+    dm[a + 1, t, o] = z0 + z1
+    dm[a + 2, t, o] = z0 - z1
+    dm[a + 3, t, o] = -z1
+
+
+@njit(cache=CACHE)
+def _winograd_untile(dv, b, g, tiles_w, dd, dx):
+    """dx[b] = the sum over tiles of dd = B dV B^T, each added onto the 4x4 input tile it came
+    from (padding dropped): the transpose of ``_pad_sample`` and ``_winograd_input``.
+
+    dv : (16, T, C_in), dV of every tile; dd : (4, 4, C_in) scratch; dx : (N, H, W*C_in).
+    B = B_T^T: a column (v0, v1, v2, v3) becomes (v0, v1 - v2 + v3, v2 + v1 - v0, -v3).
+    Every dx entry receives its terms in tile order.
+    """
+    c, top, left = g.c, g.top, g.left
+    _, h, row_len = dx.shape
+    wd = row_len // c
+    dx[b] = 0.0
+    for t in range(dv.shape[1]):
+        ti, tj = t // tiles_w, t % tiles_w
+        # B dV, down each column, into dd; then (B dV) B^T along each row, in place.
+        for q in range(4):
+            for k in range(c):
+                v0, v1, v2, v3 = dv[q, t, k], dv[4 + q, t, k], dv[8 + q, t, k], dv[12 + q, t, k]
+                dd[0, q, k], dd[1, q, k], dd[2, q, k], dd[3, q, k] = (v0, v1 - v2 + v3,
+                                                                      v2 + v1 - v0, -v3)
+        for p in range(4):
+            for k in range(c):
+                v0, v1, v2, v3 = dd[p, 0, k], dd[p, 1, k], dd[p, 2, k], dd[p, 3, k]
+                dd[p, 0, k], dd[p, 1, k], dd[p, 2, k], dd[p, 3, k] = (v0, v1 - v2 + v3,
+                                                                      v2 + v1 - v0, -v3)
+        for p in range(4):
+            hi = 2 * ti + p - top
+            if hi < 0 or hi >= h:
+                continue
+            for q in range(4):
+                wi = 2 * tj + q - left
+                if 0 <= wi < wd:
+                    dst = dx[b, hi, wi * c:(wi + 1) * c]
+                    src = dd[p, q]
+                    for k in range(c):
+                        dst[k] += src[k]
+
+
+@njit(cache=CACHE)
 def _relu_mask(dy, y, dz):
     """dz = dy * (y > 0), the fused ReLU's backward through its output y.
 
@@ -338,6 +421,19 @@ def _unpool(dy, y, argmax, relu, dz):
             if relu and not y[r, o] > 0:
                 v = v * 0
             dz[argmax[r, o], o] += v
+
+
+@njit(cache=CACHE)
+def _output_gradient(dy, relu_y, argmax, b, relu, pooled, dz):
+    """Step 1 for sample b: the gradient of the convolution's output, ``_unpool``-ed or
+    ``_relu_mask``-ed into the scratch dz and returned, or dy[b] itself when neither applies."""
+    if pooled:
+        _unpool(dy[b], relu_y[b], argmax[b], relu, dz)
+        return dz
+    if relu:
+        _relu_mask(dy[b], relu_y[b], dz)
+        return dz
+    return dy[b]
 
 
 @njit(cache=CACHE)
@@ -381,22 +477,29 @@ def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, *, add_bias, relu):
+def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, u, band_rows, xps, es,
+                          vs, ms, *, add_bias, relu, use_winograd):
     """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
     it is in cache: the convolution's output is never written to memory.
 
     pool : (ph, pw, sh, sw, top, left) of the pooling; ys : (T, H_out*W_out, C_out) scratch;
     y, argmax : the pooled output (N, Hp, Wp, C_out) and where each maximum came from; the
-    other arguments as in ``_conv_forward``.
+    other arguments as in ``_conv_forward``. With ``use_winograd`` the convolution is
+    ``_winograd_sample`` (u, band_rows and the per-thread scratch xps, es, vs, ms as it takes
+    them; cols unused), else im2col and one product (the Winograd arrays unused).
     """
     ph, pw, psh, psw, ptop, pleft = pool
     n_threads, n = ys.shape[0], x.shape[0]
     for t in prange(n_threads):
         yb = ys[t]
+        conv = yb.reshape((h_out, g.w_out, yb.shape[1]))
         for b in range(t, n, n_threads):
-            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-            _maxpool_sample(yb.reshape((h_out, g.w_out, yb.shape[1])), ph, pw, psh, psw, ptop,
-                            pleft, y[b], argmax[b], True)
+            if use_winograd:
+                _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
+                                 conv, add_bias, relu, False)
+            else:
+                _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -448,20 +551,53 @@ def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts,
     n_threads, n = cols.shape[0], dy.shape[0]
     for t in prange(n_threads):
         col = cols[t]
-        dz = dzs[t]
         for b in range(t, n, n_threads):
-            if pooled:
-                _unpool(dy[b], relu_y[b], argmax[b], relu, dz)
-            elif relu:
-                _relu_mask(dy[b], relu_y[b], dz)
-            else:
-                dz = dy[b]
+            dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
             if need_db:
                 _bias_sum(dz, db_parts[b])
             if need_dw:
                 _weight_gradient(x, b, dz, g, col, dw_parts[b])
             if need_dx:
                 _input_gradient(dz, w2t, b, g, col, dx)
+
+
+@njit(parallel=True, cache=CACHE)
+def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, xps, es, vs,
+                       db_parts, du_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
+    """The backward of a 3x3, stride-1 convolution by Winograd's F(2x2, 3x3), for each sample
+    n while its gradient is in cache (:mod:`scratchconv.kernels.winograd` is the readable
+    version, ``docs/winograd.md`` the math): dz[n] and ``db_parts[n]`` as in
+    ``_conv_backward``; dM = A dY A^T of every tile (``_winograd_tile_gradient``); then
+
+    - ``du_parts[n, a] = V[a]^T @ dM[a]`` for the 16 tile positions a, V = B^T d B of the
+      sample's input tiles (``_pad_sample``, ``_winograd_input``): the caller sums the parts
+      over n and turns dU into dw = G^T dU G;
+    - ``dV[a] = dM[a] @ U[a]^T``, and dx[n] = the tiles dd = B dV B^T added back
+      (``_winograd_untile``).
+
+    x : (N, H, W*C_in); ut : (16, C_out, C_in), U[a]^T; du_parts : (N, 16, C_in, C_out);
+    dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts as in ``_conv_backward``. Scratch, one
+    per thread: dzs (T, H_out*W_out, C_out), dms (T, 16, tiles, C_out), xps the padded sample
+    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, C_in), vs (T, 16, tiles, C_in), which holds V
+    for dw and then dV for dx.
+    """
+    n_threads, n = dms.shape[0], dy.shape[0]
+    for t in prange(n_threads):
+        dm, v = dms[t], vs[t]
+        for b in range(t, n, n_threads):
+            dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
+            if need_db:
+                _bias_sum(dz, db_parts[b])
+            _winograd_tile_gradient(dz, tiles_w, h_out, dm)
+            if need_dw:
+                _pad_sample(x, b, g.top, g.left * g.c, xps[t])
+                _winograd_input(xps[t], 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
+                for a in range(16):
+                    np.dot(v[a].T, dm[a], du_parts[b, a])
+            if need_dx:
+                for a in range(16):
+                    np.dot(dm[a], ut[a], v[a])
+                _winograd_untile(v, b, g, tiles_w, es[t], dx)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -533,18 +669,26 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 # C_in 3: 0.93 / 1.08, 8: 1.49 / 1.28, 16: 2.30 / 2.04, 32: 4.12 / 2.34, 64: 7.60 / 4.20;
 # 50x50x3 -> 64 (the tutorial's conv1): 5.94 / 7.40 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
+# In training (the fused forward that keeps the argmax for the backward, and every backward)
+# Winograd pays from this many input channels on. Measured with the compiled backward on a
+# 2-core Xeon, one thread, batch 32, 24x24xC_in -> 32, 2x2 pooling, CPU time, im2col /
+# Winograd: the fused backward (dw, db, dx) at C_in 16: 4.74 / 5.13 ms, 32: 8.42 / 6.55,
+# 64: 15.66 / 10.44; python -m benchmarks.kernels --one-core, the tutorial's conv2 (64 channels):
+# input gradient 7.09 / 6.20 ms, weight gradient 9.17 / 6.54.
+WINOGRAD_MIN_CHANNELS_TRAINING = 32
 # Winograd's tiles go through its scratch in bands of about this many tiles (whole tile rows),
 # so that a band's transformed tiles and products stay in cache.
 WINOGRAD_BAND_TILES = 256
 
 
 def uses_winograd(w_shape, strides, training):
-    """Whether ``conv2d_maxpool_forward`` runs Winograd's F(2x2, 3x3) for this convolution: at
-    inference (training keeps im2col, whose float32 rounding the documented training runs
-    repeat), for a 3x3 stride-1 kernel with at least WINOGRAD_MIN_CHANNELS input channels
-    (with fewer, transforming the tiles costs more than the multiplications it saves)."""
-    return (not training and winograd.applies(w_shape[:2], strides)
-            and w_shape[2] >= WINOGRAD_MIN_CHANNELS)
+    """Whether Winograd's F(2x2, 3x3) computes this convolution: a 3x3 stride-1 kernel with at
+    least WINOGRAD_MIN_CHANNELS input channels at inference (``conv2d_maxpool_forward`` with
+    ``training=False``), WINOGRAD_MIN_CHANNELS_TRAINING in training (the fused forward that
+    keeps the argmax, and every backward). With fewer, transforming the tiles costs more than
+    the multiplications it saves."""
+    least = WINOGRAD_MIN_CHANNELS_TRAINING if training else WINOGRAD_MIN_CHANNELS
+    return winograd.applies(w_shape[:2], strides) and w_shape[2] >= least
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
@@ -570,10 +714,13 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
         return y, None
     argmax = _take(workspace, "argmax", pooled_shape, np.int64)
     ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype)
-    cols = _take(workspace, "cols", cols_shape, dtype)
+    use_winograd = uses_winograd(w.shape, strides, training=True)
+    scratch = _winograd_scratch(w, g, h_out, c_out, dtype, cols_shape[0], workspace, use_winograd)
+    cols = (np.empty((cols_shape[0], 0, 0), dtype) if use_winograd  # placeholder: no im2col
+            else _take(workspace, "cols", cols_shape, dtype))
     with threads.one_blas_thread():
-        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, argmax,
-                              add_bias=b is not None, relu=bool(relu))
+        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, argmax, *scratch,
+                              add_bias=b is not None, relu=bool(relu), use_winograd=use_winograd)
     return y, argmax
 
 
@@ -588,26 +735,31 @@ def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_
     pool_tiles = use_winograd and pool == (2, 2, 2, 2, 0, 0)
     ys = (np.empty((n_threads, 0, c_out), dtype) if pool_tiles  # placeholder: pooled in place
           else _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype))
-    if use_winograd:
-        tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
-        band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
-        u = _filter_transform(w, dtype, workspace)
-        cols = np.empty((n_threads, 0, 0), dtype)  # placeholder: im2col is not used
-        xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * g.c),
-                    dtype)
-        es = _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype)
-        vs = _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype)
-        ms = _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype)
-        band_rows = band_tiles // tiles_w
-    else:  # placeholders: Winograd is not used
-        u, band_rows = np.empty((0, 0, 0), dtype), 1
-        xps = np.empty((n_threads, 0, 0), dtype)
-        es = vs = ms = np.empty((n_threads, 0, 0, 0), dtype)
-        cols = _take(workspace, "cols", cols_shape, dtype)
+    u, band_rows, xps, es, vs, ms = _winograd_scratch(w, g, h_out, c_out, dtype, n_threads,
+                                                      workspace, use_winograd)
+    cols = (np.empty((n_threads, 0, 0), dtype) if use_winograd  # placeholder: no im2col
+            else _take(workspace, "cols", cols_shape, dtype))
     with threads.one_blas_thread():
         _conv_maxpool_inference(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, u, band_rows,
                                 xps, es, vs, ms, add_bias=add_bias, relu=relu,
                                 use_winograd=use_winograd, pool_tiles=pool_tiles)
+
+
+def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winograd):
+    """What ``_winograd_sample`` takes besides the sample: ``(u, band_rows, xps, es, vs, ms)``,
+    the transformed filters and per-thread scratch kept in the workspace; placeholders when
+    ``use_winograd`` is False."""
+    if not use_winograd:
+        empty = np.empty((n_threads, 0, 0, 0), dtype)
+        return np.empty((0, 0, 0), dtype), 1, np.empty((n_threads, 0, 0), dtype), empty, empty, empty
+    tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
+    band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
+    return (_filter_transform(w, dtype, workspace), band_tiles // tiles_w,
+            _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * g.c),
+                  dtype),
+            _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype),
+            _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype),
+            _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype))
 
 
 def _filter_transform(w, dtype, workspace):
@@ -669,7 +821,8 @@ def conv2d_backward_weights(dy, x, w_shape, strides, pads):
 
 def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=None, argmax=None,
               need_db=False, need_dw=False, need_dx=False, workspace=None):
-    """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward``, each None
+    """The wrappers' shared body: ``(dw, db, dx)`` by one call of ``_conv_backward`` (or
+    ``_winograd_backward`` where :func:`uses_winograd` says so in training), each None
     unless asked for. ``x`` is needed for dw, ``w`` for dx; with ``relu_y`` the fused ReLU's
     mask is applied, and with ``argmax`` dy and relu_y are the following max pooling's."""
     dy = np.ascontiguousarray(dy)
@@ -682,24 +835,46 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
     pooled = argmax is not None
     argmax = (_pixels(np.ascontiguousarray(argmax, dtype=np.int64)) if pooled
               else np.empty((0, 0, 0), np.int64))
-    w2t = (np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(-1, c_out).T) if need_dx
-           else np.empty((0, 0), dtype))
     db_parts = _take(workspace, "db_parts", (n, c_out) if need_db else (0, 0), np.float64)
-    dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out) if need_dw else (0, 0, 0),
-                     dtype)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
     dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if relu or pooled
            else placeholder)
-    cols = _take(workspace, "cols", cols_shape, dtype)
-    with threads.one_blas_thread():
-        _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, g, cols, dzs, db_parts,
-                       dw_parts, _rows(dx) if need_dx else placeholder, relu=relu,
-                       pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
+    dx_rows = _rows(dx) if need_dx else placeholder
+    flags = dict(relu=relu, pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
     dw = db = None
-    if need_dw:
-        dw = np.empty((cols_shape[2], c_out), dtype)
-        _sum_over_samples(dw_parts, dw)
-        dw = dw.reshape(tuple(w_shape))
+    if uses_winograd(w_shape, strides, training=True):
+        h_out = cols_shape[1] // g.w_out
+        tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
+        c_in, n_threads, tiles = w_shape[2], cols_shape[0], tiles_h * tiles_w
+        ut = (np.ascontiguousarray(winograd.filter_transform(w, dtype).reshape(16, c_in, c_out)
+                                   .transpose(0, 2, 1)) if need_dx else np.empty((0, 0, 0), dtype))
+        du_parts = _take(workspace, "winograd_du", (n, 16, c_in, c_out) if need_dw
+                         else (0, 0, 0, 0), dtype)
+        dms = _take(workspace, "winograd_dm", (n_threads, 16, tiles, c_out), dtype)
+        xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * c_in)
+                    if need_dw else (n_threads, 0, 0), dtype)
+        es = _take(workspace, "winograd_e", (n_threads, 4, 4, c_in), dtype)
+        vs = _take(workspace, "winograd_dv", (n_threads, 16, tiles, c_in), dtype)
+        with threads.one_blas_thread():
+            _winograd_backward(_pixels(dy), y_pixels, argmax, x_rows, ut, g, h_out, tiles_w, dzs,
+                               dms, xps, es, vs, db_parts, du_parts, dx_rows, **flags)
+        if need_dw:
+            d_u = np.empty((16 * c_in, c_out), dtype)
+            _sum_over_samples(du_parts.reshape(n, 16 * c_in, c_out), d_u)
+            dw = winograd.filter_gradient(d_u.reshape(4, 4, c_in, c_out))
+    else:
+        w2t = (np.ascontiguousarray(np.asarray(w, dtype=dtype).reshape(-1, c_out).T) if need_dx
+               else np.empty((0, 0), dtype))
+        dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out) if need_dw
+                         else (0, 0, 0), dtype)
+        cols = _take(workspace, "cols", cols_shape, dtype)
+        with threads.one_blas_thread():
+            _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, g, cols, dzs, db_parts,
+                           dw_parts, dx_rows, **flags)
+        if need_dw:
+            dw = np.empty((cols_shape[2], c_out), dtype)
+            _sum_over_samples(dw_parts, dw)
+            dw = dw.reshape(tuple(w_shape))
     if need_db:
         db = db_parts.sum(axis=0).astype(dtype)
     return dw, db, dx if need_dx else None

@@ -237,10 +237,10 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     The fast backend pools each sample's convolution while it is in cache and never stores the
     convolution's output; only the pooled ``y`` and ``argmax`` are returned (and, given a
     ``workspace``, kept there and overwritten by its next call; ignored here). With
-    ``training=False`` (inference: no backward follows) ``argmax`` is None, and the fast
-    backend may compute the convolution by Winograd's F(2x2, 3x3)
-    (:mod:`scratchconv.kernels.winograd`), which rounds differently; this one always runs
-    ``conv2d_forward``.
+    ``training=False`` (inference: no backward follows) ``argmax`` is None. The fast backend
+    may compute the convolution by Winograd's F(2x2, 3x3) (:mod:`scratchconv.kernels.winograd`;
+    at inference, and in training with enough input channels), which rounds differently; this
+    one always runs ``conv2d_forward``.
     """
     z = conv2d_forward(x, w, b, strides, pads, relu)
     y, argmax = maxpool2d_forward(z, pool_size, pool_strides, pool_pads)

@@ -3,7 +3,8 @@ instead of 36 (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks"
 
 Readable NumPy, beside ``numpy_kernels``'s direct convolution and tested equal to it
 (``docs/winograd.md`` derives the matrices and works one tile by hand); the numba backend runs
-the forward's steps compiled, at inference (``numba_kernels._winograd_sample``). The output is cut into
+the same steps compiled, forward and backward (``numba_kernels._winograd_sample`` and
+``_winograd_backward``), where ``numba_kernels.uses_winograd`` says it pays. The output is cut into
 2x2 tiles; each tile needs a 4x4 tile ``d`` of the padded input (tiles overlap by two pixels).
 For one input channel and one 3x3 filter ``g``::
 
@@ -166,5 +167,12 @@ def conv2d_backward_weights(dy, x, pads):
     v = v.reshape(-1, v.shape[3], 4, 4)                               # (T, C_in, 4, 4)
     d_m = _tile_gradient(dy, th, tw)                                  # (T, C_out, 4, 4)
     d_u = _products(np.swapaxes(v, 0, 1), d_m)                        # (C_in, C_out, 4, 4)
-    g = G.astype(dtype)
+    return filter_gradient(np.moveaxis(d_u, (2, 3), (0, 1)))
+
+
+def filter_gradient(d_u):
+    """dg = G^T dU G for every filter, the transpose of :func:`filter_transform`, in dU's
+    dtype: dU (4, 4, C_in, C_out) -> dw (3, 3, C_in, C_out)."""
+    d_u = np.moveaxis(d_u, (0, 1), (2, 3))                            # (C_in, C_out, 4, 4)
+    g = G.astype(d_u.dtype)
     return np.moveaxis(g.T @ d_u @ g, (2, 3), (0, 1))
