@@ -442,13 +442,15 @@ def test_relu_backward_numba_matches_numpy_bit_for_bit(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_adam_update_numba_matches_numpy_bit_for_bit(dtype):
+@pytest.mark.parametrize("size", [30, "parallel"])  # on one thread, and on all
+def test_adam_update_numba_matches_numpy_bit_for_bit(dtype, size):
+    shape = (6, 5) if size == 30 else (backend.kernels("numba").ADAM_PARALLEL_MIN + 3,)
     states = {}
     for name in BACKENDS:
-        param, m = random((6, 5), dtype, 3), random((6, 5), dtype, 4)
-        v = np.abs(random((6, 5), dtype, 5))
+        param, m = random(shape, dtype, 3), random(shape, dtype, 4)
+        v = np.abs(random(shape, dtype, 5))
         for step in range(3):
-            grad = random((6, 5), dtype, 10 + step)
+            grad = random(shape, dtype, 10 + step)
             backend.kernels(name).adam_update(param, grad, m, v, dtype(1e-3), dtype(0.1),
                                               dtype(0.001), dtype(1e-7))
         states[name] = (param, m, v)
