@@ -425,9 +425,24 @@ def test_numba_kernel_restores_a_blas_thread_count_the_user_raised():
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("rows", [3, "parallel"])  # on one thread, and on all
+def test_per_sample_parts_are_summed_in_sample_order(rows):
+    k = backend.kernels("numba")
+    rows = 3 if rows == 3 else k.PARALLEL_MIN_ENTRIES // 40 + 1
+    parts = random((5, rows, 8), np.float32, 1)
+    out = np.empty(parts.shape[1:], np.float32)
+    k._sum_over_samples(parts, out)
+    want = np.zeros_like(out)
+    for part in parts:  # parts[0] + parts[1] + ..., rounded after each addition
+        want += part
+    np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_relu_backward_numba_matches_numpy_bit_for_bit(dtype):
-    y = np.maximum(random((3, 5, 4, 7), dtype, 1), 0)
+@pytest.mark.parametrize("large", [False, True])  # on one thread, and on all
+def test_relu_backward_numba_matches_numpy_bit_for_bit(dtype, large):
+    shape = (3, 5, 4, 7) if not large else (backend.kernels("numba").PARALLEL_MIN_ENTRIES // 140 + 1, 5, 4, 7)
+    y = np.maximum(random(shape, dtype, 1), 0)
     y[0, 0, 0, :3] = 0.0
     dy = random(y.shape, dtype, 2)
     dy[0, 0, 0, 0], dy[0, 0, 0, 1], dy[1, 0, 0, 0] = np.inf, -1.0, np.nan
@@ -444,7 +459,7 @@ def test_relu_backward_numba_matches_numpy_bit_for_bit(dtype):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("size", [30, "parallel"])  # on one thread, and on all
 def test_adam_update_numba_matches_numpy_bit_for_bit(dtype, size):
-    shape = (6, 5) if size == 30 else (backend.kernels("numba").ADAM_PARALLEL_MIN + 3,)
+    shape = (6, 5) if size == 30 else (backend.kernels("numba").PARALLEL_MIN_ENTRIES + 3,)
     states = {}
     for name in BACKENDS:
         param, m = random(shape, dtype, 3), random(shape, dtype, 4)

@@ -600,18 +600,51 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
                 _winograd_untile(v, b, g, tiles_w, es[t], dx)
 
 
-@njit(parallel=True, cache=CACHE)
-def _sum_over_samples(parts, out):
-    """out = parts[0] + parts[1] + ... in that order, for every entry (rows in parallel)."""
-    for r in prange(out.shape[0]):
+@njit(cache=CACHE, inline="always")
+def _sum_row(parts, out, r):
+    """out[r] = parts[0, r] + parts[1, r] + ... in that order."""
+    for o in range(out.shape[1]):
+        out[r, o] = 0.0
+    for b in range(parts.shape[0]):
         for o in range(out.shape[1]):
-            out[r, o] = 0.0
-        for b in range(parts.shape[0]):
-            for o in range(out.shape[1]):
-                out[r, o] += parts[b, r, o]
+            out[r, o] += parts[b, r, o]
+
+
+@njit(cache=CACHE)
+def _sum_rows(parts, out):
+    for r in range(out.shape[0]):
+        _sum_row(parts, out, r)
+
+
+@njit(parallel=True, cache=CACHE)
+def _sum_rows_parallel(parts, out):
+    for r in prange(out.shape[0]):
+        _sum_row(parts, out, r)
+
+
+def _sum_over_samples(parts, out):
+    """out = parts[0] + parts[1] + ... in that order, for every entry; parts : (N, R, C),
+    out : (R, C). Rows on all threads when parts is large (:func:`_on_all_threads`)."""
+    (_sum_rows_parallel if _on_all_threads(parts.size) else _sum_rows)(parts, out)
 
 
 # ----- the public functions: shapes in, compiled steps, shapes out ----------------------------
+
+# Elementwise work (Adam's update, ReLU's backward, the sums of per-sample parts) runs on all
+# threads from this many entries on, on the calling thread below: waking the other threads costs
+# more than a small array's work, and a training step has many small arrays (biases, small
+# kernels, the dense layers' activations). With all eight of the tutorial model's parameters
+# updated on all threads, a batch-1 step spent 3 ms in Adam (the 2026-12-01 benchmark's
+# profile); on a loaded 2-core Xeon, apply_gradients timed inside batch-1 train_on_batch steps
+# (median of 30) took 4.0 ms all on all threads, 1.8 ms all on one, 1.5 ms with this threshold.
+PARALLEL_MIN_ENTRIES = 1 << 17
+
+
+def _on_all_threads(entries):
+    """Whether elementwise work over this many entries runs on all threads (the results are
+    the same bits either way: each entry is computed by one thread in a fixed order)."""
+    return entries >= PARALLEL_MIN_ENTRIES
+
 
 def _rows(a):
     """A view of the contiguous NHWC array a as (N, H, W*C): one image row per line."""
@@ -968,12 +1001,23 @@ def maxpool2d_backward(dy, argmax, x_shape):
     return dx.reshape(tuple(x_shape))
 
 
-@njit(parallel=True, cache=CACHE)
-def _relu_backward(dy, y, out):
+@njit(cache=CACHE, inline="always")
+def _relu_entry(dy, y, out, i):
     # dy * 0 rather than 0, to give what the readable dy * False gives: -0.0 for a negative dy,
     # NaN for an infinite one.
+    out[i] = dy[i] if y[i] > 0 else dy[i] * 0
+
+
+@njit(cache=CACHE)
+def _relu_backward(dy, y, out):
+    for i in range(dy.size):
+        _relu_entry(dy, y, out, i)
+
+
+@njit(parallel=True, cache=CACHE)
+def _relu_backward_parallel(dy, y, out):
     for i in prange(dy.size):
-        out[i] = dy[i] if y[i] > 0 else dy[i] * 0
+        _relu_entry(dy, y, out, i)
 
 
 def relu_backward(dy, y, out=None):
@@ -982,7 +1026,8 @@ def relu_backward(dy, y, out=None):
     y = np.ascontiguousarray(y, dtype=dy.dtype)
     if out is None:
         out = np.empty_like(dy)
-    _relu_backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1))
+    backward = _relu_backward_parallel if _on_all_threads(dy.size) else _relu_backward
+    backward(dy.reshape(-1), y.reshape(-1), out.reshape(-1))
     return out
 
 
@@ -1007,24 +1052,15 @@ def _adam_update_parallel(param, grad, m, v, alpha, c1, c2, epsilon):
         _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon)
 
 
-# Adam updates a parameter of at least this many entries on all threads, a smaller one on the
-# calling thread: waking the other threads costs more than the update of a small array. A model
-# has many small parameters (biases, small kernels); with all eight of the tutorial model's on all
-# threads, a batch-1 step spent 3 ms in Adam (the 2026-12-01 benchmark's profile). On a loaded
-# 2-core Xeon, apply_gradients timed inside batch-1 train_on_batch steps (median of 30): 4.0 ms
-# all on all threads, 1.8 ms all on one, 1.5 ms with this threshold.
-ADAM_PARALLEL_MIN = 1 << 17
-
-
 def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
     """One in-place Adam step, one pass over memory; see ``numpy_kernels.adam_update``.
 
     The same operations in the same order on the same dtype as the readable version (no fused
     multiply-add: numba leaves fastmath off), so the two agree bit for bit, on one thread or
-    on all (parameters of ADAM_PARALLEL_MIN entries or more).
+    on all (:func:`_on_all_threads`).
     """
     grad = np.ascontiguousarray(grad, dtype=param.dtype)
-    update = _adam_update_parallel if param.size >= ADAM_PARALLEL_MIN else _adam_update
+    update = _adam_update_parallel if _on_all_threads(param.size) else _adam_update
     update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
            alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
 
