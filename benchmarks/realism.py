@@ -52,7 +52,8 @@ REPO = Path(__file__).resolve().parent.parent
 REAL_DIR = REPO.parent / "shared" / "omniglot-futhorc"
 RESULTS = REPO / "data" / "realism.json"
 
-# One habit pushed to its extreme for every writer of a set: name -> writer -> writer.
+# One habit pushed to the end of the range writers draw (generator.WriterStyle.random) for every
+# writer of a set: name -> writer -> writer.
 FACTORS = {
     "full frame (runes touch its edges)": lambda style: dataclasses.replace(style, height=1.0),
     "a third of the frame": lambda style: dataclasses.replace(
@@ -63,9 +64,9 @@ FACTORS = {
         style, pen=generator.PEN_RANGE[1], height=max(style.height, 0.75)),
     "hard-edged (no antialiasing, no blur)": lambda style: dataclasses.replace(
         style, antialias=False, softness=0.0),
-    "blurred (as far as the pen allows)": lambda style: dataclasses.replace(
-        style, antialias=True, softness=generator.widest_blur(style.pen)),
-    "uneven background": lambda style: dataclasses.replace(style, paper=0.16),
+    "blurred (the strongest blur writers draw)": lambda style: dataclasses.replace(
+        style, antialias=True, softness=min(generator.BLUR_RANGE[1], generator.widest_blur(style.pen))),
+    "uneven background": lambda style: dataclasses.replace(style, paper=generator.PAPER_RANGE[1]),
 }
 # Stress sets are drawn from seeds STRESS_SEED and up (the shipped set is seed 0).
 STRESS_SEED = 100

@@ -622,8 +622,8 @@ def build_parser():
     make_data = command("make-data", cmd_make_data, "Draw a fresh set of handwritten-looking runes "
                         "with the generator.")
     make_data.add_argument("--out", metavar="DIR", required=True, help="folder to write into")
-    make_data.add_argument("--per-class", type=positive_int, default=99, metavar="N",
-                           help="images per rune (default: %(default)s)")
+    make_data.add_argument("--per-class", type=positive_int, default=297, metavar="N",
+                           help="images per rune, one per writer (default: %(default)s, as data/runes)")
     make_data.add_argument("--seed", type=non_negative_int, default=None, metavar="S",
                            help="the writers' seed (default: a new random one, printed; the "
                            "shipped data/runes were drawn with the seed data/README.md names)")

@@ -81,6 +81,21 @@ def test_the_full_height_diamond_of_ingwaz_is_taller_than_the_small_one():
     assert height(1) > 1.5 * height(0)
 
 
+def test_the_two_halves_of_jera_stand_apart():
+    # Joined, the two angles (or hooks) of ᛃ draw ᛋ's zig-zag: in every form they keep at least
+    # a tenth of the width unit between them, whatever the writer's proportions.
+    def points(stroke):
+        p = np.array(stroke)[:, :2]
+        return np.concatenate([a + np.linspace(0, 1, 50)[:, None] * (b - a) for a, b in zip(p[:-1], p[1:])])
+    rng = np.random.default_rng(0)
+    for _, glyph in FORMS[data.RUNES.index("ᛃ")]:
+        for _ in range(100):
+            w, reach = 0.55 * rng.uniform(0.69, 1.4), rng.uniform(0.75, 1.25)
+            upper_left, lower_right = (points(stroke) for stroke in glyph(w, 0.7, reach, 0.5, rng))
+            gap = np.sqrt(((upper_left[:, None] - lower_right[None]) ** 2).sum(-1)).min()
+            assert gap > 0.1 * w
+
+
 def test_random_writers_cover_every_habit_and_form():
     styles = [writer_style(0, k) for k in range(300)]
     pens = [style.pen for style in styles]

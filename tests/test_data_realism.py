@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from benchmarks import realism
+from scratchconv.data import generator
 from scratchconv.data.glyphs import FORMS
 
 
@@ -89,6 +90,20 @@ def test_stress_sets_push_one_habit_each_and_draw_every_form(tmp_path):
     hard = dict((name, x) for name, x, _ in factors)["hard-edged (no antialiasing, no blur)"]
     paper_free = [image for image in hard if np.median(image) == 0]
     assert all(len(np.unique(np.round(image * 255))) <= 3 for image in paper_free[:5])
+
+
+def test_stress_factors_stay_inside_the_habits_writers_draw():
+    # A stress set measures the end of a habit's range, never a style outside what the shipped
+    # set's writers draw (WriterStyle.random): its pen, blur, size and paper.
+    for name, habit in realism.FACTORS.items():
+        for k in range(200):
+            style = habit(generator.writer_style(realism.STRESS_SEED, k))
+            assert generator.HEIGHT_RANGE[0] <= style.height <= generator.HEIGHT_RANGE[1], name
+            assert generator.PEN_RANGE[0] <= style.pen <= generator.widest_pen(style.height) + 1e-9, name
+            assert style.pen <= generator.PEN_RANGE[1] + 1e-9, name
+            assert style.softness <= min(generator.BLUR_RANGE[1], generator.widest_blur(style.pen)) + 1e-9, name
+            assert style.antialias or style.softness == 0, name
+            assert style.paper <= generator.PAPER_RANGE[1], name
 
 
 def _stress_results(real=True):

@@ -41,6 +41,10 @@ IMAGE_SIZE = 50
 # touching its edges.
 PEN_RANGE = (1.0, IMAGE_SIZE / 6)
 HEIGHT_RANGE = (1 / 3, 1.0)
+# The blur (Gaussian sigma, px) of the writers who blur their line, before widest_blur's cap,
+# and the brightness of an uneven background (its brightest parts, a fraction of white).
+BLUR_RANGE = (0.6, 1.4)
+PAPER_RANGE = (0.04, 0.16)
 
 
 def widest_pen(height):
@@ -118,21 +122,22 @@ class WriterStyle:
     def random(cls, rng):
         """A random writer, covering thin and thick pens, small and large, neat and loose hands.
 
-        Heights are spread evenly over ``HEIGHT_RANGE``; pen widths evenly over ``PEN_RANGE`` on
-        a log scale (as many hairlines as markers), but no wider than :func:`widest_pen` (nobody
-        writes small with a marker). A third of the writers draw hard-edged, as a paint
-        program does (and then without blur); a quarter of the others blur their line (a soft
-        scan, a bleeding pen), no more than :func:`widest_blur`; a third write on an uneven
-        background.
+        Heights and pen widths are spread evenly on a log scale over ``HEIGHT_RANGE`` and
+        ``PEN_RANGE`` (as many runes a third to half of the frame high as two thirds to all of
+        it; as many hairlines as markers), the pen no wider than :func:`widest_pen` (nobody writes
+        small with a marker). A third of the writers draw hard-edged, as a paint program does
+        (and then without blur); a quarter of the others blur their line (a soft scan, a
+        bleeding pen) by ``BLUR_RANGE``, no more than :func:`widest_blur`; a third write on an
+        uneven background of ``PAPER_RANGE``.
 
         rng : numpy.random.Generator or int seed
         """
         rng = np.random.default_rng(rng)
-        height = float(rng.uniform(*HEIGHT_RANGE))
+        height = float(np.exp(rng.uniform(*np.log(HEIGHT_RANGE))))
         pen = min(float(np.exp(rng.uniform(*np.log(PEN_RANGE)))), widest_pen(height))
         antialias = bool(rng.random() >= 1 / 3)
         blurred = antialias and rng.random() < 0.25
-        softness = rng.uniform(0.6, 1.4) if blurred else rng.uniform(0.0, 0.5) if antialias else 0.0
+        softness = rng.uniform(*BLUR_RANGE) if blurred else rng.uniform(0.0, 0.5) if antialias else 0.0
         softness = float(min(softness, widest_blur(pen)))
         return cls(
             slant=float(np.clip(rng.normal(0.0, 6.0), -15.0, 15.0)),
@@ -147,7 +152,7 @@ class WriterStyle:
             bend=float(rng.uniform(0.01, 0.05)),
             softness=softness,
             ink=float(rng.uniform(0.8, 1.0)),
-            paper=float(rng.uniform(0.04, 0.16) if rng.random() < 1 / 3 else 0.0),
+            paper=float(rng.uniform(*PAPER_RANGE) if rng.random() < 1 / 3 else 0.0),
             offset=(float(rng.uniform(-0.1, 0.1)), float(rng.uniform(-0.1, 0.1))),
             forms=tuple(int(rng.integers(len(forms))) for forms in FORMS),
         )
@@ -393,8 +398,9 @@ def make_dataset(out_dir, per_class, seed=0, overwrite=False):
     """Write a data set of handwritten runes in the tutorial's layout.
 
     Writer ``k`` (one "sheet") draws every rune once, as ``<rune>_<NN>.png`` with ``NN = k + 1``
-    zero-padded to two digits (more if ``per_class`` > 99). Each file is written to a temporary
-    name in ``out_dir`` and renamed, so an interrupted run never leaves a half-written image.
+    written with at least two digits (``ᚠ_01.png``, ``ᚠ_99.png``, ``ᚠ_100.png``), so that a set
+    with more writers keeps the names of the first ones. Each file is written to a temporary name
+    in ``out_dir`` and renamed, so an interrupted run never leaves a half-written image.
 
     Parameters
     ----------
@@ -421,13 +427,12 @@ def make_dataset(out_dir, per_class, seed=0, overwrite=False):
     if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
         raise ValueError(f"{out_dir} is not empty: choose an empty folder or pass overwrite=True")
     out_dir.mkdir(parents=True, exist_ok=True)
-    digits = max(2, len(str(per_class)))
     styles = [writer_style(seed, k) for k in range(per_class)]
     paths = []
     for index, rune in enumerate(RUNES):
         for k, style in enumerate(styles):
             image = draw_rune(index, np.random.default_rng((seed, 1, k, index)), style)
-            path = out_dir / f"{rune}_{k + 1:0{digits}d}.png"
+            path = out_dir / f"{rune}_{k + 1:02d}.png"
             save_png(Image.fromarray(image), path)
             paths.append(path)
     return paths

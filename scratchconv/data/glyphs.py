@@ -202,8 +202,10 @@ def jera(w, s, l, r, rng, curved=False, mirrored=False):
     upper = rng.uniform(0.0, 0.08)
     lower = rng.uniform(0.4, 0.48)
     left, right = (lower, upper) if mirrored else (upper, lower)
-    # Hooks stand a little further apart, so that they do not run together into an S.
-    shift = (0.65 if curved else 0.45) * w
+    # The halves stand apart, as in the reference glyph: the ">" starts to the right of the
+    # "<"'s open end, so that their facing arms do not run together into ᛋ's zig-zag (which
+    # they did when the ">" started inside the "<"'s mouth); hooks a little further still.
+    shift = 0.65 * w if curved else depth + rng.uniform(0.1, 0.25) * w
     return [_angle(0, left + 0.27, depth, 0.27, curved),
             _angle(shift + depth, right + 0.27, shift, 0.27, curved)]
 
