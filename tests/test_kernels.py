@@ -399,6 +399,26 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("c_in", [4, 32])  # im2col, and Winograd in training
+def test_a_single_sample_on_the_calling_thread_gives_the_bits_of_a_batch(c_in):
+    # One sample runs without a parallel region; twice the same sample runs on all threads,
+    # and gives the same outputs per sample and exactly twice the parameter gradients.
+    k = backend.kernels("numba")
+    x, w, b, _, pads = conv_case(((1, 10, 9, c_in), (3, 3, c_in, 6)), (1, 1), "same", np.float32)
+    pool = ((2, 2), (2, 2), ((0, 0), (0, 1)))
+
+    def run(xs):
+        y, argmax = k.conv2d_maxpool_forward(xs, w, b, (1, 1), pads, True, *pool)
+        dw, db, dx = k.conv2d_maxpool_backward(-y, y, argmax, xs, w, (1, 1), pads, True)
+        return k.conv2d_forward(xs, w, b, (1, 1), pads, relu=True), y, argmax, dx, dw, db
+
+    one, two = run(x), run(np.concatenate([x, x]))
+    for got, want in zip(one[:4], two[:4]):
+        np.testing.assert_array_equal(np.concatenate([got, got]), want)
+    for got, want in zip(one[4:], two[4:]):
+        np.testing.assert_array_equal(2 * got, want)
+
+
 @pytest.mark.parametrize("name", BACKENDS)
 def test_conv2d_kernels_on_an_empty_batch_give_empty_outputs_and_zero_weight_gradient(name):
     k = backend.kernels(name)

@@ -42,9 +42,11 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
 Threads and determinism: each sample is written by exactly one thread, each thread has its own
 scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
 sample the order of every sum is fixed, so results are bit-for-bit the same run to run whatever
-the thread count. The products are single-threaded BLAS calls (numba's ``np.dot``); how numba's
-threads and the BLAS's share the cores (and why) is :mod:`scratchconv.kernels.threads`, whose
-policy importing this module applies.
+the thread count. A batch of one sample, and elementwise work on small arrays, run on the calling
+thread without a parallel region (``_deal``, ``_on_all_threads``): waking the other threads would
+cost more than the work. The products are single-threaded BLAS calls (numba's ``np.dot``); how
+numba's threads and the BLAS's share the cores (and why) is :mod:`scratchconv.kernels.threads`,
+whose policy importing this module applies.
 """
 from collections import namedtuple
 
@@ -470,10 +472,16 @@ def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
     cols : (T, H_out*W_out, KH*KW*C_in), one scratch matrix per thread t, which handles
     samples t, t + T, t + 2T, ...
     """
-    n_threads, n = cols.shape[0], x.shape[0]
+    n_threads = cols.shape[0]
     for t in prange(n_threads):
-        for b in range(t, n, n_threads):
-            _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
+        _conv_forward_thread(t, n_threads, x, w2, bias, g, cols, y, add_bias, relu)
+
+
+@njit(cache=CACHE)
+def _conv_forward_thread(t, n_threads, x, w2, bias, g, cols, y, add_bias, relu):
+    """Thread t's share of ``_conv_forward``: samples t, t + n_threads, ..."""
+    for b in range(t, x.shape[0], n_threads):
+        _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -488,18 +496,27 @@ def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, u, b
     ``_winograd_sample`` (u, band_rows and the per-thread scratch xps, es, vs, ms as it takes
     them; cols unused), else im2col and one product (the Winograd arrays unused).
     """
-    ph, pw, psh, psw, ptop, pleft = pool
-    n_threads, n = ys.shape[0], x.shape[0]
+    n_threads = ys.shape[0]
     for t in prange(n_threads):
-        yb = ys[t]
-        conv = yb.reshape((h_out, g.w_out, yb.shape[1]))
-        for b in range(t, n, n_threads):
-            if use_winograd:
-                _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
-                                 conv, add_bias, relu, False)
-            else:
-                _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
+        _conv_maxpool_forward_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y,
+                                     argmax, u, band_rows, xps, es, vs, ms, add_bias, relu,
+                                     use_winograd)
+
+
+@njit(cache=CACHE)
+def _conv_maxpool_forward_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax,
+                                 u, band_rows, xps, es, vs, ms, add_bias, relu, use_winograd):
+    """Thread t's share of ``_conv_maxpool_forward``: samples t, t + n_threads, ..."""
+    ph, pw, psh, psw, ptop, pleft = pool
+    yb = ys[t]
+    conv = yb.reshape((h_out, g.w_out, yb.shape[1]))
+    for b in range(t, x.shape[0], n_threads):
+        if use_winograd:
+            _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
+                             conv, add_bias, relu, False)
+        else:
+            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+        _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -548,17 +565,25 @@ def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts,
     (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
     caller passes placeholders).
     """
-    n_threads, n = cols.shape[0], dy.shape[0]
+    n_threads = cols.shape[0]
     for t in prange(n_threads):
-        col = cols[t]
-        for b in range(t, n, n_threads):
-            dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
-            if need_db:
-                _bias_sum(dz, db_parts[b])
-            if need_dw:
-                _weight_gradient(x, b, dz, g, col, dw_parts[b])
-            if need_dx:
-                _input_gradient(dz, w2t, b, g, col, dx)
+        _conv_backward_thread(t, n_threads, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
+                              dw_parts, dx, relu, pooled, need_db, need_dw, need_dx)
+
+
+@njit(cache=CACHE)
+def _conv_backward_thread(t, n_threads, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
+                          dw_parts, dx, relu, pooled, need_db, need_dw, need_dx):
+    """Thread t's share of ``_conv_backward``: samples t, t + n_threads, ..."""
+    col = cols[t]
+    for b in range(t, dy.shape[0], n_threads):
+        dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
+        if need_db:
+            _bias_sum(dz, db_parts[b])
+        if need_dw:
+            _weight_gradient(x, b, dz, g, col, dw_parts[b])
+        if need_dx:
+            _input_gradient(dz, w2t, b, g, col, dx)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -581,23 +606,33 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
     (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, C_in), vs (T, 16, tiles, C_in), which holds V
     for dw and then dV for dx.
     """
-    n_threads, n = dms.shape[0], dy.shape[0]
+    n_threads = dms.shape[0]
     for t in prange(n_threads):
-        dm, v = dms[t], vs[t]
-        for b in range(t, n, n_threads):
-            dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
-            if need_db:
-                _bias_sum(dz, db_parts[b])
-            _winograd_tile_gradient(dz, tiles_w, h_out, dm)
-            if need_dw:
-                _pad_sample(x, b, g.top, g.left * g.c, xps[t])
-                _winograd_input(xps[t], 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
-                for a in range(16):
-                    np.dot(v[a].T, dm[a], du_parts[b, a])
-            if need_dx:
-                for a in range(16):
-                    np.dot(dm[a], ut[a], v[a])
-                _winograd_untile(v, b, g, tiles_w, es[t], dx)
+        _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs,
+                                  dms, xps, es, vs, db_parts, du_parts, dx, relu, pooled,
+                                  need_db, need_dw, need_dx)
+
+
+@njit(cache=CACHE)
+def _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms,
+                              xps, es, vs, db_parts, du_parts, dx, relu, pooled, need_db,
+                              need_dw, need_dx):
+    """Thread t's share of ``_winograd_backward``: samples t, t + n_threads, ..."""
+    dm, v = dms[t], vs[t]
+    for b in range(t, dy.shape[0], n_threads):
+        dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
+        if need_db:
+            _bias_sum(dz, db_parts[b])
+        _winograd_tile_gradient(dz, tiles_w, h_out, dm)
+        if need_dw:
+            _pad_sample(x, b, g.top, g.left * g.c, xps[t])
+            _winograd_input(xps[t], 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
+            for a in range(16):
+                np.dot(v[a].T, dm[a], du_parts[b, a])
+        if need_dx:
+            for a in range(16):
+                np.dot(dm[a], ut[a], v[a])
+            _winograd_untile(v, b, g, tiles_w, es[t], dx)
 
 
 @njit(cache=CACHE, inline="always")
@@ -638,6 +673,17 @@ def _sum_over_samples(parts, out):
 # profile); on a loaded 2-core Xeon, apply_gradients timed inside batch-1 train_on_batch steps
 # (median of 30) took 4.0 ms all on all threads, 1.8 ms all on one, 1.5 ms with this threshold.
 PARALLEL_MIN_ENTRIES = 1 << 17
+
+
+def _deal(kernel, thread_share, n, *args, **flags):
+    """``kernel(*args, **flags)``, which deals the n samples to all threads, or, for a single
+    sample, its ``thread_share(0, 1, *args, **flags)`` on the calling thread: one thread would
+    do all the work anyway, and the parallel region would only wake the others (a batch-1
+    step runs five such regions). The results are the same bits either way."""
+    if n > 1:
+        kernel(*args, **flags)
+    else:
+        thread_share(0, 1, *args, **flags)
 
 
 def _on_all_threads(entries):
@@ -692,7 +738,8 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     y = np.empty((x.shape[0], cols_shape[1], w2.shape[1]), dtype=x.dtype)
     cols = np.empty(cols_shape, dtype=x.dtype)
     with threads.one_blas_thread():
-        _conv_forward(_rows(x), w2, bias, g, cols, y, add_bias=b is not None, relu=bool(relu))
+        _deal(_conv_forward, _conv_forward_thread, x.shape[0], _rows(x), w2, bias, g, cols, y,
+              add_bias=b is not None, relu=bool(relu))
     return y.reshape(x.shape[0], h_out, g.w_out, w2.shape[1])
 
 
@@ -752,8 +799,9 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     cols = (np.empty((cols_shape[0], 0, 0), dtype) if use_winograd  # placeholder: no im2col
             else _take(workspace, "cols", cols_shape, dtype))
     with threads.one_blas_thread():
-        _conv_maxpool_forward(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, argmax, *scratch,
-                              add_bias=b is not None, relu=bool(relu), use_winograd=use_winograd)
+        _deal(_conv_maxpool_forward, _conv_maxpool_forward_thread, x.shape[0], _rows(x), w2, bias,
+              g, h_out, pool, cols, ys, y, argmax, *scratch, add_bias=b is not None,
+              relu=bool(relu), use_winograd=use_winograd)
     return y, argmax
 
 
@@ -889,8 +937,9 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         es = _take(workspace, "winograd_e", (n_threads, 4, 4, c_in), dtype)
         vs = _take(workspace, "winograd_dv", (n_threads, 16, tiles, c_in), dtype)
         with threads.one_blas_thread():
-            _winograd_backward(_pixels(dy), y_pixels, argmax, x_rows, ut, g, h_out, tiles_w, dzs,
-                               dms, xps, es, vs, db_parts, du_parts, dx_rows, **flags)
+            _deal(_winograd_backward, _winograd_backward_thread, n, _pixels(dy), y_pixels, argmax,
+                  x_rows, ut, g, h_out, tiles_w, dzs, dms, xps, es, vs, db_parts, du_parts,
+                  dx_rows, **flags)
         if need_dw:
             d_u = np.empty((16 * c_in, c_out), dtype)
             _sum_over_samples(du_parts.reshape(n, 16 * c_in, c_out), d_u)
@@ -902,8 +951,8 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
                          else (0, 0, 0), dtype)
         cols = _take(workspace, "cols", cols_shape, dtype)
         with threads.one_blas_thread():
-            _conv_backward(_pixels(dy), y_pixels, argmax, x_rows, w2t, g, cols, dzs, db_parts,
-                           dw_parts, dx_rows, **flags)
+            _deal(_conv_backward, _conv_backward_thread, n, _pixels(dy), y_pixels, argmax, x_rows,
+                  w2t, g, cols, dzs, db_parts, dw_parts, dx_rows, **flags)
         if need_dw:
             dw = np.empty((cols_shape[2], c_out), dtype)
             _sum_over_samples(dw_parts, dw)
