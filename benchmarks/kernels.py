@@ -281,15 +281,18 @@ def format_table(result):
 WINOGRAD_SHAPES = [((24, 24, c), 32) for c in (3, 8, 16, 32, 64)] + [((50, 50, 3), 64)]
 
 
+INFERENCE_METHODS = ("IM2COL", "DIRECT", "WINOGRAD")
+
+
 def winograd_choice(repeats=30):
-    """Where Winograd pays at inference: the numba backend's fused inference forward
+    """Which method pays at inference: the numba backend's fused inference forward
     (``conv2d_maxpool_forward(..., training=False)``: 3x3 valid convolution, bias, ReLU, 2x2
-    max pooling) at batch 32, float32, by im2col and by Winograd's F(2x2, 3x3), one thread,
-    CPU time, interleaved repeats. Returns rows (shape, c_out, im2col ms, Winograd ms) of
-    medians; the choice is forced through ``numba_kernels.WINOGRAD_MIN_CHANNELS``."""
+    max pooling) at batch 32, float32, by im2col, directly and by Winograd's F(2x2, 3x3), one
+    thread, CPU time, interleaved repeats. Returns rows (shape, c_out, {method: median ms});
+    the method is forced by replacing ``numba_kernels.inference_method`` for the call."""
     import numba
     k = backend.kernels("numba")
-    saved_threads, saved_min = numba.get_num_threads(), k.WINOGRAD_MIN_CHANNELS
+    saved_threads, saved_choice = numba.get_num_threads(), k.inference_method
     numba.set_num_threads(1)
     rng = np.random.default_rng(7)
     pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
@@ -298,26 +301,25 @@ def winograd_choice(repeats=30):
         x = rng.random((BATCH, *shape), dtype=np.float32)
         w = rng.standard_normal((3, 3, shape[2], c_out), dtype=np.float32) * 0.1
         b = rng.standard_normal(c_out, dtype=np.float32)
-        for path, min_channels in (("im2col", 10 ** 9), ("winograd", 1)):
+        for method in INFERENCE_METHODS:
             workspace = {}
-            calls[(shape, c_out, path)] = (min_channels, lambda x=x, w=w, b=b, ws=workspace: (
+            calls[(shape, c_out, method)] = lambda x=x, w=w, b=b, ws=workspace: (
                 k.conv2d_maxpool_forward(x, w, b, (1, 1), ((0, 0), (0, 0)), True, *pool,
-                                         workspace=ws, training=False)))
+                                         workspace=ws, training=False))
     times = {key: [] for key in calls}
     try:
         for r in range(repeats + 1):
-            for key, (min_channels, fn) in calls.items():
-                k.WINOGRAD_MIN_CHANNELS = min_channels
+            for key, fn in calls.items():
+                k.inference_method = lambda w_shape, strides, m=getattr(k, key[2]): m
                 start = time.process_time()
                 fn()
                 if r:  # the first round compiles and fills the workspaces
                     times[key].append(time.process_time() - start)
     finally:
-        k.WINOGRAD_MIN_CHANNELS = saved_min
+        k.inference_method = saved_choice
         numba.set_num_threads(saved_threads)
-    return [(shape, c_out, statistics.median(times[(shape, c_out, "im2col")]) * 1e3,
-             statistics.median(times[(shape, c_out, "winograd")]) * 1e3)
-            for shape, c_out in WINOGRAD_SHAPES]
+    return [(shape, c_out, {m: statistics.median(times[(shape, c_out, m)]) * 1e3
+                            for m in INFERENCE_METHODS}) for shape, c_out in WINOGRAD_SHAPES]
 
 
 def main(argv=None):
@@ -330,14 +332,16 @@ def main(argv=None):
     parser.add_argument("--one-core", action="store_true",
                         help="one thread everywhere, timed by CPU time (for a busy machine)")
     parser.add_argument("--winograd", action="store_true",
-                        help="instead: the inference forward by im2col and by Winograd, by input "
-                             "channels (one thread, CPU time; WINOGRAD_MIN_CHANNELS' figures)")
+                        help="instead: the inference forward by im2col, directly and by Winograd, "
+                             "by input channels (one thread, CPU time; WINOGRAD_MIN_CHANNELS' "
+                             "figures)")
     args = parser.parse_args(argv)
     if args.winograd:
         print("Inference forward (3x3 conv + bias + ReLU + 2x2 max pool), batch 32, float32, "
-              "one thread, CPU time, median ms: im2col / Winograd")
-        for shape, c_out, im2col, wino in winograd_choice(args.repeats):
-            print(f"{'x'.join(map(str, shape)):>9} -> {c_out:<3} {im2col:7.2f} / {wino:.2f}")
+              "one thread, CPU time, median ms: " + " / ".join(m.lower() for m in INFERENCE_METHODS))
+        for shape, c_out, ms in winograd_choice(args.repeats):
+            print(f"{'x'.join(map(str, shape)):>9} -> {c_out:<3} "
+                  + " / ".join(f"{ms[m]:.2f}" for m in INFERENCE_METHODS))
         return
     print(format_table(run(args.repeats, args.json, args.numpy_repeats, args.one_core)))
 

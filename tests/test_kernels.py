@@ -374,7 +374,7 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
     k = backend.kernels("numba")
     x, w, b, dy, pads = conv_case(((5, 10, 9, 4), (3, 3, 4, 6)), (1, 1), "same", np.float32)
     # Winograd: the inference forward, pooled in its tiles and pooled from the convolution, and
-    # the training forward and backward.
+    # the training forward and backward; the direct inference forward (4 channels in), likewise.
     xw, ww, bw, _, pads_w = conv_case(((5, 10, 9, 32), (3, 3, 32, 6)), (1, 1), "same", np.float32)
 
     def run():
@@ -384,8 +384,9 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
                 k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
                 k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
                 *k.conv2d_backward(dy, x, w, (1, 1), pads, relu_y=np.maximum(dy, 0)),
-                *(k.conv2d_maxpool_forward(xw, ww, bw, (1, 1), pads_w, True, pool, (2, 2), ((0, 0), (0, 1)),
-                                           training=False)[0] for pool in ((2, 2), (3, 3))),
+                *(k.conv2d_maxpool_forward(a, f, bias, (1, 1), p, True, pool, (2, 2), ((0, 0), (0, 1)),
+                                           training=False)[0]
+                  for pool in ((2, 2), (3, 3)) for a, f, bias, p in ((xw, ww, bw, pads_w), (x, w, b, pads))),
                 yw, argmax, *k.conv2d_maxpool_backward(-yw, yw, argmax, xw, ww, (1, 1), pads_w, True))
 
     all_threads = run()
@@ -577,9 +578,12 @@ def test_numba_kernels_reuse_a_workspace_of_the_same_shape_and_return_fresh_grad
 
 # ----- the inference forward (training=False): no argmax, Winograd in the fast backend ---------
 
-# (input shape, c_out, padding): the tutorial's second convolution, and odd output sizes.
+# (input shape, c_out, padding): the tutorial's two convolutions (conv1 direct, conv2 by
+# Winograd) and odd output sizes for each method.
 WINOGRAD_CASES = [((3, 24, 24, 64), 32, "valid"), ((2, 9, 7, 32), 5, "same"),
                   ((2, 8, 11, 40), 7, "same")]
+INFERENCE_CASES = WINOGRAD_CASES + [((2, 50, 50, 3), 64, "valid"), ((2, 9, 8, 3), 5, "same"),
+                                    ((1, 8, 11, 5), 4, "same")]
 # (pool size, strides, padding): 2x2 windows at stride 2 are Winograd's output tiles, pooled in
 # place (odd output sizes leave a last window half outside with "same", dropped with "valid");
 # the others pool a convolution written out.
@@ -597,24 +601,27 @@ def inference_case(x_shape, c_out, padding, pool, dtype, window=(3, 3), strides=
     return x, w, b, pads, pool_args
 
 
-@pytest.mark.parametrize("x_shape, c_out, padding", WINOGRAD_CASES)
+@pytest.mark.parametrize("x_shape, c_out, padding", INFERENCE_CASES)
 @pytest.mark.parametrize("pool", INFERENCE_POOLS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("relu", [True, False])
-def test_numba_inference_by_winograd_matches_the_readable_fused_forward(x_shape, c_out, padding, pool, dtype, relu):
+def test_numba_inference_by_winograd_or_directly_matches_the_readable_fused_forward(x_shape, c_out, padding, pool,
+                                                                                   dtype, relu):
     numba_kernels = backend.kernels("numba")
     x, w, b, pads, pool_args = inference_case(x_shape, c_out, padding, pool, dtype)
-    assert numba_kernels.uses_winograd(w.shape, (1, 1), training=False)
+    method = numba_kernels.inference_method(w.shape, (1, 1))
+    assert method == (numba_kernels.WINOGRAD if x_shape[3] >= numba_kernels.WINOGRAD_MIN_CHANNELS
+                      else numba_kernels.DIRECT)
     want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args)
     y, argmax = numba_kernels.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args, training=False)
     assert argmax is None
     assert y.dtype == dtype and y.shape == want.shape and rel_err(y, want) < TOLERANCE[dtype]
 
 
-@pytest.mark.parametrize("window, strides", [((5, 5), (1, 1)), ((3, 3), (2, 2)), ((3, 3), (1, 1))])
+@pytest.mark.parametrize("window, strides", [((5, 5), (1, 1)), ((3, 3), (2, 2)), ((3, 2), (1, 1))])
 def test_the_inference_forward_is_the_training_one_without_its_argmax_on_both_backends(window, strides):
-    # Without Winograd (other kernels, strides, or too few channels for it to pay) the fast
-    # backend's inference is im2col, the training forward's numbers bit for bit.
+    # Other kernels than 3x3 at stride 1 run im2col at inference in the fast backend: the
+    # training forward's numbers bit for bit.
     x, w, b, pads, pool_args = inference_case((2, 11, 10, 3), 4, "same", INFERENCE_POOLS[2], np.float32,
                                               window, strides)
     for name in BACKENDS:
@@ -623,7 +630,7 @@ def test_the_inference_forward_is_the_training_one_without_its_argmax_on_both_ba
         y, argmax = k.conv2d_maxpool_forward(x, w, b, strides, pads, True, *pool_args, training=False)
         assert argmax is None
         if name == "numba":
-            assert not k.uses_winograd(w.shape, strides, training=False)
+            assert k.inference_method(w.shape, strides) == k.IM2COL
         np.testing.assert_array_equal(y, want)
 
 
@@ -641,22 +648,23 @@ def test_winograds_transformed_filters_are_kept_until_the_kernel_changes():
     assert not np.array_equal(first, second)
 
 
-def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bounds():
-    """docs/winograd.md's figure (printed with -s): the tutorial model's second convolution and
-    pooling (8 samples, Glorot-scale weights), the fast backend's float32 inference forward
-    (Winograd, pooled in its tiles) and training forward (Winograd, pooled with its argmax)
-    against float64."""
-    x = np.random.default_rng(0).random((8, 24, 24, 64))
-    w = random((3, 3, 64, 32), np.float64, 1) * 0.06
-    b = random(32, np.float64, 2) * 0.1
+@pytest.mark.parametrize("x_shape, c_out", [((8, 24, 24, 64), 32), ((8, 50, 50, 3), 64)], ids=["conv2", "conv1"])
+def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bounds(x_shape, c_out):
+    """docs/winograd.md's figures (printed with -s): the tutorial model's convolutions and
+    poolings (8 samples, Glorot-scale weights), the fast backend's float32 inference forward
+    (conv2 by Winograd, conv1 directly, each pooled in its 2x2 blocks) and training forward
+    (conv2 by Winograd, conv1 by im2col, pooled with the argmax) against float64."""
+    x = np.random.default_rng(0).random(x_shape)
+    w = random((3, 3, x_shape[3], c_out), np.float64, 1) * 0.06
+    b = random(c_out, np.float64, 2) * 0.1
     args = ((1, 1), ((0, 0), (0, 0)), True, (2, 2), (2, 2), ((0, 0), (0, 0)))
     want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, *args)
     k = backend.kernels("numba")
     f32 = [a.astype(np.float32) for a in (x, w, b)]
     errors = {mode: rel_err(k.conv2d_maxpool_forward(*f32, *args, training=training)[0], want)
               for mode, training in (("inference", False), ("training", True))}
-    print(f"\nfloat32 error of the fused forward, inference (Winograd) {errors['inference']:.1e}, "
-          f"training (Winograd, with the argmax) {errors['training']:.1e}")
+    print(f"\n{x_shape[1:]} -> {c_out}: float32 error of the fused forward, inference "
+          f"{errors['inference']:.1e}, training {errors['training']:.1e}")
     assert max(errors.values()) < 1e-5  # docs/agreement.md: 1e-5 of the largest output
 
 
@@ -668,6 +676,15 @@ def test_winograd_runs_where_it_pays():
         assert not k.uses_winograd(narrow, (1, 1), training)
         assert not k.uses_winograd(wide, (2, 2), training)
         assert not k.uses_winograd((5, 5) + wide[2:], (1, 1), training)
+
+
+def test_the_inference_method_is_winograd_where_it_pays_directly_below_and_else_im2col():
+    k = backend.kernels("numba")
+    wide, narrow = (3, 3, k.WINOGRAD_MIN_CHANNELS, 8), (3, 3, k.WINOGRAD_MIN_CHANNELS - 1, 64)
+    assert k.inference_method(wide, (1, 1)) == k.WINOGRAD
+    assert k.inference_method(narrow, (1, 1)) == k.DIRECT
+    assert k.inference_method(wide, (2, 2)) == k.IM2COL
+    assert k.inference_method((5, 5) + wide[2:], (1, 1)) == k.IM2COL
 
 
 @pytest.mark.parametrize("c_in", [8, 32])  # im2col in training, and Winograd

@@ -28,9 +28,11 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   to a per-thread buffer and is pooled from there, so it is never written to memory. Measured
   on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
 - its inference forward (``training=False``, ``_conv_maxpool_inference``) computes no argmax,
-  and runs a 3x3 stride-1 convolution with enough input channels by Winograd's F(2x2, 3x3)
-  (``_winograd_sample``), whose 2x2 output tiles are the 2x2 pooling's windows: it pools them
-  while they are in registers (``docs/winograd.md``, "In the fast backend").
+  and runs a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (``_winograd_sample``) or,
+  with few input channels, directly (``_direct_sample``: no column matrix, the nine taps of
+  each input channel as one sum in a loop over the output channels); both pool each 2x2 block
+  of outputs, a 2x2 pooling's window, while it is in registers or cache (``docs/winograd.md``,
+  "In the fast backend").
 - in training, a 3x3 stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS_TRAINING``
   input channels (``uses_winograd``) runs by Winograd's F(2x2, 3x3) too: the fused forward by
   ``_winograd_sample`` (pooled with its argmax as above), the backward by
@@ -195,31 +197,32 @@ def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
 def _winograd_input(xp, ti0, ti1, tiles_w, e, v):
     """V = B^T d B of the tiles in tile rows ti0 .. ti1 - 1, for every input channel.
 
-    xp : (2*th + 2, (2*tw + 2)*C_in), the padded sample (``_pad_sample``), one image row per
-    line; e : (4, 4, C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
-    position (a, b) of the 4x4 tile as a*4 + b. A tile's row p is 4*C_in contiguous numbers of
-    xp, so every loop over the channels k runs over contiguous memory and vectorises.
+    xp : (2*th + 2, (2*tw + 2)*C_in), the padded sample (``_padded_sample``), one image row per
+    line; e : (4, 4, tw*C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
+    position (a, b) of the 4x4 tile as a*4 + b. First d B along each row p of each tile: B^T's
+    rows (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4
+    pixels, channel by channel, into e[p, b, tj*C_in + k]; then B^T (d B) down the columns, for
+    the whole row of tiles at once (one line of e holds that row's tiles one after the other,
+    as a line of V does). Every loop runs over contiguous numbers, so it vectorises.
     """
-    c = e.shape[2]
-    t = 0
+    c = v.shape[2]
+    lines = v.reshape((16, v.shape[1] * c))  # V[a]'s tiles one after the other
     for ti in range(ti0, ti1):
         for tj in range(tiles_w):
-            # d B along each row p of the tile: B^T's rows (1, 0, -1, 0), (0, 1, 1, 0),
-            # (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4 pixels.
             for p in range(4):
                 row = xp[2 * ti + p, 2 * tj * c:(2 * tj + 4) * c]
-                ep = e[p]
+                ep = e[p, :, tj * c:(tj + 1) * c]
                 for k in range(c):
                     d0, d1, d2, d3 = row[k], row[c + k], row[2 * c + k], row[3 * c + k]
                     ep[0, k], ep[1, k], ep[2, k], ep[3, k] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-            # B^T (d B) down each column q.
-            for q in range(4):
-                e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
-                v0, v1, v2, v3 = v[q, t], v[4 + q, t], v[8 + q, t], v[12 + q, t]
-                for k in range(c):
-                    v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
-                    v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
-            t += 1
+        start = (ti - ti0) * tiles_w * c
+        for q in range(4):
+            e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
+            v0, v1 = lines[q, start:start + e.shape[2]], lines[4 + q, start:start + e.shape[2]]
+            v2, v3 = lines[8 + q, start:start + e.shape[2]], lines[12 + q, start:start + e.shape[2]]
+            for k in range(e.shape[2]):
+                v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
+                v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
 
 
 @njit(cache=CACHE, inline="always")
@@ -238,21 +241,57 @@ def _winograd_output(m, t, o):
     return r00 + r01 + r02, r01 - r02 - r03, r10 + r11 + r12, r11 - r12 - r13
 
 
-@njit(cache=CACHE)
-def _pad_sample(x, b, top, left, xp):
-    """xp = sample b of x after ``top`` rows of zeros and ``left`` zeros at the start of each
-    row (``left`` = padded pixels x C), with zeros after it up to xp's size.
+@njit(cache=CACHE, inline="always")
+def _pool_full_window(z00, z01, z10, z11, bias, add_bias, relu):
+    """``_pool_window`` of a window wholly inside the output."""
+    best = -np.inf
+    for val in (z00, z01, z10, z11):
+        val = _activate(val, bias, add_bias, relu)
+        best = val if val > best else best
+    return best
 
-    x : (N, H, W*C); xp : (H_pad, W_pad*C). Winograd's tiles are then read from xp without a
-    test for the padding.
+
+@njit(cache=CACHE, inline="always")
+def _pool_window(z00, z01, z10, z11, rows, cols, bias, add_bias, relu):
+    """The max pooling of one 2x2 window of a convolution's outputs z (before bias and ReLU),
+    of which the first ``rows`` rows and ``cols`` columns lie inside the output (a window at
+    the bottom or right edge of an odd-sized output may hold one row or column): the maximum
+    of ``_activate`` of each, in row-major order, a later value winning only if strictly
+    greater, as in ``_maxpool_sample`` (so a NaN never wins, and the order of the unfused
+    layers, ReLU then pooling, is kept)."""
+    best = _activate(z00, bias, add_bias, relu)
+    best = best if best > -np.inf else -np.inf  # a NaN never wins: the maximum starts at -inf
+    if cols > 1:
+        val = _activate(z01, bias, add_bias, relu)
+        best = val if val > best else best
+    if rows > 1:
+        val = _activate(z10, bias, add_bias, relu)
+        best = val if val > best else best
+        if cols > 1:
+            val = _activate(z11, bias, add_bias, relu)
+            best = val if val > best else best
+    return best
+
+
+@njit(cache=CACHE)
+def _padded_sample(x, b, g, xp):
+    """Sample b of x with ``g.top`` rows and ``g.left`` columns of zeros before it and zeros
+    after it up to xp's size: xp, filled, or x[b] itself when x[b] has that size already (no
+    padding: the tutorial's convolutions), which saves the copy.
+
+    x : (N, H, W*C); xp : (H_pad, W_pad*C). Winograd's tiles and the direct convolution's
+    windows are then read without a test for the padding.
     """
+    if g.top == 0 and g.left == 0 and x.shape[1] == xp.shape[0] and x.shape[2] == xp.shape[1]:
+        return x[b]
     xp[:] = 0.0
-    row_len = x.shape[2]
+    row_len, left = x.shape[2], g.left * g.c
     for hi in range(x.shape[1]):
         src = x[b, hi]
-        dst = xp[top + hi, left:left + row_len]
+        dst = xp[g.top + hi, left:left + row_len]
         for k in range(row_len):
             dst[k] = src[k]
+    return xp
 
 
 @njit(cache=CACHE)
@@ -265,8 +304,8 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
     ``docs/winograd.md`` the math.
 
     x : (N, H, W*C_in); u : (16, C_in, C_out), the transformed filters U = G g G^T with the
-    tile position (a, b) as a*4 + b first; xp : the padded sample (``_pad_sample``),
-    (2*th + 2, (2*tw + 2)*C_in) for th x tw tiles. The tiles go ``band_rows`` tile rows at a
+    tile position (a, b) as a*4 + b first; xp : scratch for the padded sample,
+    (2*th + 2, (2*tw + 2)*C_in) for th x tw tiles (``_padded_sample``). The tiles go ``band_rows`` tile rows at a
     time through the scratch e (``_winograd_input``), v : (16, band_rows*tw, C_in) and
     m : (16, band_rows*tw, C_out), so that v and m stay in cache. Output: with ``pool_tiles``
     yb is the pooled sample (Hp, Wp, C_out), Hp <= th and Wp <= tw, each window the maximum of
@@ -276,7 +315,7 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
     """
     c_out, w_out = m.shape[2], g.w_out
     tiles_h, tiles_w = xp.shape[0] // 2 - 1, xp.shape[1] // (2 * g.c) - 1
-    _pad_sample(x, b, g.top, g.left * g.c, xp)
+    xp = _padded_sample(x, b, g, xp)
     for ti0 in range(0, tiles_h, band_rows):
         ti1 = min(ti0 + band_rows, tiles_h)
         n_tiles = (ti1 - ti0) * tiles_w
@@ -288,27 +327,18 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
             ti, tj = ti0 + t // tiles_w, t % tiles_w
             i, j = 2 * ti, 2 * tj
             if pool_tiles:
-                if ti >= yb.shape[0] or tj >= yb.shape[1]:
-                    continue
-                out = yb[ti, tj]
-                if i + 1 < h_out and j + 1 < w_out:  # the whole tile inside: no tests per output
+                if ti < yb.shape[0] and tj < yb.shape[1]:
+                    rows, cols = min(2, h_out - i), min(2, w_out - j)
+                    out = yb[ti, tj]
+                    if rows == 2 and cols == 2:  # the common case: a loop without tests
+                        for o in range(c_out):
+                            y00, y01, y10, y11 = _winograd_output(m, t, o)
+                            out[o] = _pool_full_window(y00, y01, y10, y11, bias[o], add_bias, relu)
+                        continue
                     for o in range(c_out):
                         y00, y01, y10, y11 = _winograd_output(m, t, o)
-                        best = -np.inf
-                        # Strict comparisons, as in _maxpool_sample: a NaN never wins.
-                        for val in (y00, y01, y10, y11):
-                            val = _activate(val, bias[o], add_bias, relu)
-                            best = val if val > best else best
-                        out[o] = best
-                    continue
-                for o in range(c_out):
-                    tile = _winograd_output(m, t, o)
-                    best = -np.inf  # as the pooling's padding: outputs past H_out, W_out
-                    for k in range(4):
-                        if i + k // 2 < h_out and j + k % 2 < w_out:
-                            val = _activate(tile[k], bias[o], add_bias, relu)
-                            best = val if val > best else best
-                    out[o] = best
+                        out[o] = _pool_window(y00, y01, y10, y11, rows, cols, bias[o], add_bias,
+                                              relu)
                 continue
             for o in range(c_out):
                 tile = _winograd_output(m, t, o)
@@ -316,6 +346,78 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
                     if i + k // 2 < h_out and j + k % 2 < w_out:
                         yb[i + k // 2, j + k % 2, o] = _activate(tile[k], bias[o], add_bias,
                                                                  relu)
+
+
+@njit(cache=CACHE, fastmath={"contract"})
+def _direct_rows(xp, wt, r0, acc):
+    """acc[k, j, o] = sum over p, q, c of xp[r0 + k + p, j + q, c] * w[p, q, c, o], k = 0, 1: two
+    rows of the 3x3, stride-1 convolution of a padded sample, without the bias.
+
+    xp : (H_pad, W_pad*C_in), the padded sample (``_padded_sample``), with rows r0 .. r0 + 3;
+    wt : (9, C_in, C_out), the kernel with the tap p*3 + q first; acc : (2, W_out, C_out).
+    For each input channel c and output pixel, the nine taps are written out as one sum, so the
+    loop over the output channels o (contiguous in wt and acc) vectorises with each
+    accumulator loaded and stored once per nine multiply-adds (once per eighteen weights' use:
+    the two rows share them). Multiply-adds may be fused (``contract``), which rounds once.
+    """
+    c = wt.shape[1]
+    acc[:] = 0.0
+    for cc in range(c):
+        w0, w1, w2, w3, w4, w5, w6, w7, w8 = (wt[0, cc], wt[1, cc], wt[2, cc], wt[3, cc], wt[4, cc],
+                                              wt[5, cc], wt[6, cc], wt[7, cc], wt[8, cc])
+        for j in range(acc.shape[1]):
+            # Channel cc of the 4x3 input pixels the two outputs (r0, j), (r0 + 1, j) read.
+            k0, k1, k2 = j * c + cc, (j + 1) * c + cc, (j + 2) * c + cc
+            x00, x01, x02 = xp[r0, k0], xp[r0, k1], xp[r0, k2]
+            x10, x11, x12 = xp[r0 + 1, k0], xp[r0 + 1, k1], xp[r0 + 1, k2]
+            x20, x21, x22 = xp[r0 + 2, k0], xp[r0 + 2, k1], xp[r0 + 2, k2]
+            x30, x31, x32 = xp[r0 + 3, k0], xp[r0 + 3, k1], xp[r0 + 3, k2]
+            a0, a1 = acc[0, j], acc[1, j]
+            for o in range(acc.shape[2]):
+                a0[o] += (x00 * w0[o] + x01 * w1[o] + x02 * w2[o] + x10 * w3[o] + x11 * w4[o]
+                          + x12 * w5[o] + x20 * w6[o] + x21 * w7[o] + x22 * w8[o])
+                a1[o] += (x10 * w0[o] + x11 * w1[o] + x12 * w2[o] + x20 * w3[o] + x21 * w4[o]
+                          + x22 * w5[o] + x30 * w6[o] + x31 * w7[o] + x32 * w8[o])
+
+
+@njit(cache=CACHE)
+def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_tiles):
+    """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) computed directly, two
+    output rows at a time (``_direct_rows``), and with ``pool_tiles`` its 2x2, stride-2 max
+    pooling of those two rows while they are in cache (``_pool_window``).
+
+    x : (N, H, W*C_in); wt : (9, C_in, C_out); xp : scratch for the padded sample
+    (``_padded_sample``), (2*th + 2, W_pad*C_in)
+    for th = ceil(H_out / 2) row pairs; acc : (2, W_out, C_out) scratch. Output as in
+    ``_winograd_sample``: the pooled sample (Hp, Wp, C_out) with ``pool_tiles``, else the
+    convolution (H_out, W_out, C_out).
+    """
+    w_out = g.w_out
+    xp = _padded_sample(x, b, g, xp)
+    for i in range(0, h_out, 2):
+        rows = min(2, h_out - i)
+        if pool_tiles and i // 2 >= yb.shape[0]:
+            break
+        _direct_rows(xp, wt, i, acc)
+        if pool_tiles:
+            for j in range(yb.shape[1]):
+                out, z0, z1 = yb[i // 2, j], acc[0, 2 * j], acc[1, 2 * j]
+                cols = min(2, w_out - 2 * j)
+                # The right column (the left one again when the window has one column; unused).
+                z01, z11 = acc[0, 2 * j + cols - 1], acc[1, 2 * j + cols - 1]
+                if rows == 2 and cols == 2:  # the common case: a loop without tests
+                    for o in range(out.shape[0]):
+                        out[o] = _pool_full_window(z0[o], z01[o], z1[o], z11[o], bias[o],
+                                                   add_bias, relu)
+                    continue
+                for o in range(out.shape[0]):
+                    out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o],
+                                          add_bias, relu)
+            continue
+        for k in range(rows):
+            for j in range(w_out):
+                for o in range(acc.shape[2]):
+                    yb[i + k, j, o] = _activate(acc[k, j, o], bias[o], add_bias, relu)
 
 
 @njit(cache=CACHE)
@@ -358,9 +460,9 @@ def _winograd_a_row(z0, z1, dm, a, t, o):
 @njit(cache=CACHE)
 def _winograd_untile(dv, b, g, tiles_w, dd, dx):
     """dx[b] = the sum over tiles of dd = B dV B^T, each added onto the 4x4 input tile it came
-    from (padding dropped): the transpose of ``_pad_sample`` and ``_winograd_input``.
+    from (padding dropped): the transpose of ``_padded_sample`` and ``_winograd_input``.
 
-    dv : (16, T, C_in), dV of every tile; dd : (4, 4, C_in) scratch; dx : (N, H, W*C_in).
+    dv : (16, T, C_in), dV of every tile; dd : (4, 4, >= C_in) scratch; dx : (N, H, W*C_in).
     B = B_T^T: a column (v0, v1, v2, v3) becomes (v0, v1 - v2 + v3, v2 + v1 - v0, -v3).
     Every dx entry receives its terms in tile order.
     """
@@ -519,33 +621,50 @@ def _conv_maxpool_forward_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols
         _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
 
 
+# How ``_conv_maxpool_inference`` computes the convolution (``inference_method``).
+IM2COL, WINOGRAD, DIRECT = 0, 1, 2
+
+
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, u, band_rows, xps, es, vs,
-                            ms, *, add_bias, relu, use_winograd, pool_tiles):
+def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, wf, band_rows, xps, es, vs,
+                            ms, *, add_bias, relu, method, pool_tiles):
     """The inference forward of a convolution and its max pooling: ``_conv_maxpool_forward``
     without the argmax, which only a backward needs.
 
-    With ``use_winograd`` each sample's convolution is ``_winograd_sample`` (u, band_rows and
-    the per-thread scratch xps, es, vs, ms as it takes them), which with ``pool_tiles`` (a 2x2,
-    stride-2 pooling whose windows are its output tiles) also pools, into y[b]; otherwise the
-    convolution goes to the per-thread buffer ys[t] (by im2col and one product without
-    ``use_winograd``) and is pooled from there. Arrays a path does not use are placeholders
-    (ys of shape (T, 0, C_out) when ``pool_tiles``).
+    ``method`` WINOGRAD: each sample's convolution is ``_winograd_sample`` (wf = U, band_rows
+    and the per-thread scratch xps, es, vs, ms as it takes them); DIRECT: ``_direct_sample``
+    (wf = the kernel as (9, C_in, C_out), xps, and ms as its (T, 2, W_out, C_out) scratch);
+    both with ``pool_tiles`` (a 2x2, stride-2 pooling whose windows are their 2x2 output
+    blocks) also pool, into y[b]. Otherwise the convolution goes to the per-thread buffer
+    ys[t] (IM2COL: by im2col and one product) and is pooled from there. Arrays a path does not
+    use are placeholders (ys of shape (T, 0, C_out) when ``pool_tiles``).
     """
-    ph, pw, psh, psw, ptop, pleft = pool
-    n_threads, n = ys.shape[0], x.shape[0]
+    n_threads = ys.shape[0]
     for t in prange(n_threads):
-        yb = ys[t]
-        conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
-        no_argmax = np.empty((0, 0, 0), np.int64)
-        for b in range(t, n, n_threads):
-            if use_winograd:
-                _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
-                                 y[b] if pool_tiles else conv, add_bias, relu, pool_tiles)
-                if pool_tiles:
-                    continue
-            else:
-                _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+        _conv_maxpool_inference_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, wf,
+                                       band_rows, xps, es, vs, ms, add_bias, relu, method,
+                                       pool_tiles)
+
+
+@njit(cache=CACHE)
+def _conv_maxpool_inference_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, wf,
+                                   band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles):
+    """Thread t's share of ``_conv_maxpool_inference``: samples t, t + n_threads, ..."""
+    ph, pw, psh, psw, ptop, pleft = pool
+    yb = ys[t]
+    conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
+    no_argmax = np.empty((0, 0, 0), np.int64)
+    for b in range(t, x.shape[0], n_threads):
+        out = y[b] if pool_tiles else conv
+        if method == WINOGRAD:
+            _winograd_sample(x, b, wf, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t], out,
+                             add_bias, relu, pool_tiles)
+        elif method == DIRECT:
+            _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, add_bias, relu,
+                           pool_tiles)
+        else:
+            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
+        if not pool_tiles:
             _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
 
 
@@ -595,7 +714,7 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
     ``_conv_backward``; dM = A dY A^T of every tile (``_winograd_tile_gradient``); then
 
     - ``du_parts[n, a] = V[a]^T @ dM[a]`` for the 16 tile positions a, V = B^T d B of the
-      sample's input tiles (``_pad_sample``, ``_winograd_input``): the caller sums the parts
+      sample's input tiles (``_padded_sample``, ``_winograd_input``): the caller sums the parts
       over n and turns dU into dw = G^T dU G;
     - ``dV[a] = dM[a] @ U[a]^T``, and dx[n] = the tiles dd = B dV B^T added back
       (``_winograd_untile``).
@@ -603,7 +722,7 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
     x : (N, H, W*C_in); ut : (16, C_out, C_in), U[a]^T; du_parts : (N, 16, C_in, C_out);
     dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts as in ``_conv_backward``. Scratch, one
     per thread: dzs (T, H_out*W_out, C_out), dms (T, 16, tiles, C_out), xps the padded sample
-    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, C_in), vs (T, 16, tiles, C_in), which holds V
+    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V
     for dw and then dV for dx.
     """
     n_threads = dms.shape[0]
@@ -625,8 +744,8 @@ def _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out,
             _bias_sum(dz, db_parts[b])
         _winograd_tile_gradient(dz, tiles_w, h_out, dm)
         if need_dw:
-            _pad_sample(x, b, g.top, g.left * g.c, xps[t])
-            _winograd_input(xps[t], 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
+            xp = _padded_sample(x, b, g, xps[t])
+            _winograd_input(xp, 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
             for a in range(16):
                 np.dot(v[a].T, dm[a], du_parts[b, a])
         if need_dx:
@@ -743,11 +862,12 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     return y.reshape(x.shape[0], h_out, g.w_out, w2.shape[1])
 
 
-# Winograd pays from this many input channels on (3x3, stride 1, inference only). Measured by
-# ``python -m benchmarks.kernels --winograd`` (2-core Xeon, loaded; batch 32, one thread, CPU
-# time, fused forward with 2x2 pooling, medians of 30, im2col / Winograd ms): 24x24xC_in -> 32,
-# C_in 3: 0.93 / 1.08, 8: 1.49 / 1.28, 16: 2.30 / 2.04, 32: 4.12 / 2.34, 64: 7.60 / 4.20;
-# 50x50x3 -> 64 (the tutorial's conv1): 5.94 / 7.40 (docs/winograd.md).
+# Winograd pays from this many input channels on (3x3, stride 1, inference only); below, the
+# direct convolution does. Measured by ``python -m benchmarks.kernels --winograd`` (2-core Xeon,
+# loaded by other work; batch 32, one thread, CPU time, fused forward with 2x2 pooling, medians
+# of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 0.91 / 0.60 / 0.90,
+# 8: 1.45 / 1.32 / 1.17, 16: 2.25 / 2.59 / 1.62, 32: 4.02 / 4.89 / 2.04, 64: 7.50 / 9.50 / 3.65;
+# 50x50x3 -> 64 (the tutorial's conv1): 5.88 / 4.68 / 6.78 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
 # Winograd pays from this many input channels on. Measured with the compiled backward on a
@@ -769,6 +889,17 @@ def uses_winograd(w_shape, strides, training):
     the multiplications it saves."""
     least = WINOGRAD_MIN_CHANNELS_TRAINING if training else WINOGRAD_MIN_CHANNELS
     return winograd.applies(w_shape[:2], strides) and w_shape[2] >= least
+
+
+def inference_method(w_shape, strides):
+    """How ``conv2d_maxpool_forward(..., training=False)`` computes this convolution: a 3x3,
+    stride-1 kernel by Winograd's F(2x2, 3x3) (WINOGRAD) where :func:`uses_winograd` says so at
+    inference, directly (DIRECT, ``_direct_sample``) with fewer input channels, where the
+    tiles' transforms cost more than the multiplications they save; any other by im2col
+    (IM2COL)."""
+    if not winograd.applies(w_shape[:2], strides):
+        return IM2COL
+    return WINOGRAD if uses_winograd(w_shape, strides, training=False) else DIRECT
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
@@ -807,23 +938,27 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
 
 def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_bias, relu):
     """``conv2d_maxpool_forward(..., training=False)``'s body: y = the pooled output, by
-    ``_conv_maxpool_inference``, with Winograd's F(2x2, 3x3) where :func:`uses_winograd` says
-    it pays (the same numbers up to rounding: float32, a few 1e-7 of the largest output,
-    docs/winograd.md), and the pooling fused into Winograd's output tiles when its windows are
-    those tiles (2x2, stride 2, no padding before)."""
+    ``_conv_maxpool_inference`` and the method :func:`inference_method` picks (Winograd and
+    direct convolution give the same numbers as im2col up to rounding: float32, a few 1e-7 of
+    the largest output, docs/winograd.md), with the pooling fused into their 2x2 output blocks
+    when its windows are those blocks (2x2, stride 2, no padding before)."""
     c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
-    use_winograd = uses_winograd(w.shape, (g.sh, g.sw), training=False)
-    pool_tiles = use_winograd and pool == (2, 2, 2, 2, 0, 0)
+    method = inference_method(w.shape, (g.sh, g.sw))
+    pool_tiles = method != IM2COL and pool == (2, 2, 2, 2, 0, 0)
     ys = (np.empty((n_threads, 0, c_out), dtype) if pool_tiles  # placeholder: pooled in place
           else _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype))
-    u, band_rows, xps, es, vs, ms = _winograd_scratch(w, g, h_out, c_out, dtype, n_threads,
-                                                      workspace, use_winograd)
-    cols = (np.empty((n_threads, 0, 0), dtype) if use_winograd  # placeholder: no im2col
-            else _take(workspace, "cols", cols_shape, dtype))
+    wf, band_rows, xps, es, vs, ms = _winograd_scratch(w, g, h_out, c_out, dtype, n_threads,
+                                                       workspace, method == WINOGRAD)
+    if method == DIRECT:
+        wf = np.ascontiguousarray(w.reshape(9, g.c, c_out), dtype=dtype)
+        xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
+        ms = _take(workspace, "direct_rows", (n_threads, 2, g.w_out, c_out), dtype)
+    cols = (_take(workspace, "cols", cols_shape, dtype) if method == IM2COL
+            else np.empty((n_threads, 0, 0), dtype))  # placeholder: no im2col
     with threads.one_blas_thread():
-        _conv_maxpool_inference(_rows(x), w2, bias, g, h_out, pool, cols, ys, y, u, band_rows,
-                                xps, es, vs, ms, add_bias=add_bias, relu=relu,
-                                use_winograd=use_winograd, pool_tiles=pool_tiles)
+        _deal(_conv_maxpool_inference, _conv_maxpool_inference_thread, x.shape[0], _rows(x), w2,
+              bias, g, h_out, pool, cols, ys, y, wf, band_rows, xps, es, vs, ms,
+              add_bias=add_bias, relu=relu, method=method, pool_tiles=pool_tiles)
 
 
 def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winograd):
@@ -836,11 +971,18 @@ def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winog
     tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
     band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
     return (_filter_transform(w, dtype, workspace), band_tiles // tiles_w,
-            _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * g.c),
-                  dtype),
-            _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype),
+            _padded_buffer(g, h_out, n_threads, workspace, dtype),
+            _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * g.c), dtype),
             _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype),
             _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype))
+
+
+def _padded_buffer(g, h_out, n_threads, workspace, dtype):
+    """Per-thread scratch for ``_padded_sample``, (T, 2*th + 2, (2*tw + 2)*C_in): the sample
+    padded to whole 2x2 blocks of th x tw outputs, as Winograd and the direct kernel read it."""
+    tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
+    return _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * g.c),
+                 dtype)
 
 
 def _filter_transform(w, dtype, workspace):
@@ -934,7 +1076,7 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         dms = _take(workspace, "winograd_dm", (n_threads, 16, tiles, c_out), dtype)
         xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * c_in)
                     if need_dw else (n_threads, 0, 0), dtype)
-        es = _take(workspace, "winograd_e", (n_threads, 4, 4, c_in), dtype)
+        es = _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * c_in), dtype)
         vs = _take(workspace, "winograd_dv", (n_threads, 16, tiles, c_in), dtype)
         with threads.one_blas_thread():
             _deal(_winograd_backward, _winograd_backward_thread, n, _pixels(dy), y_pixels, argmax,
