@@ -863,11 +863,11 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 
 
 # Winograd pays from this many input channels on (3x3, stride 1, inference only); below, the
-# direct convolution does. Measured by ``python -m benchmarks.kernels --winograd`` (2-core Xeon,
-# loaded by other work; batch 32, one thread, CPU time, fused forward with 2x2 pooling, medians
-# of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 0.91 / 0.60 / 0.90,
-# 8: 1.45 / 1.32 / 1.17, 16: 2.25 / 2.59 / 1.62, 32: 4.02 / 4.89 / 2.04, 64: 7.50 / 9.50 / 3.65;
-# 50x50x3 -> 64 (the tutorial's conv1): 5.88 / 4.68 / 6.78 (docs/winograd.md).
+# direct convolution does. Measured by ``python -m benchmarks.kernels --winograd`` (2-core Xeon at
+# a load average of 9.5 from other work; batch 32, one thread, CPU time, fused forward with 2x2
+# pooling, medians of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 1.52 / 1.12 /
+# 1.42, 8: 2.26 / 2.26 / 1.98, 16: 3.25 / 4.27 / 2.87, 32: 5.72 / 8.04 / 4.56, 64: 11.21 / 15.69 /
+# 8.37; 50x50x3 -> 64 (the tutorial's conv1): 9.70 / 8.10 / 10.41 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
 # Winograd pays from this many input channels on. Measured with the compiled backward on a
