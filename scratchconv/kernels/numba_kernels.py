@@ -987,8 +987,8 @@ def _padded_buffer(g, h_out, n_threads, workspace, dtype):
 
 def _filter_transform(w, dtype, workspace):
     """U = G g G^T of every filter (``winograd.filter_transform``) as (16, C_in, C_out), kept in
-    the workspace with the kernel it came from: predict's passes reuse it until the kernel
-    changes (0.3 ms for the tutorial's conv2, a tenth of its Winograd forward at batch 32)."""
+    the workspace with the kernel it came from: predict's passes, and a training step's backward
+    after its forward, reuse it until the kernel changes."""
     kept = workspace.get("winograd_u") if workspace is not None else None
     if (kept is not None and kept[1].dtype == dtype and kept[0].shape == w.shape
             and np.array_equal(kept[0], w)):
@@ -1069,8 +1069,9 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         h_out = cols_shape[1] // g.w_out
         tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
         c_in, n_threads, tiles = w_shape[2], cols_shape[0], tiles_h * tiles_w
-        ut = (np.ascontiguousarray(winograd.filter_transform(w, dtype).reshape(16, c_in, c_out)
-                                   .transpose(0, 2, 1)) if need_dx else np.empty((0, 0, 0), dtype))
+        # U^T; U is the training forward's, kept in the workspace, when the kernel is unchanged.
+        ut = (np.ascontiguousarray(_filter_transform(w, dtype, workspace).transpose(0, 2, 1))
+              if need_dx else np.empty((0, 0, 0), dtype))
         du_parts = _take(workspace, "winograd_du", (n, 16, c_in, c_out) if need_dw
                          else (0, 0, 0, 0), dtype)
         dms = _take(workspace, "winograd_dm", (n_threads, 16, tiles, c_out), dtype)
