@@ -244,6 +244,9 @@ class Sequential(Training):
 
     def backward(self, dy, need_dx=True):
         """dL/dx from dy = dL/d(output) of the last ``forward``; fills every layer's grads.
+        After ``predict`` or ``evaluate`` it raises a RuntimeError if a Conv2D and its
+        MaxPooling2D ran fused: at inference that step keeps no record of the pooling's winners
+        (:class:`~scratchconv.steps.ConvPoolStep`).
 
         dy : ndarray of shape (n,) + output_shape  ->  ndarray of shape (n,) + input_shape
         (None when ``need_dx`` is False: the first layer then skips its input gradient).
