@@ -198,31 +198,31 @@ def _winograd_input(xp, ti0, ti1, tiles_w, e, v):
     """V = B^T d B of the tiles in tile rows ti0 .. ti1 - 1, for every input channel.
 
     xp : (2*th + 2, (2*tw + 2)*C_in), the padded sample (``_padded_sample``), one image row per
-    line; e : (4, 4, tw*C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
-    position (a, b) of the 4x4 tile as a*4 + b. First d B along each row p of each tile: B^T's
-    rows (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4
-    pixels, channel by channel, into e[p, b, tj*C_in + k]; then B^T (d B) down the columns, for
-    the whole row of tiles at once (one line of e holds that row's tiles one after the other,
-    as a line of V does). Every loop runs over contiguous numbers, so it vectorises.
+    line; e : (4, 4, C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
+    position (a, b) of the 4x4 tile as a*4 + b. A tile's row p is 4*C_in contiguous numbers of
+    xp, so every loop over the channels k runs over contiguous memory and vectorises. (Longer
+    loops, over a whole row of tiles, measured slower: their scratch is not one tile's.)
     """
-    c = v.shape[2]
-    lines = v.reshape((16, v.shape[1] * c))  # V[a]'s tiles one after the other
+    c = e.shape[2]
+    t = 0
     for ti in range(ti0, ti1):
         for tj in range(tiles_w):
+            # d B along each row p of the tile: B^T's rows (1, 0, -1, 0), (0, 1, 1, 0),
+            # (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4 pixels.
             for p in range(4):
                 row = xp[2 * ti + p, 2 * tj * c:(2 * tj + 4) * c]
-                ep = e[p, :, tj * c:(tj + 1) * c]
+                ep = e[p]
                 for k in range(c):
                     d0, d1, d2, d3 = row[k], row[c + k], row[2 * c + k], row[3 * c + k]
                     ep[0, k], ep[1, k], ep[2, k], ep[3, k] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-        start = (ti - ti0) * tiles_w * c
-        for q in range(4):
-            e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
-            v0, v1 = lines[q, start:start + e.shape[2]], lines[4 + q, start:start + e.shape[2]]
-            v2, v3 = lines[8 + q, start:start + e.shape[2]], lines[12 + q, start:start + e.shape[2]]
-            for k in range(e.shape[2]):
-                v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
-                v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
+            # B^T (d B) down each column q.
+            for q in range(4):
+                e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
+                v0, v1, v2, v3 = v[q, t], v[4 + q, t], v[8 + q, t], v[12 + q, t]
+                for k in range(c):
+                    v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
+                    v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
+            t += 1
 
 
 @njit(cache=CACHE, inline="always")
@@ -462,7 +462,7 @@ def _winograd_untile(dv, b, g, tiles_w, dd, dx):
     """dx[b] = the sum over tiles of dd = B dV B^T, each added onto the 4x4 input tile it came
     from (padding dropped): the transpose of ``_padded_sample`` and ``_winograd_input``.
 
-    dv : (16, T, C_in), dV of every tile; dd : (4, 4, >= C_in) scratch; dx : (N, H, W*C_in).
+    dv : (16, T, C_in), dV of every tile; dd : (4, 4, C_in) scratch; dx : (N, H, W*C_in).
     B = B_T^T: a column (v0, v1, v2, v3) becomes (v0, v1 - v2 + v3, v2 + v1 - v0, -v3).
     Every dx entry receives its terms in tile order.
     """
@@ -722,7 +722,7 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
     x : (N, H, W*C_in); ut : (16, C_out, C_in), U[a]^T; du_parts : (N, 16, C_in, C_out);
     dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts as in ``_conv_backward``. Scratch, one
     per thread: dzs (T, H_out*W_out, C_out), dms (T, 16, tiles, C_out), xps the padded sample
-    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V
+    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, C_in), vs (T, 16, tiles, C_in), which holds V
     for dw and then dV for dx.
     """
     n_threads = dms.shape[0]
@@ -864,10 +864,10 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 
 # Winograd pays from this many input channels on (3x3, stride 1, inference only); below, the
 # direct convolution does. Measured by ``python -m benchmarks.kernels --winograd`` (2-core Xeon at
-# a load average of 9.5 from other work; batch 32, one thread, CPU time, fused forward with 2x2
-# pooling, medians of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 1.52 / 1.12 /
-# 1.42, 8: 2.26 / 2.26 / 1.98, 16: 3.25 / 4.27 / 2.87, 32: 5.72 / 8.04 / 4.56, 64: 11.21 / 15.69 /
-# 8.37; 50x50x3 -> 64 (the tutorial's conv1): 9.70 / 8.10 / 10.41 (docs/winograd.md).
+# a load average of 4.3 from other work; batch 32, one thread, CPU time, fused forward with 2x2
+# pooling, medians of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 1.38 / 0.99 /
+# 1.42, 8: 2.05 / 1.86 / 1.71, 16: 2.88 / 3.54 / 2.60, 32: 4.96 / 6.47 / 3.28, 64: 9.48 / 13.72 /
+# 5.86; 50x50x3 -> 64 (the tutorial's conv1): 8.16 / 6.34 / 8.97 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
 # Winograd pays from this many input channels on. Measured with the compiled backward on a
@@ -972,7 +972,7 @@ def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winog
     band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
     return (_filter_transform(w, dtype, workspace), band_tiles // tiles_w,
             _padded_buffer(g, h_out, n_threads, workspace, dtype),
-            _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * g.c), dtype),
+            _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype),
             _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype),
             _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype))
 
@@ -1077,7 +1077,7 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         dms = _take(workspace, "winograd_dm", (n_threads, 16, tiles, c_out), dtype)
         xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * c_in)
                     if need_dw else (n_threads, 0, 0), dtype)
-        es = _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * c_in), dtype)
+        es = _take(workspace, "winograd_e", (n_threads, 4, 4, c_in), dtype)
         vs = _take(workspace, "winograd_dv", (n_threads, 16, tiles, c_in), dtype)
         with threads.one_blas_thread():
             _deal(_winograd_backward, _winograd_backward_thread, n, _pixels(dy), y_pixels, argmax,
