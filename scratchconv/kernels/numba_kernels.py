@@ -790,7 +790,8 @@ def _sum_over_samples(parts, out):
 # kernels, the dense layers' activations). With all eight of the tutorial model's parameters
 # updated on all threads, a batch-1 step spent 3 ms in Adam (the 2026-12-01 benchmark's
 # profile); on a loaded 2-core Xeon, apply_gradients timed inside batch-1 train_on_batch steps
-# (median of 30) took 4.0 ms all on all threads, 1.8 ms all on one, 1.5 ms with this threshold.
+# (median of 30; a timing script, not kept) took 4.0 ms all on all threads, 1.8 ms all on one,
+# 1.5 ms with this threshold.
 PARALLEL_MIN_ENTRIES = 1 << 17
 
 
@@ -870,11 +871,13 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 # 5.86; 50x50x3 -> 64 (the tutorial's conv1): 8.16 / 6.34 / 8.97 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
-# Winograd pays from this many input channels on. Measured with the compiled backward on a
-# 2-core Xeon, one thread, batch 32, 24x24xC_in -> 32, 2x2 pooling, CPU time, im2col /
-# Winograd: the fused backward (dw, db, dx) at C_in 16: 4.74 / 5.13 ms, 32: 8.42 / 6.55,
-# 64: 15.66 / 10.44; python -m benchmarks.kernels --one-core, the tutorial's conv2 (64 channels):
-# input gradient 7.09 / 6.20 ms, weight gradient 9.17 / 6.54.
+# Winograd runs from this many input channels on. With fewer, the backward's tile transforms
+# (of dY, of the input for dw, of dV for dx) weigh more against the products they shrink; on the
+# tutorial's conv2 (64 channels) python -m benchmarks.kernels --one-core (2-core Xeon, loaded,
+# one thread) timed the input gradient at 0.76x TensorFlow's kernel with im2col and 1.02x with
+# Winograd, the weight gradient at 0.52x and 0.97x (docs/winograd.md). A one-off timing of the
+# fused backward (24x24xC_in -> 32, batch 32, one thread; the script was not kept) found
+# Winograd slower than im2col at 16 input channels and faster from 32.
 WINOGRAD_MIN_CHANNELS_TRAINING = 32
 # Winograd's tiles go through its scratch in bands of about this many tiles (whole tile rows),
 # so that a band's transformed tiles and products stay in cache.
