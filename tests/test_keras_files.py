@@ -153,31 +153,26 @@ def test_what_scratchconv_cannot_read_is_refused_in_one_sentence(tmp_path, case)
     assert info.match(message)
 
 
-def test_an_optimizer_scratchconv_lacks_loads_uncompiled_with_a_warning(tmp_path):
+def _nadam(config):
+    config["compile_config"]["optimizer"]["class_name"] = "Nadam"
+
+
+def _polynomial_decay(config):
+    config["compile_config"]["optimizer"]["config"]["learning_rate"] = {
+        "module": "keras.optimizers.schedules", "class_name": "PolynomialDecay",
+        "config": {"initial_learning_rate": 0.01, "decay_steps": 10}, "registered_name": None}
+
+
+@pytest.mark.parametrize("rewrite, message", [
+    (_nadam, "loaded without its compile settings, since keras optimizer Nadam has no scratchconv "
+             "counterpart"),
+    (_polynomial_decay, "has the learning-rate schedule PolynomialDecay, which scratchconv does not have")],
+    ids=["optimizer", "learning-rate schedule"])
+def test_compile_settings_scratchconv_lacks_load_uncompiled_with_a_warning(tmp_path, rewrite, message):
     model, x = trained_model()
     model.save(tmp_path / "m.keras")
-
-    def nadam(config):
-        config["compile_config"]["optimizer"]["class_name"] = "Nadam"
-    bad = rewritten_config(tmp_path / "m.keras", tmp_path / "nadam.keras", nadam)
-    with pytest.warns(UserWarning, match="loaded without its compile settings, since keras optimizer "
-                                         "Nadam has no scratchconv counterpart"):
-        loaded = scratchconv.load_model(bad)
-    assert loaded.optimizer is None
-    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-
-
-def test_a_learning_rate_schedule_scratchconv_lacks_loads_uncompiled_with_a_warning(tmp_path):
-    model, x = trained_model()
-    model.save(tmp_path / "m.keras")
-
-    def polynomial(config):
-        config["compile_config"]["optimizer"]["config"]["learning_rate"] = {
-            "module": "keras.optimizers.schedules", "class_name": "PolynomialDecay",
-            "config": {"initial_learning_rate": 0.01, "decay_steps": 10}, "registered_name": None}
-    bad = rewritten_config(tmp_path / "m.keras", tmp_path / "polynomial.keras", polynomial)
-    with pytest.warns(UserWarning, match="has the learning-rate schedule PolynomialDecay, which "
-                                         "scratchconv does not have"):
+    bad = rewritten_config(tmp_path / "m.keras", tmp_path / "lacking.keras", rewrite)
+    with pytest.warns(UserWarning, match=message):
         loaded = scratchconv.load_model(bad)
     assert loaded.optimizer is None
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
