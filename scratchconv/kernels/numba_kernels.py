@@ -193,36 +193,62 @@ def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
                 yb[r, o] = _activate(yb[r, o], bias[o], add_bias, relu)
 
 
+@njit(cache=CACHE, inline="always")
+def _minus(x, y, out):
+    """out = x - y, entry by entry (one loop with one store stream, which vectorises)."""
+    for i in range(out.shape[0]):
+        out[i] = x[i] - y[i]
+
+
+@njit(cache=CACHE, inline="always")
+def _plus(x, y, out):
+    """out = x + y, entry by entry."""
+    for i in range(out.shape[0]):
+        out[i] = x[i] + y[i]
+
+
+@njit(cache=CACHE)
+def _winograd_row(row, tiles_w, c, e):
+    """d B along one image row for every tile of a tile row: e[q, tj*C + k] = (d0 - d2,
+    d1 + d2, d2 - d1, d1 - d3)[q] of channel k of the pixels d0..d3 = 2tj .. 2tj + 3 (B^T's
+    rows applied to the row's 4 pixels). row : ((2*tw + 2)*C,); e : (4, tw*C)."""
+    for tj in range(tiles_w):
+        x = row[2 * tj * c:(2 * tj + 4) * c]
+        d0, d1, d2, d3 = x[:c], x[c:2 * c], x[2 * c:3 * c], x[3 * c:]
+        o = tj * c
+        _minus(d0, d2, e[0, o:o + c])
+        _plus(d1, d2, e[1, o:o + c])
+        _minus(d2, d1, e[2, o:o + c])
+        _minus(d1, d3, e[3, o:o + c])
+
+
 @njit(cache=CACHE)
 def _winograd_input(xp, ti0, ti1, tiles_w, e, v):
     """V = B^T d B of the tiles in tile rows ti0 .. ti1 - 1, for every input channel.
 
     xp : (2*th + 2, (2*tw + 2)*C_in), the padded sample (``_padded_sample``), one image row per
-    line; e : (4, 4, C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
-    position (a, b) of the 4x4 tile as a*4 + b. A tile's row p is 4*C_in contiguous numbers of
-    xp, so every loop over the channels k runs over contiguous memory and vectorises. (Longer
-    loops, over a whole row of tiles, measured slower: their scratch is not one tile's.)
+    line; e : (4, 4, tw*C_in) scratch; v : (16, T, C_in), tile t = (ti - ti0)*tiles_w + tj, the
+    position (a, b) of the 4x4 tile as a*4 + b. First d B along each image row the tile row
+    covers (``_winograd_row``, into e[row % 4], so the two rows a tile row shares with the next
+    are transformed once), then B^T down the columns, for the whole tile row at once: each
+    v[a*4 + b] row is then one loop over tw*C_in contiguous numbers with two loads and one
+    store, which vectorises (per tile, eight loops of 4 loads and 4 stores over C_in numbers
+    cost twice the time, in their set-up and the checks that the arrays do not overlap).
     """
-    c = e.shape[2]
-    t = 0
+    c = xp.shape[1] // (2 * tiles_w + 2)
+    n = tiles_w * c
+    vf = v.reshape((16, v.shape[1] * c))
     for ti in range(ti0, ti1):
-        for tj in range(tiles_w):
-            # d B along each row p of the tile: B^T's rows (1, 0, -1, 0), (0, 1, 1, 0),
-            # (0, -1, 1, 0), (0, 1, 0, -1) applied to the row's 4 pixels.
-            for p in range(4):
-                row = xp[2 * ti + p, 2 * tj * c:(2 * tj + 4) * c]
-                ep = e[p]
-                for k in range(c):
-                    d0, d1, d2, d3 = row[k], row[c + k], row[2 * c + k], row[3 * c + k]
-                    ep[0, k], ep[1, k], ep[2, k], ep[3, k] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-            # B^T (d B) down each column q.
-            for q in range(4):
-                e0, e1, e2, e3 = e[0, q], e[1, q], e[2, q], e[3, q]
-                v0, v1, v2, v3 = v[q, t], v[4 + q, t], v[8 + q, t], v[12 + q, t]
-                for k in range(c):
-                    v0[k], v1[k] = e0[k] - e2[k], e1[k] + e2[k]
-                    v2[k], v3[k] = e2[k] - e1[k], e1[k] - e3[k]
-            t += 1
+        for r in range(2 * ti if ti == ti0 else 2 * ti + 2, 2 * ti + 4):
+            _winograd_row(xp[r], tiles_w, c, e[r % 4])
+        e0, e1, e2, e3 = e[2 * ti % 4], e[(2 * ti + 1) % 4], e[(2 * ti + 2) % 4], e[(2 * ti + 3) % 4]
+        o = (ti - ti0) * n
+        # B^T (d B): the rows (1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1).
+        for q in range(4):
+            _minus(e0[q], e2[q], vf[q, o:o + n])
+            _plus(e1[q], e2[q], vf[4 + q, o:o + n])
+            _minus(e2[q], e1[q], vf[8 + q, o:o + n])
+            _minus(e1[q], e3[q], vf[12 + q, o:o + n])
 
 
 @njit(cache=CACHE, inline="always")
@@ -462,7 +488,8 @@ def _winograd_untile(dv, b, g, tiles_w, dd, dx):
     """dx[b] = the sum over tiles of dd = B dV B^T, each added onto the 4x4 input tile it came
     from (padding dropped): the transpose of ``_padded_sample`` and ``_winograd_input``.
 
-    dv : (16, T, C_in), dV of every tile; dd : (4, 4, C_in) scratch; dx : (N, H, W*C_in).
+    dv : (16, T, C_in), dV of every tile; dd : (4, 4, C_in) scratch (or longer: only the first
+    C_in of its last axis are used); dx : (N, H, W*C_in).
     B = B_T^T: a column (v0, v1, v2, v3) becomes (v0, v1 - v2 + v3, v2 + v1 - v0, -v3).
     Every dx entry receives its terms in tile order.
     """
@@ -722,7 +749,7 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
     x : (N, H, W*C_in); ut : (16, C_out, C_in), U[a]^T; du_parts : (N, 16, C_in, C_out);
     dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts as in ``_conv_backward``. Scratch, one
     per thread: dzs (T, H_out*W_out, C_out), dms (T, 16, tiles, C_out), xps the padded sample
-    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, C_in), vs (T, 16, tiles, C_in), which holds V
+    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V
     for dw and then dV for dx.
     """
     n_threads = dms.shape[0]
@@ -975,7 +1002,7 @@ def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winog
     band_tiles = max(1, min(tiles_h, WINOGRAD_BAND_TILES // tiles_w)) * tiles_w
     return (_filter_transform(w, dtype, workspace), band_tiles // tiles_w,
             _padded_buffer(g, h_out, n_threads, workspace, dtype),
-            _take(workspace, "winograd_e", (n_threads, 4, 4, g.c), dtype),
+            _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * g.c), dtype),
             _take(workspace, "winograd_v", (n_threads, 16, band_tiles, g.c), dtype),
             _take(workspace, "winograd_m", (n_threads, 16, band_tiles, c_out), dtype))
 
@@ -1080,7 +1107,7 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         dms = _take(workspace, "winograd_dm", (n_threads, 16, tiles, c_out), dtype)
         xps = _take(workspace, "winograd_x", (n_threads, 2 * tiles_h + 2, (2 * tiles_w + 2) * c_in)
                     if need_dw else (n_threads, 0, 0), dtype)
-        es = _take(workspace, "winograd_e", (n_threads, 4, 4, c_in), dtype)
+        es = _take(workspace, "winograd_e", (n_threads, 4, 4, tiles_w * c_in), dtype)
         vs = _take(workspace, "winograd_dv", (n_threads, 16, tiles, c_in), dtype)
         with threads.one_blas_thread():
             _deal(_winograd_backward, _winograd_backward_thread, n, _pixels(dy), y_pixels, argmax,
