@@ -167,14 +167,21 @@ def _col2im(dcol, b, g, dx):
                         dst[cc] += src[cc]
 
 
+# 0 and -inf as float32 scalars, for the kernels' elementwise steps: with a Python float (numba's
+# float64) in a float32 kernel, the values took float64's type and every step of the inference
+# forward's pooling converted to float64 and back (the same values, at half the vector width).
+# In a float64 kernel these constants widen to float64 exactly.
+_ZERO, _MINUS_INF = np.float32(0.0), np.float32(-np.inf)
+
+
 @njit(cache=CACHE, inline="always")
 def _activate(z, bias, add_bias, relu):
     """z (+ bias, then max(., 0)): one output of a convolution; a NaN stays NaN, as with
-    np.maximum."""
+    np.maximum. The constants are float32 (``_ZERO``), so a float32 z stays float32."""
     if add_bias:
         z = z + bias
-    if relu and z < 0.0:
-        z = 0.0
+    if relu and z < _ZERO:
+        z = _ZERO
     return z
 
 
@@ -270,7 +277,7 @@ def _winograd_output(m, t, o):
 @njit(cache=CACHE, inline="always")
 def _pool_full_window(z00, z01, z10, z11, bias, add_bias, relu):
     """``_pool_window`` of a window wholly inside the output."""
-    best = -np.inf
+    best = _MINUS_INF
     for val in (z00, z01, z10, z11):
         val = _activate(val, bias, add_bias, relu)
         best = val if val > best else best
@@ -286,7 +293,7 @@ def _pool_window(z00, z01, z10, z11, rows, cols, bias, add_bias, relu):
     greater, as in ``_maxpool_sample`` (so a NaN never wins, and the order of the unfused
     layers, ReLU then pooling, is kept)."""
     best = _activate(z00, bias, add_bias, relu)
-    best = best if best > -np.inf else -np.inf  # a NaN never wins: the maximum starts at -inf
+    best = best if best > _MINUS_INF else _MINUS_INF  # a NaN never wins: the maximum starts at -inf
     if cols > 1:
         val = _activate(z01, bias, add_bias, relu)
         best = val if val > best else best
