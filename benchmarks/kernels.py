@@ -278,7 +278,7 @@ def format_table(result):
 
 # (input shape without the batch, c_out) of the inference forwards ``--winograd`` times: 24x24 to
 # 32 channels from 3 to 64 input channels, and the tutorial model's conv1.
-WINOGRAD_SHAPES = [((24, 24, c), 32) for c in (3, 8, 16, 32, 64)] + [((50, 50, 3), 64)]
+WINOGRAD_SHAPES = [((24, 24, c), 32) for c in (1, 2, 3, 8, 16, 32, 64)] + [((50, 50, 3), 64)]
 
 
 INFERENCE_METHODS = ("IM2COL", "DIRECT", "WINOGRAD")

@@ -578,12 +578,14 @@ def test_numba_kernels_reuse_a_workspace_of_the_same_shape_and_return_fresh_grad
 
 # ----- the inference forward (training=False): no argmax, Winograd in the fast backend ---------
 
-# (input shape, c_out, padding): the tutorial's two convolutions (conv1 direct, conv2 by
-# Winograd) and odd output sizes for each method.
+# (input shape, c_out, padding): the tutorial's two convolutions (conv1 directly, conv2 by
+# Winograd), odd output sizes for each method, and im2col's bands (4 to 7 input channels):
+# 35 rows of 20 pixels in bands of 18 rows (the last odd), 28 rows of 28 in bands of 12.
 WINOGRAD_CASES = [((3, 24, 24, 64), 32, "valid"), ((2, 9, 7, 32), 5, "same"),
                   ((2, 8, 11, 40), 7, "same")]
 INFERENCE_CASES = WINOGRAD_CASES + [((2, 50, 50, 3), 64, "valid"), ((2, 9, 8, 3), 5, "same"),
-                                    ((1, 8, 11, 5), 4, "same")]
+                                    ((1, 8, 11, 5), 4, "same"), ((1, 35, 20, 4), 3, "same"),
+                                    ((2, 30, 30, 6), 8, "valid"), ((2, 9, 8, 1), 5, "same")]
 # (pool size, strides, padding): 2x2 windows at stride 2 are Winograd's output tiles, pooled in
 # place (odd output sizes leave a last window half outside with "same", dropped with "valid");
 # the others pool a convolution written out.
@@ -605,13 +607,15 @@ def inference_case(x_shape, c_out, padding, pool, dtype, window=(3, 3), strides=
 @pytest.mark.parametrize("pool", INFERENCE_POOLS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("relu", [True, False])
-def test_numba_inference_by_winograd_or_directly_matches_the_readable_fused_forward(x_shape, c_out, padding, pool,
-                                                                                   dtype, relu):
+def test_numba_inference_by_each_method_matches_the_readable_fused_forward(x_shape, c_out, padding, pool, dtype,
+                                                                          relu):
     numba_kernels = backend.kernels("numba")
     x, w, b, pads, pool_args = inference_case(x_shape, c_out, padding, pool, dtype)
     method = numba_kernels.inference_method(w.shape, (1, 1))
-    assert method == (numba_kernels.WINOGRAD if x_shape[3] >= numba_kernels.WINOGRAD_MIN_CHANNELS
-                      else numba_kernels.DIRECT)
+    c_in = x_shape[3]
+    assert method == (numba_kernels.WINOGRAD if c_in >= numba_kernels.WINOGRAD_MIN_CHANNELS
+                      else numba_kernels.DIRECT if c_in <= numba_kernels.DIRECT_MAX_CHANNELS
+                      else numba_kernels.IM2COL)
     want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args)
     y, argmax = numba_kernels.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args, training=False)
     assert argmax is None
@@ -678,11 +682,15 @@ def test_winograd_runs_where_it_pays():
         assert not k.uses_winograd((5, 5) + wide[2:], (1, 1), training)
 
 
-def test_the_inference_method_is_winograd_where_it_pays_directly_below_and_else_im2col():
+def test_the_inference_method_is_winograd_where_it_pays_direct_for_the_fewest_channels_else_im2col():
     k = backend.kernels("numba")
     wide, narrow = (3, 3, k.WINOGRAD_MIN_CHANNELS, 8), (3, 3, k.WINOGRAD_MIN_CHANNELS - 1, 64)
+    fewest = (3, 3, k.DIRECT_MAX_CHANNELS, 64)
+    assert k.DIRECT_MAX_CHANNELS < k.WINOGRAD_MIN_CHANNELS - 1
     assert k.inference_method(wide, (1, 1)) == k.WINOGRAD
-    assert k.inference_method(narrow, (1, 1)) == k.DIRECT
+    assert k.inference_method(narrow, (1, 1)) == k.IM2COL
+    assert k.inference_method(fewest, (1, 1)) == k.DIRECT
+    assert k.inference_method(fewest[:2] + (k.DIRECT_MAX_CHANNELS + 1, 64), (1, 1)) == k.IM2COL
     assert k.inference_method(wide, (2, 2)) == k.IM2COL
     assert k.inference_method((5, 5) + wide[2:], (1, 1)) == k.IM2COL
 

@@ -29,10 +29,11 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
 - its inference forward (``training=False``, ``_conv_maxpool_inference``) computes no argmax,
   and runs a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (``_winograd_sample``) or,
-  with few input channels, directly (``_direct_sample``: no column matrix, the nine taps of
-  each input channel as one sum in a loop over the output channels); both pool each 2x2 block
-  of outputs, a 2x2 pooling's window, while it is in registers or cache (``docs/winograd.md``,
-  "In the fast backend").
+  with the fewest input channels, directly (``_direct_sample``: no column matrix, the nine
+  taps of each input channel as one sum in a loop over the output channels); both pool each
+  2x2 block of outputs, a 2x2 pooling's window, while it is in registers or cache. Other
+  convolutions run im2col, in bands of output rows pooled from cache when the pooling is 2x2
+  (``_im2col_pooled_sample``) (``docs/winograd.md``, "In the fast backend").
 - in training, a 3x3 stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS_TRAINING``
   input channels (``uses_winograd``) runs by Winograd's F(2x2, 3x3) too: the fused forward by
   ``_winograd_sample`` (pooled with its argmax as above), the backward by
@@ -102,33 +103,38 @@ def _copy_pixel(x, b, hi, wi, dst):
 
 
 @njit(cache=CACHE)
-def _im2col(x, b, g, col):
-    """col[i*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for sample b.
+def _im2col(x, b, g, col, first_row=0):
+    """col[(i - first_row)*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for
+    sample b, for the output rows i from ``first_row`` on that col's rows hold (all by default).
 
-    ``x`` is the input seen as (N, H, W*C), ``g`` the Geometry. For one kernel row p the KW*C
-    entries come from KW consecutive pixels of one input row, contiguous in NHWC, so a window
-    that lies inside the image is copied in one run; a window over the padding goes pixel by
-    pixel. (Slices name the runs: indexing them from 0 lets the copy loops vectorise.)
+    ``x`` is the input seen as (N, H, W*C), ``g`` the Geometry; col holds whole output rows.
+    For one kernel row p the KW*C entries come from KW consecutive pixels of one input row,
+    contiguous in NHWC, so a window that lies inside the image is copied in one run; a window
+    over the padding goes pixel by pixel. The loops go by output row and kernel row, so that
+    the input row is found once per W_out windows (found per window, as the one loop over col's
+    rows did, the copy took 1.6 times as long: tutorial conv1, 32 samples in bands of 8 rows,
+    3.3 -> 2.0 ms, one thread, a throwaway script on a loaded machine).
+    (Slices name the runs: indexing them from 0 lets the copy loops vectorise.)
     """
     c, kh, kw, sh, sw, top, left, w_out = g
     _, h, row_len = x.shape
     wd = row_len // c
     run = kw * c
-    for r in range(col.shape[0]):
-        i, j = r // w_out, r % w_out
-        w0 = j * sw - left
-        inside = w0 >= 0 and w0 + kw <= wd
+    for i in range(first_row, first_row + col.shape[0] // w_out):
+        r0 = (i - first_row) * w_out
         for p in range(kh):
             hi = i * sh + p - top
             k0 = p * run
-            if 0 <= hi < h and inside:
-                src = x[b, hi, w0 * c:w0 * c + run]
-                dst = col[r, k0:k0 + run]
-                for k in range(run):
-                    dst[k] = src[k]
-                continue
-            for q in range(kw):
-                _copy_pixel(x, b, hi, w0 + q, col[r, k0 + q * c:k0 + (q + 1) * c])
+            src = x[b, min(max(hi, 0), h - 1)]  # the input row (any row when hi is padding)
+            for j in range(w_out):
+                w0 = j * sw - left
+                if 0 <= hi < h and w0 >= 0 and w0 + kw <= wd:
+                    window, dst = src[w0 * c:w0 * c + run], col[r0 + j, k0:k0 + run]
+                    for k in range(run):
+                        dst[k] = window[k]
+                    continue
+                for q in range(kw):
+                    _copy_pixel(x, b, hi, w0 + q, col[r0 + j, k0 + q * c:k0 + (q + 1) * c])
 
 
 @njit(cache=CACHE)
@@ -414,6 +420,53 @@ def _direct_rows(xp, wt, r0, acc):
 
 
 @njit(cache=CACHE)
+def _pool_row_pair(conv, k, i, h_out, bias, yb, add_bias, relu):
+    """The 2x2, stride-2 max pooling of the convolution's output rows i and i + 1 (the row
+    pair starting at row k of ``conv``, its rows of outputs before bias and ReLU), into the
+    pooled row i // 2 of yb: each window's maximum of ``_activate`` (``_pool_window``).
+
+    conv : (rows, W_out, C_out); yb : (Hp, Wp, C_out). Row i + 1, and the right column of the
+    last window, may lie past the output (odd H_out or W_out); they are then left out.
+    """
+    rows, w_out = min(2, h_out - i), conv.shape[1]
+    for j in range(yb.shape[1]):
+        out, z0, z1 = yb[i // 2, j], conv[k, 2 * j], conv[k + rows - 1, 2 * j]
+        cols = min(2, w_out - 2 * j)
+        # The right column and lower row (the same again when the window lacks it; unused).
+        z01, z11 = conv[k, 2 * j + cols - 1], conv[k + rows - 1, 2 * j + cols - 1]
+        if rows == 2 and cols == 2:  # the common case: a loop without tests
+            for o in range(out.shape[0]):
+                out[o] = _pool_full_window(z0[o], z01[o], z1[o], z11[o], bias[o], add_bias, relu)
+            continue
+        for o in range(out.shape[0]):
+            out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o], add_bias,
+                                  relu)
+
+
+@njit(cache=CACHE)
+def _im2col_pooled_sample(x, b, w2, bias, g, h_out, col, band, yb, add_bias, relu):
+    """The convolution of x[b] (+ bias, then max(., 0)) by im2col and one product, a band of
+    whole output rows at a time, and its 2x2, stride-2 max pooling taken from each band while
+    it is in cache (``_pool_row_pair``): the column matrix and the convolution's output of a
+    band stay in cache, and the convolution's output of the sample is never written.
+
+    x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); col : (R*W_out, KH*KW*C_in) and
+    band : (R*W_out, C_out) scratch for R output rows, R even; yb : the pooled sample
+    (Hp, Wp, C_out).
+    """
+    w_out, c_out = g.w_out, w2.shape[1]
+    band_rows = band.shape[0] // w_out
+    for i0 in range(0, min(h_out, 2 * yb.shape[0]), band_rows):
+        rows = min(band_rows, h_out - i0)
+        n = rows * w_out
+        _im2col(x, b, g, col[:n], i0)
+        np.dot(col[:n], w2, band[:n])
+        conv = band[:n].reshape((rows, w_out, c_out))
+        for k in range(0, min(rows, 2 * yb.shape[0] - i0), 2):
+            _pool_row_pair(conv, k, i0 + k, h_out, bias, yb, add_bias, relu)
+
+
+@njit(cache=CACHE)
 def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_tiles):
     """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) computed directly, two
     output rows at a time (``_direct_rows``), and with ``pool_tiles`` its 2x2, stride-2 max
@@ -433,19 +486,7 @@ def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_t
             break
         _direct_rows(xp, wt, i, acc)
         if pool_tiles:
-            for j in range(yb.shape[1]):
-                out, z0, z1 = yb[i // 2, j], acc[0, 2 * j], acc[1, 2 * j]
-                cols = min(2, w_out - 2 * j)
-                # The right column (the left one again when the window has one column; unused).
-                z01, z11 = acc[0, 2 * j + cols - 1], acc[1, 2 * j + cols - 1]
-                if rows == 2 and cols == 2:  # the common case: a loop without tests
-                    for o in range(out.shape[0]):
-                        out[o] = _pool_full_window(z0[o], z01[o], z1[o], z11[o], bias[o],
-                                                   add_bias, relu)
-                    continue
-                for o in range(out.shape[0]):
-                    out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o],
-                                          add_bias, relu)
+            _pool_row_pair(acc, 0, i, h_out, bias, yb, add_bias, relu)
             continue
         for k in range(rows):
             for j in range(w_out):
@@ -669,9 +710,11 @@ def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, wf, band_r
     and the per-thread scratch xps, es, vs, ms as it takes them); DIRECT: ``_direct_sample``
     (wf = the kernel as (9, C_in, C_out), xps, and ms as its (T, 2, W_out, C_out) scratch);
     both with ``pool_tiles`` (a 2x2, stride-2 pooling whose windows are their 2x2 output
-    blocks) also pool, into y[b]. Otherwise the convolution goes to the per-thread buffer
+    blocks) also pool, into y[b]. IM2COL with ``pool_tiles``: ``_im2col_pooled_sample``, by
+    im2col and one product a band of output rows at a time (cols and ys the per-thread scratch
+    of a band), pooled from the band. Otherwise the convolution goes to the per-thread buffer
     ys[t] (IM2COL: by im2col and one product) and is pooled from there. Arrays a path does not
-    use are placeholders (ys of shape (T, 0, C_out) when ``pool_tiles``).
+    use are placeholders (ys of shape (T, 0, C_out) when Winograd or the direct kernel pools).
     """
     n_threads = ys.shape[0]
     for t in prange(n_threads):
@@ -696,6 +739,8 @@ def _conv_maxpool_inference_thread(t, n_threads, x, w2, bias, g, h_out, pool, co
         elif method == DIRECT:
             _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, add_bias, relu,
                            pool_tiles)
+        elif pool_tiles:
+            _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], yb, out, add_bias, relu)
         else:
             _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
         if not pool_tiles:
@@ -897,13 +942,19 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
     return y.reshape(x.shape[0], h_out, g.w_out, w2.shape[1])
 
 
-# Winograd pays from this many input channels on (3x3, stride 1, inference only); below, the
-# direct convolution does. Measured by ``python -m benchmarks.kernels --winograd`` (2-core Xeon at
-# a load average of 4.3 from other work; batch 32, one thread, CPU time, fused forward with 2x2
-# pooling, medians of 30, im2col / direct / Winograd ms): 24x24xC_in -> 32, C_in 3: 1.38 / 0.99 /
-# 1.42, 8: 2.05 / 1.86 / 1.71, 16: 2.88 / 3.54 / 2.60, 32: 4.96 / 6.47 / 3.28, 64: 9.48 / 13.72 /
-# 5.86; 50x50x3 -> 64 (the tutorial's conv1): 8.16 / 6.34 / 8.97 (docs/winograd.md).
+# Winograd pays from this many input channels on (3x3, stride 1, inference only). Measured by
+# ``python -m benchmarks.kernels --winograd --repeats 30`` (2-core Xeon, load average 8 from
+# other work at idle priority, held off by the timing lock; batch 32, one thread, CPU time, fused
+# forward with 2x2 pooling, medians, im2col in bands / direct / Winograd ms): 24x24xC_in -> 32,
+# C_in 1: 0.74 / 0.39 / 0.86, 2: 0.74 / 0.52 / 0.96, 3: 0.83 / 0.75 / 1.03, 8: 1.24 / 1.52 /
+# 1.15, 16: 2.22 / 3.07 / 1.51, 32: 4.34 / 5.66 / 2.16, 64: 8.46 / 11.17 / 3.99; 50x50x3 -> 64
+# (the tutorial's conv1): 5.18 / 5.08 / 6.91 (docs/winograd.md).
 WINOGRAD_MIN_CHANNELS = 8
+# At inference a 3x3 stride-1 convolution with at most this many input channels runs directly
+# (``_direct_sample``); from DIRECT_MAX_CHANNELS + 1 up to WINOGRAD_MIN_CHANNELS - 1, by im2col
+# (in bands, pooled as computed, when a 2x2 pooling follows), faster than directly at 8
+# channels and about even at 3. Same measurements.
+DIRECT_MAX_CHANNELS = 3
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
 # Winograd runs from this many input channels on. With fewer, the backward's tile transforms
 # (of dY, of the input for dw, of dV for dx) weigh more against the products they shrink; on the
@@ -916,6 +967,12 @@ WINOGRAD_MIN_CHANNELS_TRAINING = 32
 # Winograd's tiles go through its scratch in bands of about this many tiles (whole tile rows),
 # so that a band's transformed tiles and products stay in cache.
 WINOGRAD_BAND_TILES = 256
+# The inference forward's im2col, when it pools 2x2 windows, goes through its column matrix in
+# bands of about this many output pixels (whole row pairs), so that a band's column matrix and
+# output stay in cache. For the tutorial's conv1 shape (48 pixels a row, 27 + 64 numbers a
+# pixel; a throwaway prototype of these steps, one thread, loaded machine) bands of 2, 4 and 8
+# rows took 3.3-3.5 ms for 32 samples, 16 rows 4.3 ms.
+IM2COL_BAND_PIXELS = 384
 
 
 def uses_winograd(w_shape, strides, training):
@@ -931,12 +988,14 @@ def uses_winograd(w_shape, strides, training):
 def inference_method(w_shape, strides):
     """How ``conv2d_maxpool_forward(..., training=False)`` computes this convolution: a 3x3,
     stride-1 kernel by Winograd's F(2x2, 3x3) (WINOGRAD) where :func:`uses_winograd` says so at
-    inference, directly (DIRECT, ``_direct_sample``) with fewer input channels, where the
-    tiles' transforms cost more than the multiplications they save; any other by im2col
-    (IM2COL)."""
+    inference, directly (DIRECT, ``_direct_sample``) with at most DIRECT_MAX_CHANNELS input
+    channels; any other by im2col (IM2COL, in bands pooled as computed when the pooling is
+    2x2 at stride 2: ``_im2col_pooled_sample``)."""
     if not winograd.applies(w_shape[:2], strides):
         return IM2COL
-    return WINOGRAD if uses_winograd(w_shape, strides, training=False) else DIRECT
+    if uses_winograd(w_shape, strides, training=False):
+        return WINOGRAD
+    return DIRECT if w_shape[2] <= DIRECT_MAX_CHANNELS else IM2COL
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
@@ -978,20 +1037,29 @@ def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_
     ``_conv_maxpool_inference`` and the method :func:`inference_method` picks (Winograd and
     direct convolution give the same numbers as im2col up to rounding: float32, a few 1e-7 of
     the largest output, docs/winograd.md), with the pooling fused into their 2x2 output blocks
-    when its windows are those blocks (2x2, stride 2, no padding before)."""
+    when its windows are those blocks (2x2, stride 2, no padding before); im2col then goes in
+    bands of ``IM2COL_BAND_PIXELS`` output pixels, each band pooled while in cache."""
     c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
     method = inference_method(w.shape, (g.sh, g.sw))
-    pool_tiles = method != IM2COL and pool == (2, 2, 2, 2, 0, 0)
-    ys = (np.empty((n_threads, 0, c_out), dtype) if pool_tiles  # placeholder: pooled in place
-          else _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype))
+    pool_tiles = pool == (2, 2, 2, 2, 0, 0)
+    if method == IM2COL and pool_tiles:
+        # Whole row pairs, so that each pooling window lies in one band; at most the output.
+        band_rows = min(max(1, IM2COL_BAND_PIXELS // (2 * g.w_out)), -(-h_out // 2)) * 2
+        band_pixels = band_rows * g.w_out
+        cols = _take(workspace, "band_cols", (n_threads, band_pixels, cols_shape[2]), dtype)
+        ys = _take(workspace, "band_ys", (n_threads, band_pixels, c_out), dtype)
+    elif pool_tiles:  # placeholders: Winograd and the direct kernel pool in place
+        cols, ys = np.empty((n_threads, 0, 0), dtype), np.empty((n_threads, 0, c_out), dtype)
+    else:
+        ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype)
+        cols = (_take(workspace, "cols", cols_shape, dtype) if method == IM2COL
+                else np.empty((n_threads, 0, 0), dtype))  # placeholder: no im2col
     wf, band_rows, xps, es, vs, ms = _winograd_scratch(w, g, h_out, c_out, dtype, n_threads,
                                                        workspace, method == WINOGRAD)
     if method == DIRECT:
         wf = np.ascontiguousarray(w.reshape(9, g.c, c_out), dtype=dtype)
         xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
         ms = _take(workspace, "direct_rows", (n_threads, 2, g.w_out, c_out), dtype)
-    cols = (_take(workspace, "cols", cols_shape, dtype) if method == IM2COL
-            else np.empty((n_threads, 0, 0), dtype))  # placeholder: no im2col
     with threads.one_blas_thread():
         _deal(_conv_maxpool_inference, _conv_maxpool_inference_thread, x.shape[0], _rows(x), w2,
               bias, g, h_out, pool, cols, ys, y, wf, band_rows, xps, es, vs, ms,
