@@ -81,19 +81,35 @@ def test_the_full_height_diamond_of_ingwaz_is_taller_than_the_small_one():
     assert height(1) > 1.5 * height(0)
 
 
-def test_the_two_halves_of_jera_stand_apart():
-    # Joined, the two angles (or hooks) of ᛃ draw ᛋ's zig-zag: in every form they keep at least
-    # a tenth of the width unit between them, whatever the writer's proportions.
-    def points(stroke):
-        p = np.array(stroke)[:, :2]
-        return np.concatenate([a + np.linspace(0, 1, 50)[:, None] * (b - a) for a, b in zip(p[:-1], p[1:])])
+def _points(stroke):
+    p = np.array(stroke)[:, :2]
+    return np.concatenate([a + np.linspace(0, 1, 50)[:, None] * (b - a) for a, b in zip(p[:-1], p[1:])])
+
+
+def test_the_two_halves_of_jera_stand_apart_in_ink():
+    # Joined, the two angles (or hooks) of ᛃ draw ᛋ's zig-zag (or, with a marker, a blob): in
+    # every form their inks keep at least a tenth of the width unit between them, whatever the
+    # writer's proportions and pen (p, in glyph units: up to a quarter of the stave).
     rng = np.random.default_rng(0)
     for _, glyph in FORMS[data.RUNES.index("ᛃ")]:
         for _ in range(100):
-            w, reach = 0.55 * rng.uniform(0.69, 1.4), rng.uniform(0.75, 1.25)
-            upper_left, lower_right = (points(stroke) for stroke in glyph(w, 0.7, reach, 0.5, rng))
+            w, reach, pen = 0.55 * rng.uniform(0.69, 1.4), rng.uniform(0.75, 1.25), rng.uniform(0.02, 0.25)
+            upper_left, lower_right = (_points(stroke) for stroke in glyph(w, 0.7, reach, 0.5, pen, rng))
             gap = np.sqrt(((upper_left[:, None] - lower_right[None]) ** 2).sum(-1)).min()
-            assert gap > 0.1 * w
+            assert gap - pen > 0.1 * w
+
+
+def test_mannaz_keeps_legs_below_its_x_and_dagaz_does_not():
+    # What tells ᛗ from ᛞ: ᛗ's X meets its staves at the middle or a little below (typefaces: at
+    # 0.47-0.65 of the height), leaving legs below it; ᛞ's X runs into the feet. In every form
+    # of ᛗ the X's arms end at most at 0.72 of the staves (0.85 drew ᛞ).
+    rng = np.random.default_rng(0)
+    for name, glyph in FORMS[data.RUNES.index("ᛗ")]:
+        for _ in range(200):
+            arms = glyph(0.55 * rng.uniform(0.69, 1.4), 0.7, 1.0, 0.5, 0.05, rng)[2:]
+            assert max(np.array(arm)[:, 1].max() for arm in arms) <= 0.72, name
+    _, dagaz = FORMS[data.RUNES.index("ᛞ")][0]
+    assert min(np.array(arm)[:, 1].max() for arm in dagaz(0.55, 0.7, 1.0, 0.5, 0.05, rng)[2:]) == 1.0
 
 
 def test_random_writers_cover_every_habit_and_form():

@@ -210,9 +210,11 @@ def _gesture(index, style, rng):
     w = 0.55 * style.aspect * rng.uniform(0.92, 1.08)
     s = style.slope * rng.uniform(0.9, 1.1)
     l = style.reach * rng.uniform(0.92, 1.08)
+    # The pen in glyph units: a stave (1 unit) is drawn about height x the frame's pixels long.
+    p = style.pen / (style.height * IMAGE_SIZE)
     strokes = []
     _, glyph = FORMS[index][style.forms[index]]
-    for stroke in glyph(w, s, l, style.roundness, rng):
+    for stroke in glyph(w, s, l, style.roundness, p, rng):
         points = np.array(stroke, dtype=np.float64)
         xy = points[:, :2] + rng.normal(0.0, 0.022, size=(len(points), 2))
         xy = _overshoot(xy, rng.uniform(-0.04, 0.07, size=2))

@@ -24,7 +24,10 @@ choices a writer makes afresh each time:
     the branch length factor, about 1;
 ``r``
     how round the writer draws, 0 to 1: a bow (ᚦ ᚱ ᛒ) of a round hand is a D, of a sharp one
-    a triangle.
+    a triangle;
+``p``
+    the pen's width in glyph units (a stave is 1 long), so that strokes a writer keeps apart
+    (ᛃ's two halves) stay apart in ink whatever the pen.
 """
 
 import numpy as np
@@ -67,7 +70,7 @@ def _angle(tip_x, tip_y, open_x, half, curved=False, steps=7):
     return [_pt(*xy, 0.0) for xy in (1 - t) ** 2 * p + 2 * t * (1 - t) * control + t ** 2 * q]
 
 
-def fehu(w, s, l, r, rng, steep=1.0):
+def fehu(w, s, l, r, p, rng, steep=1.0):
     # Two parallel branches rising to the right, the upper one ending at the top of the stave;
     # many hands start them flat and curve them up (the middle point sits below the chord).
     reach = w * l
@@ -82,19 +85,19 @@ def fehu(w, s, l, r, rng, steep=1.0):
              _pt(0.85 * reach, lower - 0.85 * reach * slope)]]
 
 
-def fehu_steep(w, s, l, r, rng):
+def fehu_steep(w, s, l, r, p, rng):
     # The branches at 50-65 degrees, shorter in reach, as in carved inscriptions.
-    return fehu(0.75 * w, s, l, r, rng, steep=rng.uniform(1.6, 2.2))
+    return fehu(0.75 * w, s, l, r, p, rng, steep=rng.uniform(1.6, 2.2))
 
 
-def uruz(w, s, l, r, rng):
+def uruz(w, s, l, r, p, rng):
     # Stave, then an arch over to a shorter right leg.
     shoulder = rng.uniform(0.12, 0.35) * s
     return [[_pt(0, 1), _pt(0, 0, SOFT), _pt(1.05 * w, shoulder, SOFT),
              _pt(1.05 * w, 1 - rng.uniform(0.0, 0.12))]]
 
 
-def uruz_slanted(w, s, l, r, rng):
+def uruz_slanted(w, s, l, r, p, rng):
     # Narrow, the second stave slanting from the top of the first down and out to the right,
     # close to a Λ with one upright leg.
     top = rng.uniform(0.1, 0.3) * w
@@ -102,7 +105,7 @@ def uruz_slanted(w, s, l, r, rng):
              _pt(w * rng.uniform(0.75, 1.05), 1 - rng.uniform(0.0, 0.15))]]
 
 
-def thurisaz(w, s, l, r, rng, top=(0.16, 0.3), height=(0.42, 0.6), size=(0.9, 1.15)):
+def thurisaz(w, s, l, r, p, rng, top=(0.16, 0.3), height=(0.42, 0.6), size=(0.9, 1.15)):
     # A bow (the thorn) on the right of the stave, by default around or a little above its
     # middle, always leaving some stave above it (where ᚹ's flag starts at the very top).
     top = rng.uniform(*top)
@@ -112,17 +115,17 @@ def thurisaz(w, s, l, r, rng, top=(0.16, 0.3), height=(0.42, 0.6), size=(0.9, 1.
     return [_stave(), _bow(top, foot, reach, rng.uniform(r, 1.0))]
 
 
-def thurisaz_large(w, s, l, r, rng):
+def thurisaz_large(w, s, l, r, p, rng):
     # A large thorn filling most of the stave.
-    return thurisaz(w, s, l, r, rng, top=(0.1, 0.2), height=(0.65, 0.8), size=(1.1, 1.4))
+    return thurisaz(w, s, l, r, p, rng, top=(0.1, 0.2), height=(0.65, 0.8), size=(1.1, 1.4))
 
 
-def thurisaz_low(w, s, l, r, rng):
+def thurisaz_low(w, s, l, r, p, rng):
     # The thorn in the lower half of the stave.
-    return thurisaz(w, s, l, r, rng, top=(0.35, 0.48), height=(0.4, 0.5), size=(0.85, 1.1))
+    return thurisaz(w, s, l, r, p, rng, top=(0.35, 0.48), height=(0.4, 0.5), size=(0.85, 1.1))
 
 
-def ansuz(w, s, l, r, rng):
+def ansuz(w, s, l, r, p, rng):
     # Two parallel branches slanting down to the right, the upper one from the top of the stave.
     reach = 0.75 * w * l
     lower = rng.uniform(0.26, 0.38)
@@ -131,44 +134,44 @@ def ansuz(w, s, l, r, rng):
             [_pt(0, lower), _pt(0.9 * reach, lower + 0.9 * reach * s)]]
 
 
-def raidho(w, s, l, r, rng):
+def raidho(w, s, l, r, p, rng):
     # A bow at the top right (like ᚦ at the top), then a leg down to the right.
     waist = rng.uniform(0.4, 0.55)
     return [_stave(),
             _bow(0, waist, 0.95 * w, 0.5 * r)[:-1] + [_pt(0.05 * w, waist), _pt(0.95 * w, rng.uniform(0.85, 1.0))]]
 
 
-def kaunan(w, s, l, r, rng, half=(0.22, 0.34), middle=(0.4, 0.55), reach=(0.7, 0.9)):
+def kaunan(w, s, l, r, p, rng, half=(0.22, 0.34), middle=(0.4, 0.55), reach=(0.7, 0.9)):
     # A "<" standing by default in the middle of the height.
     half = rng.uniform(*half)
     return [_angle(0, rng.uniform(*middle), w * l * rng.uniform(*reach), half)]
 
 
-def kaunan_small(w, s, l, r, rng):
+def kaunan_small(w, s, l, r, p, rng):
     # A small, narrow "<", half the height of a stave (drawn alone, it is placed in the frame as
     # any rune; how small it comes out is the writer's size times its half height).
-    return kaunan(w, s, l, r, rng, half=(0.14, 0.24), middle=(0.5, 0.5), reach=(0.4, 0.7))
+    return kaunan(w, s, l, r, p, rng, half=(0.14, 0.24), middle=(0.5, 0.5), reach=(0.4, 0.7))
 
 
-def kaunan_tall(w, s, l, r, rng):
+def kaunan_tall(w, s, l, r, p, rng):
     # A "<" over the whole height, open or narrow.
-    return kaunan(w, s, l, r, rng, half=(0.42, 0.5), middle=(0.5, 0.5), reach=(0.5, 1.2))
+    return kaunan(w, s, l, r, p, rng, half=(0.42, 0.5), middle=(0.5, 0.5), reach=(0.5, 1.2))
 
 
-def gebo(w, s, l, r, rng):
+def gebo(w, s, l, r, p, rng):
     # An X over the full height.
     width = w * rng.uniform(1.0, 1.6)
     return [[_pt(0, 0), _pt(width, 1)], [_pt(width, 0), _pt(0, 1)]]
 
 
-def wunjo(w, s, l, r, rng):
+def wunjo(w, s, l, r, p, rng):
     # A pointed flag at the top of the stave.
     foot = rng.uniform(0.38, 0.55)
     return [_stave(),
             [_pt(0, 0), _pt(0.9 * w * l, foot * rng.uniform(0.35, 0.55), 0.4), _pt(0, foot)]]
 
 
-def hagalaz(w, s, l, r, rng, bars=1):
+def hagalaz(w, s, l, r, p, rng, bars=1):
     # Two staves joined by one bar falling to the right (or two parallel bars).
     width = w * rng.uniform(0.9, 1.2)
     if bars == 1:
@@ -179,23 +182,23 @@ def hagalaz(w, s, l, r, rng, bars=1):
             [_pt(0, upper + gap), _pt(width, upper + gap + drop)]]
 
 
-def hagalaz_two_bars(w, s, l, r, rng):
-    return hagalaz(w, s, l, r, rng, bars=2)
+def hagalaz_two_bars(w, s, l, r, p, rng):
+    return hagalaz(w, s, l, r, p, rng, bars=2)
 
 
-def naudiz(w, s, l, r, rng):
+def naudiz(w, s, l, r, p, rng):
     # A short bar through the stave, falling to the right, from nearly level to steep.
     reach = 0.45 * w * l * rng.uniform(0.8, 1.3)
     middle, drop = rng.uniform(0.38, 0.55), rng.uniform(0.06, 0.22)
     return [_stave(), [_pt(-reach, middle - drop), _pt(reach, middle + drop)]]
 
 
-def isa(w, s, l, r, rng):
+def isa(w, s, l, r, p, rng):
     # A lone stave.
     return [_stave()]
 
 
-def jera(w, s, l, r, rng, curved=False, mirrored=False):
+def jera(w, s, l, r, p, rng, curved=False, mirrored=False):
     # Two angles: "<" at the upper left and ">" at the lower right, overlapping in height
     # (mirrored: the "<" lower, the ">" higher).
     depth = 0.55 * w * l
@@ -205,28 +208,31 @@ def jera(w, s, l, r, rng, curved=False, mirrored=False):
     # The halves stand apart, as in the reference glyph: the ">" starts to the right of the
     # "<"'s open end, so that their facing arms do not run together into ᛋ's zig-zag (which
     # they did when the ">" started inside the "<"'s mouth); hooks a little further still.
-    shift = 0.65 * w if curved else depth + rng.uniform(0.1, 0.25) * w
+    # The gap is between the inks, as the eye sees it: a wider pen moves the halves apart by
+    # one and a half of its widths (the facing ends meet at a slant, so their distance grows by
+    # less than the shift); with a marker, the earlier gap of the centre lines closed into a blob.
+    shift = (0.65 * w if curved else depth + rng.uniform(0.1, 0.25) * w) + 1.5 * p
     return [_angle(0, left + 0.27, depth, 0.27, curved),
             _angle(shift + depth, right + 0.27, shift, 0.27, curved)]
 
 
-def jera_hooks(w, s, l, r, rng):
+def jera_hooks(w, s, l, r, p, rng):
     # The two halves drawn as hooks, each bent round in the middle: "(" over ")".
-    return jera(w, s, l, r, rng, curved=True)
+    return jera(w, s, l, r, p, rng, curved=True)
 
 
-def jera_mirrored(w, s, l, r, rng):
-    return jera(w, s, l, r, rng, mirrored=True)
+def jera_mirrored(w, s, l, r, p, rng):
+    return jera(w, s, l, r, p, rng, mirrored=True)
 
 
-def eihwaz(w, s, l, r, rng):
+def eihwaz(w, s, l, r, p, rng):
     # Hooks at both ends of the stave: down to the right at the top, up to the left at the foot.
     reach = 0.6 * w * l
     drop = reach * s * rng.uniform(0.6, 1.2)
     return [[_pt(reach, drop), _pt(0, 0, 0.4), _pt(0, 1, 0.4), _pt(-reach, 1 - drop)]]
 
 
-def perthro(w, s, l, r, rng):
+def perthro(w, s, l, r, p, rng):
     # Cups at both ends of the stave, opening to the right.
     reach = w * l
     depth = rng.uniform(0.15, 0.25)
@@ -234,7 +240,7 @@ def perthro(w, s, l, r, rng):
              _pt(0.55 * reach, 1 - depth), _pt(reach, 0.98)]]
 
 
-def algiz(w, s, l, r, rng, fork=(0.3, 0.5), arms=(1.0, 1.0)):
+def algiz(w, s, l, r, p, rng, fork=(0.3, 0.5), arms=(1.0, 1.0)):
     # Two branches rising from the stave to the upper left and upper right.
     fork = rng.uniform(*fork)
     reach = 0.8 * w * l * rng.uniform(*arms)
@@ -242,12 +248,12 @@ def algiz(w, s, l, r, rng, fork=(0.3, 0.5), arms=(1.0, 1.0)):
     return [_stave(), [_pt(-reach, fork - rise), _pt(0, fork)], [_pt(reach, fork - rise), _pt(0, fork)]]
 
 
-def algiz_short(w, s, l, r, rng):
+def algiz_short(w, s, l, r, p, rng):
     # Short arms near the top of the stave.
-    return algiz(w, s, l, r, rng, fork=(0.2, 0.35), arms=(0.35, 0.55))
+    return algiz(w, s, l, r, p, rng, fork=(0.2, 0.35), arms=(0.35, 0.55))
 
 
-def sowilo(w, s, l, r, rng):
+def sowilo(w, s, l, r, p, rng):
     # Short stroke down, a diagonal back up to the right, a long stroke down to the foot.
     reach = 0.7 * w * l
     knee = rng.uniform(0.45, 0.62)
@@ -256,7 +262,7 @@ def sowilo(w, s, l, r, rng):
             [_pt(reach, shoulder - rng.uniform(0.0, 0.15)), _pt(reach, 1)]]
 
 
-def sowilo_zigzag(w, s, l, r, rng):
+def sowilo_zigzag(w, s, l, r, p, rng):
     # A zig-zag of three or four strokes down the height, like a lightning bolt.
     reach = 0.6 * w * l * rng.uniform(0.8, 1.2)
     turns = rng.integers(3, 5)
@@ -264,50 +270,52 @@ def sowilo_zigzag(w, s, l, r, rng):
     return [[_pt(reach * ((i + 1) % 2), y) for i, y in enumerate(ys)]]
 
 
-def tiwaz(w, s, l, r, rng):
+def tiwaz(w, s, l, r, p, rng):
     # An arrow head on top of the stave.
     reach = 0.75 * w * l
     drop = reach * s * rng.uniform(0.7, 1.5)
     return [_stave(), [_pt(-reach, drop), _pt(0, 0), _pt(reach, drop)]]
 
 
-def berkano(w, s, l, r, rng):
+def berkano(w, s, l, r, p, rng):
     # Two bows on the right of the stave, one above the other.
     waist = rng.uniform(0.42, 0.52)
     return [_stave(), _bow(0, waist, 0.75 * w, r)[:-1] + _bow(waist, 1, 0.85 * w, r)]
 
 
-def ehwaz(w, s, l, r, rng, depth=(0.22, 0.5)):
+def ehwaz(w, s, l, r, p, rng, depth=(0.22, 0.5)):
     # Two staves joined at the top by a V, like an M.
     width = w * rng.uniform(0.9, 1.4)
     return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(*depth)), _pt(width, 0),
              _pt(width, 1)]]
 
 
-def ehwaz_deep(w, s, l, r, rng):
+def ehwaz_deep(w, s, l, r, p, rng):
     # The V reaching the middle of the staves or below.
-    return ehwaz(w, s, l, r, rng, depth=(0.5, 0.7))
+    return ehwaz(w, s, l, r, p, rng, depth=(0.5, 0.7))
 
 
-def mannaz(w, s, l, r, rng, cross=(0.4, 0.65)):
+def mannaz(w, s, l, r, p, rng, cross=(0.4, 0.65)):
     # Two staves with an X between their upper halves.
     width = w * rng.uniform(0.9, 1.4)
     cross = rng.uniform(*cross)
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, cross)], [_pt(width, 0), _pt(0, cross)]]
 
 
-def mannaz_low(w, s, l, r, rng):
-    # The X reaching down past the middle of the staves.
-    return mannaz(w, s, l, r, rng, cross=(0.65, 0.85))
+def mannaz_low(w, s, l, r, p, rng):
+    # The X reaching down past the middle of the staves, as in Noto Sans Runic (0.65 of their
+    # height), but no lower than 0.72: a ᛗ keeps legs below its X, where ᛞ's X runs into the
+    # staves' feet; an X to 0.85 (the earlier range) is drawn like ᛞ.
+    return mannaz(w, s, l, r, p, rng, cross=(0.6, 0.72))
 
 
-def laguz(w, s, l, r, rng):
+def laguz(w, s, l, r, p, rng):
     # One branch falling to the right from the top of the stave.
     reach = 0.65 * w * l * rng.uniform(0.8, 1.2)
     return [[_pt(reach, reach * s * rng.uniform(0.9, 1.4)), _pt(0, 0, 0.4), _pt(0, 1)]]
 
 
-def ingwaz(w, s, l, r, rng, half=(0.2, 0.3)):
+def ingwaz(w, s, l, r, p, rng, half=(0.2, 0.3)):
     # A closed diamond in the middle of the height, by default small.
     half = rng.uniform(*half)
     reach = half * rng.uniform(0.7, 1.0)
@@ -315,18 +323,18 @@ def ingwaz(w, s, l, r, rng, half=(0.2, 0.3)):
              _pt(0, 0.5 - half)]]
 
 
-def ingwaz_full(w, s, l, r, rng):
+def ingwaz_full(w, s, l, r, p, rng):
     # The diamond over the whole height.
-    return ingwaz(w, s, l, r, rng, half=(0.5, 0.5))
+    return ingwaz(w, s, l, r, p, rng, half=(0.5, 0.5))
 
 
-def dagaz(w, s, l, r, rng):
+def dagaz(w, s, l, r, p, rng):
     # Two staves joined by an X over the full height: a bow tie.
     width = w * rng.uniform(0.9, 1.5)
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, 1)], [_pt(width, 0), _pt(0, 1)]]
 
 
-def othala(w, s, l, r, rng):
+def othala(w, s, l, r, p, rng):
     # A diamond whose lower sides cross and run on as two legs.
     width = w * rng.uniform(1.1, 1.4)
     side = rng.uniform(0.25, 0.38)
