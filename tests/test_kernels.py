@@ -485,11 +485,18 @@ def test_adam_update_numba_matches_numpy_bit_for_bit(dtype, size):
     for name in BACKENDS:
         param, m = random(shape, dtype, 3), random(shape, dtype, 4)
         v = np.abs(random(shape, dtype, 5))
+        # Entries whose moments decay below the smallest normal number under zero gradients
+        # (flushed to zero) and whose gradient is itself subnormal.
+        tiny = np.finfo(dtype).tiny
+        m.reshape(-1)[-4:], v.reshape(-1)[-4:] = tiny * 1.05, tiny * 1.0005
         for step in range(3):
             grad = random(shape, dtype, 10 + step)
+            grad.reshape(-1)[-4:] = 0, tiny / 4, -tiny / 4, 0
             backend.kernels(name).adam_update(param, grad, m, v, dtype(1e-3), dtype(0.1),
                                               dtype(0.001), dtype(1e-7))
         states[name] = (param, m, v)
+        for state in (m, v):
+            assert not np.any((state != 0) & (np.abs(state) < tiny))
     for got, want in zip(states["numba"], states["numpy"]):
         assert got.dtype == want.dtype == dtype
         np.testing.assert_array_equal(got, want)

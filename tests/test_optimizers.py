@@ -228,6 +228,23 @@ def test_state_read_and_restored_continues_the_same_steps(make):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("make", [optimizers.Adam, lambda: optimizers.SGD(momentum=0.9),
+                                  lambda: optimizers.RMSprop(momentum=0.9, centered=True)])
+def test_state_decaying_under_zero_gradients_becomes_zero_not_subnormal(make):
+    # A dead unit's state decays geometrically; left alone it would stay subnormal for good
+    # (m - 0.1 m rounds back to m there), which makes every later update many times slower.
+    param = np.ones(3, dtype="float32")
+    optimizer = make()
+    optimizer.apply_gradients([(np.full(3, 1e-30, dtype="float32"), param)])
+    zero = np.zeros(3, dtype="float32")
+    for _ in range(400):  # 1e-31 * 0.9^400 is far below float32's smallest normal, 1.2e-38
+        optimizer.apply_gradients([(zero, param)])
+    _, (slots,) = optimizer.get_state([param])
+    for name, state in slots.items():
+        np.testing.assert_array_equal(state, 0, err_msg=name)
+    np.testing.assert_array_equal(param, 1)
+
+
 def test_plain_sgd_keeps_no_state():
     params = [np.ones(3, dtype="float32")]
     sgd = optimizers.SGD()

@@ -1329,24 +1329,29 @@ def relu_backward(dy, y, out=None):
 
 
 @njit(cache=CACHE, inline="always")
-def _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon):
-    """Adam's update of entry i (numpy_kernels.adam_update's three lines)."""
+def _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon, tiny):
+    """Adam's update of entry i (numpy_kernels.adam_update's lines, m and v below ``tiny``, the
+    smallest normal number, flushed to zero as numpy_kernels.flush_subnormals does)."""
     g = grad[i]
     m[i] += (g - m[i]) * c1
+    if abs(m[i]) < tiny:
+        m[i] = 0
     v[i] += (g * g - v[i]) * c2
+    if abs(v[i]) < tiny:
+        v[i] = 0
     param[i] -= (m[i] * alpha) / (np.sqrt(v[i]) + epsilon)
 
 
 @njit(cache=CACHE)
-def _adam_update(param, grad, m, v, alpha, c1, c2, epsilon):
+def _adam_update(param, grad, m, v, alpha, c1, c2, epsilon, tiny):
     for i in range(param.size):
-        _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon)
+        _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon, tiny)
 
 
 @njit(parallel=True, cache=CACHE)
-def _adam_update_parallel(param, grad, m, v, alpha, c1, c2, epsilon):
+def _adam_update_parallel(param, grad, m, v, alpha, c1, c2, epsilon, tiny):
     for i in prange(param.size):
-        _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon)
+        _adam_entry(param, grad, m, v, i, alpha, c1, c2, epsilon, tiny)
 
 
 def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
@@ -1359,7 +1364,7 @@ def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
     grad = np.ascontiguousarray(grad, dtype=param.dtype)
     update = _adam_update_parallel if _on_all_threads(param.size) else _adam_update
     update(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-           alpha, one_minus_beta_1, one_minus_beta_2, epsilon)
+           alpha, one_minus_beta_1, one_minus_beta_2, epsilon, np.finfo(param.dtype).tiny)
 
 
 @njit(cache=CACHE)

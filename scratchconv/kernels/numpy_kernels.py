@@ -332,11 +332,30 @@ def adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, ep
 
     with ``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)`` computed by the optimizer. The
     scalars come in the parameter's dtype, so float32 parameters are updated in float32
-    arithmetic, as tf.keras does.
+    arithmetic, as tf.keras does. m and v are flushed to zero where they fall below the smallest
+    normal number (:func:`flush_subnormals`).
     """
     m += (grad - m) * one_minus_beta_1
+    flush_subnormals(m)
     v += (np.square(grad) - v) * one_minus_beta_2
+    flush_subnormals(v)
     param -= (m * alpha) / (np.sqrt(v) + epsilon)
+
+
+def flush_subnormals(a):
+    """Set the entries of ``a`` smaller in magnitude than its dtype's smallest normal number
+    (``np.finfo(a.dtype).tiny``, 1.2e-38 in float32) to zero, in place.
+
+    An optimizer's state decays geometrically where the gradient stays zero (a dead ReLU's
+    weights: Adam's m by 0.9 a step) and, with no flush, reaches the subnormal range and stays
+    there (m - 0.1 m rounds back to m). Arithmetic on subnormals is many times slower on x86
+    (a microcode assist per operation): after ~700 batch-1 steps of the tutorial model, half of
+    its dense kernel's m was subnormal and Adam's update took 24 ms instead of 1.2 ms on one
+    thread. TensorFlow runs its CPU kernels with subnormals flushed to zero, so flushing the
+    state moves nothing it would keep: such an entry's weight update is below float32's
+    resolution of any weight.
+    """
+    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
 
 
 def avgpool2d_counts(hw, pool_size, strides, pads):

@@ -15,7 +15,8 @@ class Adam(Optimizer):
         v += (g^2 - v) * (1 - beta_2)
         w -= (m * alpha) / (sqrt(v) + epsilon)
 
-    With ``weight_decay``, ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
+    m and v are flushed to zero below the smallest normal number, as TensorFlow's CPU kernels do
+    (:func:`scratchconv.kernels.numpy_kernels.flush_subnormals` says why). With ``weight_decay``, ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
     """
 
     slot_names = ("m", "v")

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..checks import check_number
+from ..kernels.numpy_kernels import flush_subnormals
 from .base import Optimizer
 
 
@@ -19,6 +20,8 @@ class RMSprop(Optimizer):
 
     epsilon is added *inside* the square root, as Keras does (Adam adds it outside). With
     ``weight_decay``, ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
+    The slots are flushed to zero below the smallest normal number, as TensorFlow's CPU kernels
+    do (:func:`scratchconv.kernels.numpy_kernels.flush_subnormals` says why).
     """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
@@ -45,10 +48,12 @@ class RMSprop(Optimizer):
         v = slots["velocity"]
         v *= rho
         v += one_minus_rho * np.square(grad)
+        flush_subnormals(v)
         if self.centered:
             a = slots["average_gradient"]
             a *= rho
             a += one_minus_rho * grad
+            flush_subnormals(a)
             denominator = v - np.square(a)
             denominator += dt(self.epsilon)
         else:
@@ -58,6 +63,7 @@ class RMSprop(Optimizer):
             m = slots["momentum"]
             m *= dt(self.momentum)
             m += step
+            flush_subnormals(m)
             param -= m
         else:
             param -= step

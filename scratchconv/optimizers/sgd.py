@@ -1,5 +1,6 @@
 """Stochastic gradient descent, Keras 3's ``SGD``."""
 from ..checks import check_number
+from ..kernels.numpy_kernels import flush_subnormals
 from .base import Optimizer, keras_cast
 
 
@@ -8,7 +9,9 @@ class SGD(Optimizer):
 
     Without momentum ``w -= lr g``. With momentum, ``m = momentum m - lr g``, then
     ``w += momentum m - lr g`` (Nesterov) or ``w += m``. With ``weight_decay``,
-    ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
+    ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`). The momentum is
+    flushed to zero below the smallest normal number, as TensorFlow's CPU kernels do
+    (:func:`scratchconv.kernels.numpy_kernels.flush_subnormals` says why).
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None):
@@ -29,6 +32,7 @@ class SGD(Optimizer):
         momentum = keras_cast(self.momentum, param.dtype.type)
         m *= momentum
         m -= lr_g
+        flush_subnormals(m)
         if self.nesterov:
             step = m * momentum
             step -= lr_g
