@@ -333,8 +333,8 @@ def main(argv=None):
                         help="one thread everywhere, timed by CPU time (for a busy machine)")
     parser.add_argument("--winograd", action="store_true",
                         help="instead: the inference forward by im2col, directly and by Winograd, "
-                             "by input channels (one thread, CPU time; WINOGRAD_MIN_CHANNELS' "
-                             "figures)")
+                             "by input channels (one thread, CPU time; the figures of "
+                             "WINOGRAD_MIN_CHANNELS and DIRECT_MAX_CHANNELS)")
     args = parser.parse_args(argv)
     if args.winograd:
         print("Inference forward (3x3 conv + bias + ReLU + 2x2 max pool), batch 32, float32, "
