@@ -25,6 +25,7 @@ import json
 import os
 import statistics
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,48 @@ def _thread_info():
     return info
 
 
+@contextmanager
+def one_thread():
+    """numba and BLAS limited to one thread for the duration (numba's count restored after)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+    saved = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        numba.set_num_threads(saved)
+
+
+def time_interleaved(calls, repeats, clock=time.perf_counter, warmups=2, before=None):
+    """Time every call of ``calls`` ({key: zero-argument callable}) in interleaved repeats:
+    repeat r of every call runs before repeat r + 1 of any, so a slow patch on a shared machine
+    hits all alike. Each call first runs ``warmups`` times untimed (numba's compilation or
+    cache load, TF's tracing, workspaces filled).
+
+    ``repeats`` is a count, or a function of the key giving its count; ``clock`` is
+    ``time.perf_counter`` (wall) or ``time.process_time`` (CPU time); ``before(key)``, if
+    given, runs before each call, untimed (to select a method, or to restore state the call
+    changes). Returns {key: [seconds, ...]}.
+    """
+    count = repeats if callable(repeats) else (lambda key: repeats)
+    prepare = before or (lambda key: None)
+    for key, fn in calls.items():
+        for _ in range(warmups):
+            prepare(key)
+            fn()
+    times = {key: [] for key in calls}
+    for r in range(max(map(count, calls), default=0)):
+        for key, fn in calls.items():
+            if r < count(key):
+                prepare(key)
+                start = clock()
+                fn()
+                times[key].append(clock() - start)
+    return times
+
+
 def run(repeats=15, json_path=None, numpy_repeats=3, one_core=False):
     """Time every kernel on every backend and return (and optionally save) the results.
 
@@ -216,17 +259,8 @@ def run(repeats=15, json_path=None, numpy_repeats=3, one_core=False):
         if layer[2]:
             flops[lname] = conv_flops((BATCH, *layer[0]), layer[1], layer[2])
 
-    for fn in calls.values():
-        fn()
-        fn()
-    times = {key: [] for key in calls}
-    for r in range(max(repeats, numpy_repeats)):
-        for key, fn in calls.items():
-            if r >= (numpy_repeats if key[2] == "numpy" else repeats):
-                continue
-            start = clock()
-            fn()
-            times[key].append(clock() - start)
+    times = time_interleaved(calls, lambda key: numpy_repeats if key[2] == "numpy" else repeats,
+                             clock)
 
     rows = []
     for (lname, op, bname), ts in times.items():
@@ -290,10 +324,8 @@ def winograd_choice(repeats=30):
     max pooling) at batch 32, float32, by im2col, directly and by Winograd's F(2x2, 3x3), one
     thread, CPU time, interleaved repeats. Returns rows (shape, c_out, {method: median ms});
     the method is forced by replacing ``numba_kernels.inference_method`` for the call."""
-    import numba
     k = backend.kernels("numba")
-    saved_threads, saved_choice = numba.get_num_threads(), k.inference_method
-    numba.set_num_threads(1)
+    saved_choice = k.inference_method
     rng = np.random.default_rng(7)
     pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
     calls = {}
@@ -306,18 +338,14 @@ def winograd_choice(repeats=30):
             calls[(shape, c_out, method)] = lambda x=x, w=w, b=b, ws=workspace: (
                 k.conv2d_maxpool_forward(x, w, b, (1, 1), ((0, 0), (0, 0)), True, *pool,
                                          workspace=ws, training=False))
-    times = {key: [] for key in calls}
     try:
-        for r in range(repeats + 1):
-            for key, fn in calls.items():
-                k.inference_method = lambda w_shape, strides, m=getattr(k, key[2]): m
-                start = time.process_time()
-                fn()
-                if r:  # the first round compiles and fills the workspaces
-                    times[key].append(time.process_time() - start)
+        with one_thread():
+            times = time_interleaved(calls, repeats, time.process_time, warmups=1,
+                                     before=lambda key: setattr(
+                                         k, "inference_method",
+                                         lambda w_shape, strides, m=getattr(k, key[2]): m))
     finally:
         k.inference_method = saved_choice
-        numba.set_num_threads(saved_threads)
     return [(shape, c_out, {m: statistics.median(times[(shape, c_out, m)]) * 1e3
                             for m in INFERENCE_METHODS}) for shape, c_out in WINOGRAD_SHAPES]
 

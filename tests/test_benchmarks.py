@@ -266,3 +266,28 @@ def test_cpu_peak_counts_flops_per_cycle_from_the_vector_units(monkeypatch, vend
     peak = kernels.cpu_peak()
     assert peak["gflops"] == pytest.approx(2 * 2.0 * per_cycle)
     assert f"x {per_cycle} FLOP/cycle/core" in peak["how"]
+
+
+def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys):
+    from benchmarks import choices
+    out = tmp_path / "choices.json"
+    choices.main(["--tiny", "--json", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result) == set(choices.SECTIONS)
+    assert len(result["parallel"]["rows"]) == 3
+    assert {row["c_in"] for row in result["winograd-training"]["rows"]} == set(choices.TRAINING_CHANNELS)
+    assert 0 <= result["subnormal"]["subnormal_share"]["m"] <= 1
+    printed = capsys.readouterr().out
+    assert all(f"{name}:" in printed for name in choices.SECTIONS)
+    # the engine's thresholds are as they were
+    from scratchconv.kernels import numba_kernels
+    assert numba_kernels.PARALLEL_MIN_ENTRIES == 1 << 17
+    assert numba_kernels.WINOGRAD_MIN_CHANNELS_TRAINING == 32
+    assert numba_kernels.adam_update.__name__ == "adam_update"
+
+
+def test_choices_names_an_unknown_section(capsys):
+    from benchmarks import choices
+    with pytest.raises(SystemExit):
+        choices.main(["--only", "parallel,speed"])
+    assert "got speed" in capsys.readouterr().err

@@ -1,0 +1,282 @@
+"""The engine's measured choices, timed: ``python -m benchmarks.choices [--repeats R] [--json PATH]``.
+
+Each section times the alternatives one choice of the engine decides between, with the timing
+helpers of :mod:`benchmarks.kernels` (interleaved repeats, warm-up excluded, medians), and
+prints a small table; the comments and docs that quote these figures cite this command.
+
+- ``parallel``: ``numba_kernels.PARALLEL_MIN_ENTRIES``. Adam's ``apply_gradients`` timed inside
+  real batch-1 ``train_on_batch`` steps of the tutorial model (``ScratchconvRunner.profile_steps``,
+  wall clock, every core), with every elementwise kernel on all threads (threshold 0), every one
+  on the calling thread, and the threshold as it is; the whole step's time beside it.
+- ``winograd-training``: ``numba_kernels.WINOGRAD_MIN_CHANNELS_TRAINING``. The fused training
+  forward (convolution, bias, ReLU, 2x2 max pooling with argmax) and the fused backward,
+  24x24xC_in -> 32, batch 32, float32, by im2col and by Winograd's F(2x2, 3x3); one thread,
+  CPU time.
+- ``im2col-bands``: ``numba_kernels.IM2COL_BAND_PIXELS``. The inference forward of the
+  tutorial's conv1 (50x50x3 -> 64, bias, ReLU, 2x2 max pooling, batch 32) by im2col in bands
+  of 2, 4, 8 and 16 output rows; one thread, CPU time.
+- ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
+  3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
+  time.
+- ``subnormal``: ``numpy_kernels.flush_subnormals``. The tutorial model trained for ``--steps``
+  batch-1 steps with Adam's flush turned off (as before it was added); then the share of the
+  dense kernel's m below float32's smallest normal number, and Adam's update of that kernel
+  from that state without the flush, and from that state flushed (as training with the flush
+  keeps it) with the flush (fresh copies each repeat); one thread, CPU time.
+
+``--only SECTION[,SECTION]`` runs some; ``--tiny`` is a smoke run (a few steps, two repeats:
+its figures mean nothing).
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import models
+from benchmarks.kernels import _write_json, one_thread, time_interleaved
+from scratchconv import backend
+from scratchconv.kernels import numpy_kernels
+
+SECTIONS = ("parallel", "winograd-training", "im2col-bands", "dense-outer", "subnormal")
+BAND_ROWS = (2, 4, 8, 16)
+TRAINING_CHANNELS = (8, 16, 32, 64)
+
+
+def _median_ms(seconds):
+    return statistics.median(seconds) * 1e3
+
+
+def parallel(repeats, steps):
+    """Adam's apply_gradients and the whole step (ms, medians over repeats of ``steps``
+    batch-1 train_on_batch steps) with PARALLEL_MIN_ENTRIES at 0, at no limit and as it is."""
+    k = backend.kernels("numba")
+    saved = k.PARALLEL_MIN_ENTRIES
+    variants = {"all on all threads": 0, "all on one thread": sys.maxsize,
+                f"threshold ({saved:,} entries)": saved}
+    runner = models.ScratchconvRunner(50, os.cpu_count() or 1)
+    runner.prepare(*models.make_data(32, 50), batch_size=1)
+    found = {name: {"optimizer_ms": [], "step_ms": []} for name in variants}
+    try:
+        for entries in variants.values():  # each variant's kernels compiled or loaded, untimed
+            k.PARALLEL_MIN_ENTRIES = entries
+            runner.train_steps(2)
+        for _ in range(repeats):
+            for name, entries in variants.items():
+                k.PARALLEL_MIN_ENTRIES = entries
+                profile = runner.profile_steps(steps)
+                found[name]["optimizer_ms"].append(profile["optimizer_ms"])
+                found[name]["step_ms"].append(profile["total_ms"])
+    finally:
+        k.PARALLEL_MIN_ENTRIES = saved
+    return {"threads": os.cpu_count() or 1, "steps": steps,
+            "rows": [{"variant": name, "apply_gradients_ms": statistics.median(f["optimizer_ms"]),
+                      "step_ms": statistics.median(f["step_ms"])} for name, f in found.items()]}
+
+
+def winograd_training(repeats):
+    """ms (median CPU time, one thread) of the fused training forward and backward by im2col
+    and by Winograd, for 24x24xC_in -> 32 at batch 32; the method is forced through
+    WINOGRAD_MIN_CHANNELS_TRAINING (1: Winograd, no limit: im2col)."""
+    k = backend.kernels("numba")
+    saved = k.WINOGRAD_MIN_CHANNELS_TRAINING
+    least = {"im2col": sys.maxsize, "winograd": 1}
+    rng = np.random.default_rng(7)
+    no_pad, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    calls = {}
+    for c_in in TRAINING_CHANNELS:
+        x = rng.random((32, 24, 24, c_in), dtype=np.float32)
+        w = rng.standard_normal((3, 3, c_in, 32), dtype=np.float32) * 0.1
+        b = rng.standard_normal(32, dtype=np.float32)
+        y, argmax = k.conv2d_maxpool_forward(x, w, b, (1, 1), no_pad, True, *pool)
+        dy = rng.standard_normal(y.shape, dtype=np.float32)
+        for method in least:
+            ws_f, ws_b = {}, {}
+            calls[(c_in, "forward", method)] = lambda x=x, w=w, b=b, ws=ws_f: (
+                k.conv2d_maxpool_forward(x, w, b, (1, 1), no_pad, True, *pool, workspace=ws))
+            calls[(c_in, "backward", method)] = lambda x=x, w=w, y=y, a=argmax, dy=dy, ws=ws_b: (
+                k.conv2d_maxpool_backward(dy, y, a, x, w, (1, 1), no_pad, True, workspace=ws))
+    try:
+        with one_thread():
+            times = time_interleaved(calls, repeats, time.process_time, warmups=1,
+                                     before=lambda key: setattr(
+                                         k, "WINOGRAD_MIN_CHANNELS_TRAINING", least[key[2]]))
+    finally:
+        k.WINOGRAD_MIN_CHANNELS_TRAINING = saved
+    return {"threshold": saved, "rows": [
+        {"c_in": c_in, "op": op, **{m: _median_ms(times[(c_in, op, m)]) for m in least}}
+        for c_in in TRAINING_CHANNELS for op in ("forward", "backward")]}
+
+
+def im2col_bands(repeats):
+    """ms (median CPU time, one thread) of conv1's pooled im2col inference forward at batch 32
+    with bands of BAND_ROWS output rows, set through IM2COL_BAND_PIXELS (rows x 48 pixels)."""
+    k = backend.kernels("numba")
+    saved_pixels, saved_method = k.IM2COL_BAND_PIXELS, k.inference_method
+    rng = np.random.default_rng(7)
+    x = rng.random((32, 50, 50, 3), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 3, 64), dtype=np.float32) * 0.1
+    b = rng.standard_normal(64, dtype=np.float32)
+    no_pad, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    calls = {rows: lambda ws={}: k.conv2d_maxpool_forward(x, w, b, (1, 1), no_pad, True, *pool,
+                                                          workspace=ws, training=False)
+             for rows in BAND_ROWS}
+    k.inference_method = lambda w_shape, strides: k.IM2COL
+    try:
+        with one_thread():
+            times = time_interleaved(calls, repeats, time.process_time, warmups=1,
+                                     before=lambda rows: setattr(k, "IM2COL_BAND_PIXELS", rows * 48))
+    finally:
+        k.IM2COL_BAND_PIXELS, k.inference_method = saved_pixels, saved_method
+    return {"pixels": saved_pixels, "rows": [{"band_rows": rows, "ms": _median_ms(times[rows])}
+                                             for rows in BAND_ROWS]}
+
+
+def dense_outer(repeats):
+    """ms (median CPU time, one thread) of one sample's 3872x128 kernel gradient as np.outer
+    and as BLAS's x.T @ dz."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((1, 3872), dtype=np.float32)
+    dz = rng.standard_normal((1, 128), dtype=np.float32)
+    calls = {"np.outer": lambda: np.outer(x[0], dz[0]), "x.T @ dz (gemm)": lambda: x.T @ dz}
+    with one_thread():
+        times = time_interleaved(calls, repeats, time.process_time)
+    return {"rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
+def subnormal(repeats, steps):
+    """Train ``steps`` batch-1 steps with Adam's flush off, then: the share of the dense
+    kernel's m (and v) that is subnormal, and ms (median CPU time, one thread) of Adam's update
+    of that kernel from that state without the flush, and from it flushed with the flush."""
+    k = backend.kernels("numba")
+    saved = k.adam_update
+
+    def unflushed(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon):
+        # adam_update with its flush threshold at 0: the update as it was before the flush.
+        k._adam_update(param.reshape(-1), np.ascontiguousarray(grad, param.dtype).reshape(-1),
+                       m.reshape(-1), v.reshape(-1), alpha, one_minus_beta_1, one_minus_beta_2,
+                       epsilon, param.dtype.type(0))
+
+    runner = models.ScratchconvRunner(50, os.cpu_count() or 1)
+    runner.prepare(*models.make_data(steps, 50), batch_size=1)
+    k.adam_update = unflushed
+    try:
+        runner.train_steps(steps)
+    finally:
+        k.adam_update = saved
+    model, optimizer = runner.model, runner.model.optimizer
+    dense = next(layer for layer in model.layers if layer.params.get("kernel", np.empty(0)).shape
+                 == (3872, 128))
+    kernel, grad = dense.params["kernel"], dense.grads["kernel"]
+    m, v = optimizer._slots(kernel)
+    tiny = np.finfo(np.float32).tiny
+    # Without the flush the update starts from the state as trained; with it, from the same
+    # state flushed, as training with the flush keeps it.
+    flushed = {"m": m.copy(), "v": v.copy()}
+    for a in flushed.values():
+        numpy_kernels.flush_subnormals(a)
+    states = {"no flush (before)": (m, v, np.float32(0)), "flush (now)": (*flushed.values(), tiny)}
+    work = {name: a.copy() for name, a in (("param", kernel), ("m", m), ("v", v))}
+    dt = np.float32
+    constants = (dt(1e-3), dt(1) - dt(optimizer.beta_1), dt(1) - dt(optimizer.beta_2),
+                 dt(optimizer.epsilon))
+    flat = {name: a.reshape(-1) for name, a in work.items()}
+    g = np.ascontiguousarray(grad, dt).reshape(-1)
+    calls = {name: (lambda t=t: k._adam_update(flat["param"], g, flat["m"], flat["v"],
+                                               *constants, t)) for name, (_, _, t) in states.items()}
+
+    def restore(key):
+        m0, v0, _ = states[key]
+        work["param"][...], work["m"][...], work["v"][...] = kernel, m0, v0
+
+    with one_thread():
+        times = time_interleaved(calls, repeats, time.process_time, before=restore)
+    subnormal_share = {name: float(np.mean((a != 0) & (np.abs(a) < tiny)))
+                       for name, a in (("m", m), ("v", v))}
+    return {"steps": steps, "entries": int(kernel.size), "subnormal_share": subnormal_share,
+            "rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
+def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=None):
+    """Run the named sections; returns {section: its result} (and writes it as JSON)."""
+    backend.kernels("numba")  # imported first: it picks numba's threading layer before any launch
+    runs = {"parallel": lambda: parallel(repeats, steps),
+            "winograd-training": lambda: winograd_training(repeats),
+            "im2col-bands": lambda: im2col_bands(repeats),
+            "dense-outer": lambda: dense_outer(repeats),
+            "subnormal": lambda: subnormal(repeats, subnormal_steps)}
+    result = {name: runs[name]() for name in sections}
+    if json_path is not None:
+        _write_json(Path(json_path), result)
+    return result
+
+
+def format_report(result):
+    """The results as small plain-text tables, one per section."""
+    lines = []
+    if "parallel" in result:
+        r = result["parallel"]
+        lines += [f"parallel: PARALLEL_MIN_ENTRIES; batch-1 train_on_batch steps of the tutorial "
+                  f"model, {r['threads']} threads, wall clock, medians of repeats of {r['steps']} "
+                  "steps (ms a step)",
+                  f"  {'variant':<30} {'apply_gradients':>15} {'whole step':>10}"]
+        lines += [f"  {row['variant']:<30} {row['apply_gradients_ms']:>15.2f} {row['step_ms']:>10.2f}"
+                  for row in r["rows"]]
+    if "winograd-training" in result:
+        r = result["winograd-training"]
+        lines += [f"winograd-training: WINOGRAD_MIN_CHANNELS_TRAINING (now {r['threshold']}); fused "
+                  "conv + ReLU + 2x2 max pool, 24x24xC_in -> 32, batch 32, one thread, CPU time, "
+                  "median ms",
+                  f"  {'C_in':>4} {'op':<9} {'im2col':>8} {'winograd':>8}"]
+        lines += [f"  {row['c_in']:>4} {row['op']:<9} {row['im2col']:>8.2f} {row['winograd']:>8.2f}"
+                  for row in r["rows"]]
+    if "im2col-bands" in result:
+        lines += [f"im2col-bands: IM2COL_BAND_PIXELS (now {result['im2col-bands']['pixels']}); conv1's "
+                  "inference forward (50x50x3 -> 64, ReLU, 2x2 max pool) by im2col, batch 32, "
+                  "one thread, CPU time, median ms"]
+        lines += [f"  {row['band_rows']:>2} rows a band {row['ms']:>8.2f}"
+                  for row in result["im2col-bands"]["rows"]]
+    if "dense-outer" in result:
+        lines += ["dense-outer: one sample's 3872x128 Dense kernel gradient, float32, one thread, "
+                  "CPU time, median ms"]
+        lines += [f"  {row['variant']:<30} {row['ms']:>8.3f}" for row in result["dense-outer"]["rows"]]
+    if "subnormal" in result:
+        r = result["subnormal"]
+        share = r["subnormal_share"]
+        lines += [f"subnormal: after {r['steps']} batch-1 steps with the flush off, "
+                  f"{100 * share['m']:.0f}% of the dense kernel's m and {100 * share['v']:.0f}% "
+                  f"of its v are subnormal; Adam's update of its {r['entries']:,} entries from "
+                  "that state, one thread, CPU time, median ms"]
+        lines += [f"  {row['variant']:<30} {row['ms']:>8.2f}" for row in r["rows"]]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.choices",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections (default all: {', '.join(SECTIONS)})")
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved timed repeats")
+    parser.add_argument("--steps", type=int, default=30,
+                        help="batch-1 steps a repeat of the parallel section times")
+    parser.add_argument("--subnormal-steps", type=int, default=800,
+                        help="batch-1 steps trained with the flush off before the subnormal section")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a smoke run: 2 repeats, 2 steps (the figures mean nothing)")
+    args = parser.parse_args(argv)
+    sections = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        parser.error(f"--only expects sections from {', '.join(SECTIONS)}; got {', '.join(unknown)}")
+    if args.tiny:
+        args.repeats, args.steps, args.subnormal_steps = 2, 2, 2
+    print(format_report(run(sections, args.repeats, args.steps, args.subnormal_steps, args.json)))
+
+
+if __name__ == "__main__":
+    main()
