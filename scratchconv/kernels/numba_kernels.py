@@ -111,9 +111,8 @@ def _im2col(x, b, g, col, first_row=0):
     For one kernel row p the KW*C entries come from KW consecutive pixels of one input row,
     contiguous in NHWC, so a window that lies inside the image is copied in one run; a window
     over the padding goes pixel by pixel. The loops go by output row and kernel row, so that
-    the input row is found once per W_out windows (found per window, as the one loop over col's
-    rows did, the copy took 1.6 times as long: tutorial conv1, 32 samples in bands of 8 rows,
-    3.3 -> 2.0 ms, one thread, a throwaway script on a loaded machine).
+    the input row is found once per W_out windows, not once per window as a single loop over
+    col's rows would.
     (Slices name the runs: indexing them from 0 lets the copy loops vectorise.)
     """
     c, kh, kw, sh, sw, top, left, w_out = g
@@ -866,11 +865,13 @@ def _sum_over_samples(parts, out):
 # Elementwise work (Adam's update, ReLU's backward, the sums of per-sample parts) runs on all
 # threads from this many entries on, on the calling thread below: waking the other threads costs
 # more than a small array's work, and a training step has many small arrays (biases, small
-# kernels, the dense layers' activations). With all eight of the tutorial model's parameters
-# updated on all threads, a batch-1 step spent 3 ms in Adam (the 2026-12-01 benchmark's
-# profile); on a loaded 2-core Xeon, apply_gradients timed inside batch-1 train_on_batch steps
-# (median of 30; a timing script, not kept) took 4.0 ms all on all threads, 1.8 ms all on one,
-# 1.5 ms with this threshold.
+# kernels, the dense layers' activations). ``python -m benchmarks.choices --only parallel``
+# times apply_gradients and the whole step inside batch-1 train_on_batch steps (2-core Xeon,
+# 2026-12-01, three runs starting at load average 5.6, 4.9 and 1.8, ms, all elementwise
+# work on all threads / all on one / this threshold): apply_gradients 5.84 / 3.10 / 2.83,
+# 0.67 / 2.22 / 0.81, 1.27 / 2.45 / 1.71; the whole step 13.88 / 8.71 / 7.56, 4.74 / 6.12 /
+# 4.72, 8.40 / 6.72 / 6.34. With the second core free, Adam alone gains from it, but the
+# whole step was fastest (or even) with the threshold in every run.
 PARALLEL_MIN_ENTRIES = 1 << 17
 
 
@@ -960,9 +961,12 @@ DIRECT_MAX_CHANNELS = 3
 # (of dY, of the input for dw, of dV for dx) weigh more against the products they shrink; on the
 # tutorial's conv2 (64 channels) python -m benchmarks.kernels --one-core (2-core Xeon, loaded,
 # one thread) timed the input gradient at 0.76x TensorFlow's kernel with im2col and 1.02x with
-# Winograd, the weight gradient at 0.52x and 0.97x (docs/winograd.md). A one-off timing of the
-# fused backward (24x24xC_in -> 32, batch 32, one thread; the script was not kept) found
-# Winograd slower than im2col at 16 input channels and faster from 32.
+# Winograd, the weight gradient at 0.52x and 0.97x (docs/winograd.md). ``python -m
+# benchmarks.choices --only winograd-training`` (24x24xC_in -> 32, batch 32, one thread, CPU
+# time; 2-core Xeon, 2026-12-01, three runs at load average 1.8-5.9) timed the fused training
+# forward + backward by im2col / Winograd at 7.9 / 7.9, 10.0 / 10.4 and 10.0 / 10.7 ms with 16
+# input channels (the forward slower by Winograd, the backward even), 14.3 / 10.1, 16.2 / 12.7
+# and 17.0 / 12.6 ms with 32.
 WINOGRAD_MIN_CHANNELS_TRAINING = 32
 # Winograd's tiles go through its scratch in bands of about this many tiles (whole tile rows),
 # so that a band's transformed tiles and products stay in cache.
@@ -970,8 +974,9 @@ WINOGRAD_BAND_TILES = 256
 # The inference forward's im2col, when it pools 2x2 windows, goes through its column matrix in
 # bands of about this many output pixels (whole row pairs), so that a band's column matrix and
 # output stay in cache. For the tutorial's conv1 shape (48 pixels a row, 27 + 64 numbers a
-# pixel; a throwaway prototype of these steps, one thread, loaded machine) bands of 2, 4 and 8
-# rows took 3.3-3.5 ms for 32 samples, 16 rows 4.3 ms.
+# pixel) ``python -m benchmarks.choices --only im2col-bands`` (batch 32, one thread, CPU time;
+# 2-core Xeon, 2026-12-01, load average 4.9) timed bands of 2, 4, 8 and 16 rows at 5.29, 4.81,
+# 5.10 and 5.94 ms.
 IM2COL_BAND_PIXELS = 384
 
 

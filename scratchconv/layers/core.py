@@ -96,9 +96,10 @@ class Dense(Activated):
         """Backward from dz = dL/dz, the gradient before the activation."""
         x = self._x
         # One sample's dkernel is the outer product of x and dz, one multiplication per entry;
-        # BLAS's gemm took two to three times as long for it (the tutorial's 3872x128 kernel,
-        # float32, 1.0-1.4 against 0.4-0.5 ms of CPU time on the loaded 2-core Xeon; a probe,
-        # not kept). Same values; a zero product of opposite signs is -0.0 here, 0.0 from gemm.
+        # BLAS's gemm takes about three times as long for it (the tutorial's 3872x128 kernel,
+        # float32, one thread: 0.33 / 0.30 against 0.94 / 0.94 ms of CPU time in two runs of
+        # python -m benchmarks.choices --only dense-outer, 2-core Xeon, 2026-12-01, load 5.6 /
+        # 4.9). Same values; a zero product of opposite signs is -0.0 here, 0.0 from gemm.
         self.grads["kernel"] = np.outer(x[0], dz[0]) if len(x) == 1 else x.T @ dz
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=0)
