@@ -15,6 +15,12 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``im2col-bands``: ``numba_kernels.IM2COL_BAND_PIXELS``. The inference forward of the
   tutorial's conv1 (50x50x3 -> 64, bias, ReLU, 2x2 max pooling, batch 32) by im2col in bands
   of 2, 4, 8 and 16 output rows; one thread, CPU time.
+- ``fused-pool``: the fused convolution and max pooling of training (``conv2d_maxpool_forward``)
+  against the convolution (with ReLU) and then the pooling (``conv2d_forward``,
+  ``maxpool2d_forward``), the tutorial's conv1 at batch 32; one thread, CPU time.
+- ``filter-transform``: ``winograd.filter_transform`` (two ``tensordot`` over all filters)
+  against a stack of C_in*C_out tiny products ``G @ g @ G.T``, the tutorial's conv2 kernel
+  (3x3x64x32); one thread, CPU time.
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
@@ -42,7 +48,8 @@ from benchmarks.kernels import _write_json, one_thread, time_interleaved
 from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
-SECTIONS = ("parallel", "winograd-training", "im2col-bands", "dense-outer", "subnormal")
+SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
+            "dense-outer", "subnormal")
 BAND_ROWS = (2, 4, 8, 16)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 
@@ -136,6 +143,47 @@ def im2col_bands(repeats):
                                              for rows in BAND_ROWS]}
 
 
+def fused_pool(repeats):
+    """ms (median CPU time, one thread) of conv + ReLU + 2x2 max pooling with argmax at batch
+    32, fused and as two kernels, for the tutorial's conv1."""
+    k = backend.kernels("numba")
+    rng = np.random.default_rng(7)
+    no_pad, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    calls = {}
+    # conv1 only: both ways compute it by im2col (conv2's fused training forward is Winograd's).
+    for name, shape, c_out in (("conv1", (50, 50, 3), 64),):
+        x = rng.random((32, *shape), dtype=np.float32)
+        w = rng.standard_normal((3, 3, shape[2], c_out), dtype=np.float32) * 0.1
+        b = rng.standard_normal(c_out, dtype=np.float32)
+        calls[(name, "fused")] = lambda x=x, w=w, b=b, ws={}: k.conv2d_maxpool_forward(
+            x, w, b, (1, 1), no_pad, True, *pool, workspace=ws)
+        calls[(name, "conv, then pool")] = lambda x=x, w=w, b=b: k.maxpool2d_forward(
+            k.conv2d_forward(x, w, b, (1, 1), no_pad, relu=True), *pool)
+    with one_thread():
+        times = time_interleaved(calls, repeats, time.process_time)
+    return {"rows": [{"layer": name, "variant": variant, "ms": _median_ms(t)}
+                     for (name, variant), t in times.items()]}
+
+
+def filter_transform(repeats):
+    """ms (median CPU time, one thread) of U = G g G^T for conv2's 3x3x64x32 kernel, as
+    winograd.filter_transform does it and as a stack of tiny matrix products."""
+    from scratchconv.kernels import winograd
+    w = np.random.default_rng(7).standard_normal((3, 3, 64, 32), dtype=np.float32)
+    g = winograd.G
+
+    def stacked():
+        filters = np.moveaxis(np.asarray(w, dtype=np.float64), (0, 1), (2, 3))  # (C_in, C_out, 3, 3)
+        return np.moveaxis(g @ filters @ g.T, (2, 3), (0, 1)).astype(np.float32)
+
+    assert np.allclose(stacked(), winograd.filter_transform(w, np.float32), atol=1e-5)
+    calls = {"two tensordots (filter_transform)": lambda: winograd.filter_transform(w, np.float32),
+             "stack of G @ g @ G.T": stacked}
+    with one_thread():
+        times = time_interleaved(calls, repeats, time.process_time)
+    return {"rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
 def dense_outer(repeats):
     """ms (median CPU time, one thread) of one sample's 3872x128 kernel gradient as np.outer
     and as BLAS's x.T @ dz."""
@@ -207,6 +255,8 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
     runs = {"parallel": lambda: parallel(repeats, steps),
             "winograd-training": lambda: winograd_training(repeats),
             "im2col-bands": lambda: im2col_bands(repeats),
+            "fused-pool": lambda: fused_pool(repeats),
+            "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps)}
     result = {name: runs[name]() for name in sections}
@@ -240,6 +290,16 @@ def format_report(result):
                   "one thread, CPU time, median ms"]
         lines += [f"  {row['band_rows']:>2} rows a band {row['ms']:>8.2f}"
                   for row in result["im2col-bands"]["rows"]]
+    if "fused-pool" in result:
+        lines += ["fused-pool: conv + ReLU + 2x2 max pool with argmax (training), batch 32, one "
+                  "thread, CPU time, median ms"]
+        lines += [f"  {row['layer']:<6} {row['variant']:<23} {row['ms']:>8.2f}"
+                  for row in result["fused-pool"]["rows"]]
+    if "filter-transform" in result:
+        lines += ["filter-transform: Winograd's U = G g G^T for conv2's 3x3x64x32 kernel, one "
+                  "thread, CPU time, median ms"]
+        lines += [f"  {row['variant']:<36} {row['ms']:>8.3f}"
+                  for row in result["filter-transform"]["rows"]]
     if "dense-outer" in result:
         lines += ["dense-outer: one sample's 3872x128 Dense kernel gradient, float32, one thread, "
                   "CPU time, median ms"]

@@ -25,8 +25,10 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
 
   and the per-sample ``dw_n`` and ``db_n`` are added in sample order afterwards.
 - a convolution followed by max pooling (``conv2d_maxpool_forward``): each sample's output goes
-  to a per-thread buffer and is pooled from there, so it is never written to memory. Measured
-  on an EPYC, batch 32 training step of the tutorial model: 27.4 ms unfused, 23.2 ms fused.
+  to a per-thread buffer and is pooled from there, so it is never written to memory. For the
+  tutorial's conv1 at batch 32, ``python -m benchmarks.choices --only fused-pool`` (one thread,
+  CPU time, two runs, 2-core Xeon, 2026-12-01, load average 10.7) timed 11.3 / 10.6 ms fused
+  against 13.3 / 13.1 ms for the convolution and then the pooling.
 - its inference forward (``training=False``, ``_conv_maxpool_inference``) computes no argmax,
   and runs a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (``_winograd_sample``) or,
   with the fewest input channels, directly (``_direct_sample``: no column matrix, the nine
@@ -975,8 +977,8 @@ WINOGRAD_BAND_TILES = 256
 # bands of about this many output pixels (whole row pairs), so that a band's column matrix and
 # output stay in cache. For the tutorial's conv1 shape (48 pixels a row, 27 + 64 numbers a
 # pixel) ``python -m benchmarks.choices --only im2col-bands`` (batch 32, one thread, CPU time;
-# 2-core Xeon, 2026-12-01, load average 4.9) timed bands of 2, 4, 8 and 16 rows at 5.29, 4.81,
-# 5.10 and 5.94 ms.
+# 2-core Xeon, 2026-12-01, two runs at load average 4.9 and 5.1) timed bands of 2, 4, 8 and 16
+# rows at 5.29, 4.81, 5.10 and 5.94 ms, and at 6.57, 6.17, 5.92 and 6.53 ms.
 IM2COL_BAND_PIXELS = 384
 
 
