@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from scratchconv import backend
-from scratchconv.gradcheck import check_function, spaced_values
 from scratchconv.kernels.padding import output_size_2d, pads_2d
 
 BACKENDS = ("numpy", "numba")
@@ -377,13 +376,10 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
     # Winograd: the inference forward, pooled in its tiles and pooled from the convolution, and
     # the training forward and backward; the direct inference forward (4 channels in), likewise.
     xw, ww, bw, _, pads_w = conv_case(((5, 10, 9, 32), (3, 3, 32, 6)), (1, 1), "same", np.float32)
-    xd, wd, bd, _, pads_d = conv_case(((5, 10, 9, 3), (3, 3, 3, 6)), (1, 1), "same", np.float32)
 
     def run():
-        # Training by Winograd (32 input channels): the fused forward and its backward; and with
-        # 3 channels, a first layer's backward (no dx), dw from the pooling's gradient.
+        # Training by Winograd (32 input channels): the fused forward and its backward.
         yw, argmax = k.conv2d_maxpool_forward(xw, ww, bw, (1, 1), pads_w, True, (2, 2), (2, 2), ((0, 0), (0, 1)))
-        yd, argmax_d = k.conv2d_maxpool_forward(xd, wd, bd, (1, 1), pads_d, True, (2, 2), (2, 2), ((0, 0), (0, 1)))
         return (k.conv2d_forward(x, w, b, (1, 1), pads, relu=True),
                 k.conv2d_backward_input(dy, w, x.shape, (1, 1), pads),
                 k.conv2d_backward_weights(dy, x, w.shape, (1, 1), pads),
@@ -391,9 +387,7 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
                 *(k.conv2d_maxpool_forward(a, f, bias, (1, 1), p, True, pool, (2, 2), ((0, 0), (0, 1)),
                                            training=False)[0]
                   for pool in ((2, 2), (3, 3)) for a, f, bias, p in ((xw, ww, bw, pads_w), (x, w, b, pads))),
-                yw, argmax, *k.conv2d_maxpool_backward(-yw, yw, argmax, xw, ww, (1, 1), pads_w, True),
-                yd, argmax_d, *k.conv2d_maxpool_backward(-yd, yd, argmax_d, xd, wd, (1, 1), pads_d, True,
-                                                         need_dx=False)[:2])
+                yw, argmax, *k.conv2d_maxpool_backward(-yw, yw, argmax, xw, ww, (1, 1), pads_w, True))
 
     all_threads = run()
     saved = numba.get_num_threads()
@@ -406,7 +400,7 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
         np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("c_in", [3, 8, 32])  # dw from the pooling without dx, im2col, Winograd
+@pytest.mark.parametrize("c_in", [4, 32])  # im2col, and Winograd in training
 def test_a_single_sample_on_the_calling_thread_gives_the_bits_of_a_batch(c_in):
     # One sample runs without a parallel region; twice the same sample runs on all threads,
     # and gives the same outputs per sample and exactly twice the parameter gradients.
@@ -417,9 +411,7 @@ def test_a_single_sample_on_the_calling_thread_gives_the_bits_of_a_batch(c_in):
     def run(xs):
         y, argmax = k.conv2d_maxpool_forward(xs, w, b, (1, 1), pads, True, *pool)
         dw, db, dx = k.conv2d_maxpool_backward(-y, y, argmax, xs, w, (1, 1), pads, True)
-        first_dw, first_db, _ = k.conv2d_maxpool_backward(-y, y, argmax, xs, w, (1, 1), pads, True,
-                                                          need_dx=False)  # a first layer's
-        return k.conv2d_forward(xs, w, b, (1, 1), pads, relu=True), y, argmax, dx, dw, db, first_dw, first_db
+        return k.conv2d_forward(xs, w, b, (1, 1), pads, relu=True), y, argmax, dx, dw, db
 
     one, two = run(x), run(np.concatenate([x, x]))
     for got, want in zip(one[:4], two[:4]):
@@ -767,82 +759,3 @@ def test_numba_winograd_training_forward_and_backward_match_the_readable_ones(x_
                    numpy.conv2d_backward_input(dz, w, x.shape, (1, 1), pads)) < TOLERANCE[dtype]
     assert rel_err(numba.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads),
                    numpy.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads)) < TOLERANCE[dtype]
-
-
-# ----- the direct path in training: few input channels, the model's first layer ---------------
-
-# (input shape, c_out, padding): the tutorial's conv1 and odd output sizes, with as few input
-# channels as the direct kernel takes (DIRECT_MAX_CHANNELS).
-DIRECT_CASES = [case for case in INFERENCE_CASES if case[0][3] <= 3]
-
-
-@pytest.mark.parametrize("x_shape, c_out, padding", DIRECT_CASES)
-@pytest.mark.parametrize("pool", INFERENCE_POOLS)
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("relu", [True, False])
-def test_numba_first_layer_weight_gradient_from_the_pooling_matches_the_readable_backward(x_shape, c_out, padding,
-                                                                                         pool, dtype, relu):
-    # Without an input gradient, a 3x3 stride-1 convolution with few input channels takes dw and
-    # db straight from the pooling's gradient, window by window (any pooling: 2x2 windows at
-    # stride 2 are its fast case, other windows' winners are added one by one).
-    numba, numpy = backend.kernels("numba"), backend.kernels("numpy")
-    x, w, b, pads, pool_args = inference_case(x_shape, c_out, padding, pool, dtype)
-    assert numba.inference_method(w.shape, (1, 1)) == numba.DIRECT
-    y, argmax = numpy.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args)
-    dy = random(y.shape, dtype, 5)
-    want_dw, want_db, _ = numpy.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu)
-    workspace = {}
-    for _ in range(2):  # the second call reuses the workspace's buffers
-        dw, db, dx = numba.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu, need_dx=False,
-                                                   workspace=workspace)
-        assert dx is None and dw.dtype == db.dtype == dtype
-        assert rel_err(dw, want_dw) < TOLERANCE[dtype] and rel_err(db, want_db) < TOLERANCE[dtype]
-    dw, no_db, _ = numba.conv2d_maxpool_backward(dy, y, argmax, x, w, (1, 1), pads, relu, need_db=False,
-                                                 need_dx=False)
-    assert no_db is None and rel_err(dw, want_dw) < TOLERANCE[dtype]
-
-
-def test_numba_first_layer_weight_gradient_passes_the_gradient_check():
-    # Central differences in float64 of f(w) = sum(r * pool(relu(conv(x, w) + b))) through the
-    # fast backend's own fused forward, against its first-layer backward (dw from the pooling).
-    numba = backend.kernels("numba")
-    rng = np.random.default_rng(3)
-    x = spaced_values((2, 9, 8, 3), rng)
-    w, b = random((3, 3, 3, 5), np.float64, 2) * 0.3, random(5, np.float64, 3) * 0.1
-    pads, pool = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 1)))
-    y, argmax = numba.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool)
-    r = rng.standard_normal(y.shape)
-    dw, db, _ = numba.conv2d_maxpool_backward(r, y, argmax, x, w, (1, 1), pads, True, need_dx=False)
-
-    def f():
-        return float((numba.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool)[0] * r).sum())
-
-    for name, t, analytic in (("kernel", w, dw), ("bias", b, db)):
-        result = check_function(name, f, t, analytic)
-        assert result.passed, result
-    wrong = dw.copy()
-    wrong.flat[7] *= 1.001  # a negative control: a gradient off by a thousandth fails
-    assert not check_function("kernel", f, w, wrong).passed
-
-
-def test_the_first_layer_backwards_float32_error_stays_inside_the_agreement_bounds():
-    """The tutorial's conv1 and pooling (8 samples 50x50x3 -> 64, Glorot-scale weights): the
-    fast backend's float32 first-layer backward (dw and db from the pooling's gradient) and its
-    im2col backward against float64 (printed with -s)."""
-    x = np.random.default_rng(0).random((8, 50, 50, 3))
-    w = random((3, 3, 3, 64), np.float64, 1) * 0.06
-    b = random(64, np.float64, 2) * 0.1
-    args = ((1, 1), ((0, 0), (0, 0)), True)
-    numpy, numba = backend.kernels("numpy"), backend.kernels("numba")
-    y, argmax = numpy.conv2d_maxpool_forward(x, w, b, *args, (2, 2), (2, 2), ((0, 0), (0, 0)))
-    dy = random(y.shape, np.float64, 3)
-    want = numpy.conv2d_maxpool_backward(dy, y, argmax, x, w, *args, need_dx=False)
-    f32 = [a.astype(np.float32) for a in (dy, y)]
-    errors = {}
-    for path, need_dx in (("first layer", False), ("im2col", True)):
-        dw, db, _ = numba.conv2d_maxpool_backward(*f32, argmax, x.astype(np.float32), w.astype(np.float32), *args,
-                                                  need_dx=need_dx)
-        errors[path] = (rel_err(dw, want[0]), rel_err(db, want[1]))
-    print("\nconv1's float32 backward against float64, dw / db: " + ", ".join(
-        f"{path} {dw:.1e} / {db:.1e}" for path, (dw, db) in errors.items()))
-    assert max(max(e) for e in errors.values()) < 1e-5  # docs/agreement.md: 1e-4 for gradients

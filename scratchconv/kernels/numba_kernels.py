@@ -43,11 +43,6 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   ``dV[a] = dM[a] @ U[a]^T`` for the 16 tile positions, BLAS products; dx from dV, and
   dw = G^T dU G once the dU_n are summed in sample order). The same steps as the readable
   :mod:`scratchconv.kernels.winograd`, 2.25 times fewer multiplications.
-- a model's first layer (no input gradient) with few input channels, 3x3 at stride 1, followed
-  by max pooling (``_pooled_direct_backward``): dw and db straight from the pooling's
-  gradient, window by window (``_pooled_weight_gradient``): only each window's winner gets a
-  gradient, so the unpooled dz, three quarters zeros after a 2x2 pooling, is never written, and
-  the products run in a loop over the output channels instead of im2col's 27-row product.
 
 Threads and determinism: each sample is written by exactly one thread, each thread has its own
 scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
@@ -645,117 +640,6 @@ def _input_gradient(dz, w2t, b, g, dcol, dx):
     _col2im(dcol, b, g, dx)
 
 
-@njit(cache=CACHE, fastmath={"contract"})
-def _pooled_weight_gradient(dy, relu_y, argmax, xp, g, h_out, wp, relu, need_db, dz4, dw, db):
-    """dw = im2col(x)^T @ dz and (if ``need_db``) db = the sum of dz over pixels for one
-    sample, dz being ``_unpool``'s gradient of a 3x3, stride-1 convolution followed by max
-    pooling, without writing dz.
-
-    dy, relu_y, argmax : the pooling's gradient, output and winners, (Hp*Wp, C_out), wp = Wp;
-    xp : the padded sample (``_padded_sample``); dz4 : (5, C_out) scratch; dw : (9*C_in, C_out),
-    row (p*3 + q)*C_in + c as im2col's columns; db : (C_out,) float64.
-
-    Each pooled gradient v = dy[P, o] (times the ReLU's mask, read from y as in ``_unpool``)
-    reaches one pixel, its window's winner r = argmax[P, o], and adds v times r's receptive
-    field to dw[:, o]. dz is zero elsewhere: of im2col's rows only the winners' count. For a
-    2x2, stride-2 pooling the winners of window P are its own four pixels k = 0..3, so v is
-    split into four vectors over the output channels, dz_k[o] = v where pixel k won, else 0,
-    and each tap of the four receptive fields adds x_k[tap] * dz_k to dw[tap, :], a loop over
-    the output channels that vectorises (the products im2col's makes, without writing the
-    zeros of dz and reading them back). A winner outside those four (another pooling's
-    window) is added on its own, so any pooling gives dw; db sums v window by window.
-    """
-    c_out, c, w_out = dw.shape[1], g.c, g.w_out
-    run = 3 * c  # one kernel row's taps: 3 pixels x C_in channels, contiguous in xp
-    dw[:] = 0.0
-    if need_db:
-        db[:] = 0.0
-    d0, d1, d2, d3, v = dz4[0], dz4[1], dz4[2], dz4[3], dz4[4]
-    for pooled in range(dy.shape[0]):
-        i, j = 2 * (pooled // wp), 2 * (pooled % wp)
-        for o in range(c_out):
-            val = dy[pooled, o]
-            v[o] = val if not relu or relu_y[pooled, o] > 0 else val * 0
-        if need_db:
-            for o in range(c_out):
-                db[o] += v[o]
-        # The window's four pixels (flat indices), -1 for one outside the convolution's output.
-        inside = i < h_out and j < w_out
-        right, down = inside and j + 1 < w_out, inside and i + 1 < h_out
-        r0 = i * w_out + j if inside else -1
-        r1 = r0 + 1 if right else -1
-        r2 = r0 + w_out if down else -1
-        r3 = r0 + w_out + 1 if right and down else -1
-        missed = 0
-        for o in range(c_out):
-            a, val = argmax[pooled, o], v[o]
-            d0[o] = val if a == r0 else 0.0
-            d1[o] = val if a == r1 else 0.0
-            d2[o] = val if a == r2 else 0.0
-            d3[o] = val if a == r3 else 0.0
-            missed += (a != r0) & (a != r1) & (a != r2) & (a != r3)  # no branch: vectorises
-        if right and down:  # the common case: the window's 4x4 input pixels, channel by channel
-            for cc in range(c):
-                _add_window_fields(xp, i, j * c + cc, c, d0, d1, d2, d3, dw)
-        else:
-            for r, d in ((r0, d0), (r1, d1), (r2, d2), (r3, d3)):
-                if r >= 0:
-                    _add_field(xp, r // w_out, r % w_out, c, d, dw)
-        if missed:
-            for o in range(c_out):
-                a = argmax[pooled, o]
-                if a != r0 and a != r1 and a != r2 and a != r3:
-                    field = xp[a // w_out:a // w_out + 3]
-                    j0 = (a % w_out) * c
-                    for p in range(3):
-                        for t in range(run):
-                            dw[p * run + t, o] += field[p, j0 + t] * v[o]
-
-
-@njit(cache=CACHE, fastmath={"contract"}, inline="always")
-def _add_window_fields(xp, i, k, c, d0, d1, d2, d3, dw):
-    """dw[tap, :] += the sum over the 2x2 window's pixels of x[tap] * d_pixel, for the nine
-    taps (p, q) of input channel cc, k = j*C_in + cc for the window's top-left pixel (i, j).
-
-    The four pixels' 3x3 fields lie in the 4x4 input pixels from (i, j): tap (p, q) of
-    pixel (a, b) reads x[i + a + p, j + b + q]. All nine taps in one loop over the output
-    channels, which vectorises with each dw row loaded and stored once per four
-    multiply-adds and each d loaded once per 36 (as ``_direct_rows``).
-    """
-    x00, x01, x02, x03 = xp[i, k], xp[i, k + c], xp[i, k + 2 * c], xp[i, k + 3 * c]
-    x10, x11, x12, x13 = xp[i + 1, k], xp[i + 1, k + c], xp[i + 1, k + 2 * c], xp[i + 1, k + 3 * c]
-    x20, x21, x22, x23 = xp[i + 2, k], xp[i + 2, k + c], xp[i + 2, k + 2 * c], xp[i + 2, k + 3 * c]
-    x30, x31, x32, x33 = xp[i + 3, k], xp[i + 3, k + c], xp[i + 3, k + 2 * c], xp[i + 3, k + 3 * c]
-    cc = k % c  # the rows of dw for channel cc: (p*3 + q)*C_in + cc
-    a0, a1, a2 = dw[cc], dw[c + cc], dw[2 * c + cc]
-    a3, a4, a5 = dw[3 * c + cc], dw[4 * c + cc], dw[5 * c + cc]
-    a6, a7, a8 = dw[6 * c + cc], dw[7 * c + cc], dw[8 * c + cc]
-    for o in range(dw.shape[1]):
-        e0, e1, e2, e3 = d0[o], d1[o], d2[o], d3[o]
-        a0[o] += x00 * e0 + x01 * e1 + x10 * e2 + x11 * e3
-        a1[o] += x01 * e0 + x02 * e1 + x11 * e2 + x12 * e3
-        a2[o] += x02 * e0 + x03 * e1 + x12 * e2 + x13 * e3
-        a3[o] += x10 * e0 + x11 * e1 + x20 * e2 + x21 * e3
-        a4[o] += x11 * e0 + x12 * e1 + x21 * e2 + x22 * e3
-        a5[o] += x12 * e0 + x13 * e1 + x22 * e2 + x23 * e3
-        a6[o] += x20 * e0 + x21 * e1 + x30 * e2 + x31 * e3
-        a7[o] += x21 * e0 + x22 * e1 + x31 * e2 + x32 * e3
-        a8[o] += x22 * e0 + x23 * e1 + x32 * e2 + x33 * e3
-
-
-@njit(cache=CACHE, fastmath={"contract"}, inline="always")
-def _add_field(xp, i, j, c, d, dw):
-    """dw[tap, :] += x[tap] * d for each tap of pixel (i, j)'s 3x3 receptive field in xp."""
-    run = 3 * c
-    for p in range(3):
-        row = xp[i + p, j * c:(j + 3) * c]
-        for t in range(run):
-            xv, acc = row[t], dw[p * run + t]
-            for o in range(dw.shape[1]):
-                acc[o] += xv * d[o]
-
-
-
 # ----- the steps over a batch, samples dealt to threads ---------------------------------------
 
 @njit(parallel=True, cache=CACHE)
@@ -948,33 +832,6 @@ def _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out,
             for a in range(16):
                 np.dot(dm[a], ut[a], v[a])
             _winograd_untile(v, b, g, tiles_w, es[t], dx)
-
-
-@njit(parallel=True, cache=CACHE)
-def _pooled_direct_backward(dy, relu_y, argmax, x, g, h_out, wp, xps, dz4s, db_parts, dw_parts, *,
-                            relu, need_db):
-    """The weight and bias gradients of a 3x3, stride-1 convolution followed by max pooling,
-    from the pooling's gradient, by ``_pooled_weight_gradient`` for each sample n:
-    ``dw_parts[n]`` (9*C_in, C_out) and ``db_parts[n]``; the caller sums them over n.
-
-    dy, relu_y, argmax : (N, Hp*Wp, C_out), wp = Wp; x : (N, H, W*C_in). Scratch, one per
-    thread: xps the padded sample (``_padded_buffer``), dz4s (T, 5, C_out).
-    """
-    n_threads = xps.shape[0]
-    for t in prange(n_threads):
-        _pooled_direct_backward_thread(t, n_threads, dy, relu_y, argmax, x, g, h_out, wp, xps, dz4s,
-                                       db_parts, dw_parts, relu, need_db)
-
-
-@njit(cache=CACHE)
-def _pooled_direct_backward_thread(t, n_threads, dy, relu_y, argmax, x, g, h_out, wp, xps, dz4s,
-                                   db_parts, dw_parts, relu, need_db):
-    """Thread t's share of ``_pooled_direct_backward``: samples t, t + n_threads, ..."""
-    for b in range(t, dy.shape[0], n_threads):
-        xp = _padded_sample(x, b, g, xps[t])
-        _pooled_weight_gradient(dy[b], relu_y[b], argmax[b], xp, g, h_out, wp, relu, need_db,
-                                dz4s[t], dw_parts[b], db_parts[b])
-
 
 
 @njit(cache=CACHE, inline="always")
@@ -1315,27 +1172,12 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
               else np.empty((0, 0, 0), np.int64))
     db_parts = _take(workspace, "db_parts", (n, c_out) if need_db else (0, 0), np.float64)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
-    # Few input channels, and no input gradient (a model's first layer): dw straight from the
-    # pooling's gradient, window by window, without the unpooled dz.
-    direct = pooled and need_dw and not need_dx and inference_method(w_shape, strides) == DIRECT
-    dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if (relu or pooled) and not direct
+    dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if relu or pooled
            else placeholder)
     dx_rows = _rows(dx) if need_dx else placeholder
     flags = dict(relu=relu, pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
     dw = db = None
-    if direct:
-        h_out, n_threads = cols_shape[1] // g.w_out, cols_shape[0]
-        dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out), dtype)
-        dz4s = _take(workspace, "direct_dz", (n_threads, 5, c_out), dtype)
-        with threads.one_blas_thread():
-            _deal(_pooled_direct_backward, _pooled_direct_backward_thread, n, _pixels(dy), y_pixels,
-                  argmax, x_rows, g, h_out, dy.shape[2], _padded_buffer(g, h_out, n_threads, workspace, dtype),
-                  dz4s, db_parts if need_db else np.empty((n, 0)), dw_parts, relu=relu,
-                  need_db=need_db)
-        dw = np.empty((cols_shape[2], c_out), dtype)
-        _sum_over_samples(dw_parts, dw)
-        dw = dw.reshape(tuple(w_shape))
-    elif uses_winograd(w_shape, strides, training=True):
+    if uses_winograd(w_shape, strides, training=True):
         h_out = cols_shape[1] // g.w_out
         tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
         c_in, n_threads, tiles = w_shape[2], cols_shape[0], tiles_h * tiles_w
