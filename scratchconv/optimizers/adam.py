@@ -16,7 +16,8 @@ class Adam(Optimizer):
         w -= (m * alpha) / (sqrt(v) + epsilon)
 
     m and v are flushed to zero below the smallest normal number, as TensorFlow's CPU kernels do
-    (:func:`scratchconv.kernels.numpy_kernels.flush_subnormals` says why). With ``weight_decay``, ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
+    (:func:`scratchconv.kernels.numpy_kernels.flush_subnormals` says why). With
+    ``weight_decay``, ``w -= w weight_decay lr`` first (see :mod:`scratchconv.optimizers.base`).
     """
 
     slot_names = ("m", "v")
