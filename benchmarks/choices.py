@@ -265,45 +265,50 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
     return result
 
 
+def _table(rows, *columns):
+    """``rows`` as aligned lines under a header: ``columns`` are (key, heading, format spec);
+    each heading takes its spec's alignment and width."""
+    head = " ".join(format(heading, spec[0] + spec[1:].split(".")[0].rstrip("f"))
+                    for _, heading, spec in columns)
+    return ["  " + head] + ["  " + " ".join(format(row[key], spec) for key, _, spec in columns)
+                            for row in rows]
+
+
 def format_report(result):
     """The results as small plain-text tables, one per section."""
     lines = []
+    variant, ms = ("variant", "variant", "<36"), ("ms", "ms", ">8.3f")
     if "parallel" in result:
         r = result["parallel"]
         lines += [f"parallel: PARALLEL_MIN_ENTRIES; batch-1 train_on_batch steps of the tutorial "
                   f"model, {r['threads']} threads, wall clock, medians of repeats of {r['steps']} "
-                  "steps (ms a step)",
-                  f"  {'variant':<30} {'apply_gradients':>15} {'whole step':>10}"]
-        lines += [f"  {row['variant']:<30} {row['apply_gradients_ms']:>15.2f} {row['step_ms']:>10.2f}"
-                  for row in r["rows"]]
+                  "steps (ms a step)"]
+        lines += _table(r["rows"], variant, ("apply_gradients_ms", "apply_gradients", ">15.2f"),
+                        ("step_ms", "whole step", ">10.2f"))
     if "winograd-training" in result:
         r = result["winograd-training"]
         lines += [f"winograd-training: WINOGRAD_MIN_CHANNELS_TRAINING (now {r['threshold']}); fused "
                   "conv + ReLU + 2x2 max pool, 24x24xC_in -> 32, batch 32, one thread, CPU time, "
-                  "median ms",
-                  f"  {'C_in':>4} {'op':<9} {'im2col':>8} {'winograd':>8}"]
-        lines += [f"  {row['c_in']:>4} {row['op']:<9} {row['im2col']:>8.2f} {row['winograd']:>8.2f}"
-                  for row in r["rows"]]
+                  "median ms"]
+        lines += _table(r["rows"], ("c_in", "C_in", ">4"), ("op", "op", "<9"),
+                        ("im2col", "im2col", ">8.2f"), ("winograd", "winograd", ">8.2f"))
     if "im2col-bands" in result:
         lines += [f"im2col-bands: IM2COL_BAND_PIXELS (now {result['im2col-bands']['pixels']}); conv1's "
                   "inference forward (50x50x3 -> 64, ReLU, 2x2 max pool) by im2col, batch 32, "
                   "one thread, CPU time, median ms"]
-        lines += [f"  {row['band_rows']:>2} rows a band {row['ms']:>8.2f}"
-                  for row in result["im2col-bands"]["rows"]]
+        lines += _table(result["im2col-bands"]["rows"], ("band_rows", "rows a band", ">11"), ms)
     if "fused-pool" in result:
         lines += ["fused-pool: conv + ReLU + 2x2 max pool with argmax (training), batch 32, one "
                   "thread, CPU time, median ms"]
-        lines += [f"  {row['layer']:<6} {row['variant']:<23} {row['ms']:>8.2f}"
-                  for row in result["fused-pool"]["rows"]]
+        lines += _table(result["fused-pool"]["rows"], ("layer", "layer", "<6"), variant, ms)
     if "filter-transform" in result:
         lines += ["filter-transform: Winograd's U = G g G^T for conv2's 3x3x64x32 kernel, one "
                   "thread, CPU time, median ms"]
-        lines += [f"  {row['variant']:<36} {row['ms']:>8.3f}"
-                  for row in result["filter-transform"]["rows"]]
+        lines += _table(result["filter-transform"]["rows"], variant, ms)
     if "dense-outer" in result:
         lines += ["dense-outer: one sample's 3872x128 Dense kernel gradient, float32, one thread, "
                   "CPU time, median ms"]
-        lines += [f"  {row['variant']:<30} {row['ms']:>8.3f}" for row in result["dense-outer"]["rows"]]
+        lines += _table(result["dense-outer"]["rows"], variant, ms)
     if "subnormal" in result:
         r = result["subnormal"]
         share = r["subnormal_share"]
@@ -311,7 +316,7 @@ def format_report(result):
                   f"{100 * share['m']:.0f}% of the dense kernel's m and {100 * share['v']:.0f}% "
                   f"of its v are subnormal; Adam's update of its {r['entries']:,} entries from "
                   "that state, one thread, CPU time, median ms"]
-        lines += [f"  {row['variant']:<30} {row['ms']:>8.2f}" for row in r["rows"]]
+        lines += _table(r["rows"], variant, ms)
     return "\n".join(lines)
 
 

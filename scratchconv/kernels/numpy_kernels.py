@@ -353,9 +353,9 @@ def flush_subnormals(a):
     the tutorial model for 800 batch-1 steps with the flush off, after which 42-49% of its dense
     kernel's m was subnormal, and Adam's update of that kernel took 40.1 / 36.5 ms on one thread
     against 1.9 / 4.7 ms from the same state flushed (two runs, 2-core Xeon, 2026-12-01, load
-    average 5.6 / 4.9). TensorFlow runs its CPU kernels with subnormals flushed to zero, so flushing the
-    state moves nothing it would keep: such an entry's weight update is below float32's
-    resolution of any weight.
+    average 5.6 / 4.9). TensorFlow runs its CPU kernels with subnormals flushed to zero, so
+    flushing the state moves nothing it would keep: such an entry's weight update is below
+    float32's resolution of any weight.
     """
     a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
 
