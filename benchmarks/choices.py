@@ -30,6 +30,14 @@ prints a small table; the comments and docs that quote these figures cite this c
   from that state without the flush, and from that state flushed (as training with the flush
   keeps it) with the flush (fresh copies each repeat); one thread, CPU time.
 
+- ``threads``: the three settings of ``threads.configure`` (numba's threading layer, OpenMP's
+  spin before sleeping, one BLAS thread), each against its alternative. A setting holds for a
+  whole process, so every figure is a fresh process: the median ms of ``--steps``
+  ``train_on_batch`` steps of the tutorial model after three untimed ones, at batch 32 alone,
+  at batch 32 with two such processes at once (as when two trainings share the cores), and at
+  batch 1 alone; ``--processes`` rounds, the settings interleaved within each; wall clock,
+  every core.
+
 ``--only SECTION[,SECTION]`` runs some; ``--tiny`` is a smoke run (a few steps, two repeats:
 its figures mean nothing).
 """
@@ -37,6 +45,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,11 +54,12 @@ import numpy as np
 
 from benchmarks import models
 from benchmarks.kernels import _write_json, one_thread, time_interleaved
+from benchmarks.run import REPO, worker_env
 from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "subnormal")
+            "dense-outer", "subnormal", "threads")
 BAND_ROWS = (2, 4, 8, 16)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 
@@ -249,7 +259,69 @@ def subnormal(repeats, steps):
             "rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
 
 
-def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=None):
+# threads.configure's settings and their alternatives: (the process's environment, BLAS threads).
+THREAD_SETTINGS = {"as configured": ({}, 1),
+                   "workqueue threading layer": ({"NUMBA_THREADING_LAYER": "workqueue"}, 1),
+                   "GNU OpenMP's default spin": ({"GOMP_SPINCOUNT": "300000"}, 1),
+                   "two BLAS threads": ({}, 2)}
+# scenario: (batch size, processes training at once)
+THREAD_SCENARIOS = {"batch 32": (32, 1), "batch 32, two processes": (32, 2), "batch 1": (1, 1)}
+THREADS_SCRIPT = """
+import contextlib, json, statistics, time
+import numba
+from threadpoolctl import threadpool_limits
+from benchmarks import models
+from scratchconv.kernels import threads
+runner = models.ScratchconvRunner(50, {threads})
+runner.prepare(*models.make_data(32, 50), batch_size={batch})
+if {blas} != 1:  # configure()'s limit raised, and the kernels' guard that lowers it again gone
+    threadpool_limits({blas}, user_api="blas")
+    threads.one_blas_thread = contextlib.nullcontext
+runner.train_steps(3)
+times = []
+for _ in range({steps}):
+    start = time.perf_counter()
+    runner.train_steps(1)
+    times.append(time.perf_counter() - start)
+print(json.dumps({{"ms": 1e3 * statistics.median(times), "layer": numba.threading_layer()}}))
+"""
+
+
+def thread_settings(rounds, steps, scenarios=tuple(THREAD_SCENARIOS)):
+    """ms a step (medians over fresh processes, each the median of its ``steps`` steps) of the
+    tutorial model under each of THREAD_SETTINGS, in each of ``scenarios``."""
+    threads = os.cpu_count() or 1
+    base = worker_env(threads)
+    for name in ("NUMBA_THREADING_LAYER", "NUMBA_THREADING_LAYER_PRIORITY", "GOMP_SPINCOUNT",
+                 "OMP_WAIT_POLICY"):  # "as configured" is configure()'s choice, not the user's
+        base.pop(name, None)
+    found = {(setting, scenario): [] for scenario in scenarios for setting in THREAD_SETTINGS}
+    layers = {}
+    for _ in range(rounds):
+        for scenario in scenarios:
+            batch, at_once = THREAD_SCENARIOS[scenario]
+            for setting, (env, blas) in THREAD_SETTINGS.items():
+                script = THREADS_SCRIPT.format(threads=threads, batch=batch, blas=blas, steps=steps)
+                processes = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO,
+                                              env={**base, **env}, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True)
+                             for _ in range(at_once)]
+                for process in processes:
+                    out, err = process.communicate()
+                    if process.returncode != 0:
+                        raise RuntimeError(f"the threads section's process for {setting!r}, "
+                                           f"{scenario} failed: {err.strip().splitlines()[-1:]}")
+                    answer = json.loads(out.strip().splitlines()[-1])
+                    found[(setting, scenario)].append(answer["ms"])
+                    layers[setting] = answer["layer"]
+    return {"threads": threads, "steps": steps, "rounds": rounds, "rows": [
+        {"setting": setting, "layer": layers[setting], "scenario": scenario,
+         "ms": statistics.median(found[(setting, scenario)])}
+        for scenario in scenarios for setting in THREAD_SETTINGS]}
+
+
+def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=None,
+        processes=3, thread_scenarios=tuple(THREAD_SCENARIOS)):
     """Run the named sections; returns {section: its result} (and writes it as JSON)."""
     backend.kernels("numba")  # imported first: it picks numba's threading layer before any launch
     runs = {"parallel": lambda: parallel(repeats, steps),
@@ -258,7 +330,8 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "fused-pool": lambda: fused_pool(repeats),
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
-            "subnormal": lambda: subnormal(repeats, subnormal_steps)}
+            "subnormal": lambda: subnormal(repeats, subnormal_steps),
+            "threads": lambda: thread_settings(processes, steps, thread_scenarios)}
     result = {name: runs[name]() for name in sections}
     if json_path is not None:
         _write_json(Path(json_path), result)
@@ -317,6 +390,13 @@ def format_report(result):
                   f"of its v are subnormal; Adam's update of its {r['entries']:,} entries from "
                   "that state, one thread, CPU time, median ms"]
         lines += _table(r["rows"], variant, ms)
+    if "threads" in result:
+        r = result["threads"]
+        lines += [f"threads: threads.configure's settings; train_on_batch steps of the tutorial "
+                  f"model, {r['threads']} threads, wall clock, each process the median of "
+                  f"{r['steps']} steps, median ms over {r['rounds']} fresh processes"]
+        lines += _table(r["rows"], ("scenario", "scenario", "<24"), ("setting", "setting", "<26"),
+                        ("layer", "layer", "<9"), ("ms", "ms", ">8.2f"))
     return "\n".join(lines)
 
 
@@ -330,6 +410,8 @@ def main(argv=None):
                         help="batch-1 steps a repeat of the parallel section times")
     parser.add_argument("--subnormal-steps", type=int, default=800,
                         help="batch-1 steps trained with the flush off before the subnormal section")
+    parser.add_argument("--processes", type=int, default=3,
+                        help="fresh processes per setting and scenario in the threads section")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--tiny", action="store_true",
                         help="a smoke run: 2 repeats, 2 steps (the figures mean nothing)")
@@ -338,9 +420,12 @@ def main(argv=None):
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"--only expects sections from {', '.join(SECTIONS)}; got {', '.join(unknown)}")
-    if args.tiny:
-        args.repeats, args.steps, args.subnormal_steps = 2, 2, 2
-    print(format_report(run(sections, args.repeats, args.steps, args.subnormal_steps, args.json)))
+    scenarios = tuple(THREAD_SCENARIOS)
+    if args.tiny:  # the threads section then starts one process per setting
+        args.repeats, args.steps, args.subnormal_steps, args.processes = 2, 2, 2, 1
+        scenarios = ("batch 1",)
+    print(format_report(run(sections, args.repeats, args.steps, args.subnormal_steps, args.json,
+                            args.processes, scenarios)))
 
 
 if __name__ == "__main__":

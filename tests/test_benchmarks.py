@@ -277,6 +277,9 @@ def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys):
     assert len(result["parallel"]["rows"]) == 3
     assert {row["c_in"] for row in result["winograd-training"]["rows"]} == set(choices.TRAINING_CHANNELS)
     assert 0 <= result["subnormal"]["subnormal_share"]["m"] <= 1
+    threads = {row["setting"]: row for row in result["threads"]["rows"]}
+    assert set(threads) == set(choices.THREAD_SETTINGS)
+    assert threads["workqueue threading layer"]["layer"] == "workqueue"  # the setting took hold
     printed = capsys.readouterr().out
     assert all(f"{name}:" in printed for name in choices.SECTIONS)
     # the engine's thresholds are as they were
