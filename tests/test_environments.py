@@ -83,17 +83,24 @@ def test_with_no_writable_folder_at_all_the_kernels_run_uncached(tmp_path):
     assert "the kernels are compiled in every process" in done.stderr
 
 
-def test_damaged_cache_files_are_compiled_again(tmp_path):
-    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+@pytest.mark.parametrize("damaged", ["nb?", "nbi", "nbc"])
+def test_damaged_cache_files_are_compiled_again_and_rewritten(tmp_path, damaged):
+    # The files are checked when numba reads them (an index, then a data file), so damage in
+    # either is found; the kernel's files are written anew, and the next process reads them.
+    env = {"NUMBA_CACHE_DIR": str(tmp_path), "NUMBA_DEBUG_CACHE": "1"}
     first = python(RUN_A_KERNEL, env=env)
     assert first.returncode == 0, first.stderr
-    files = list(tmp_path.rglob("numba_kernels.*.nb*"))
+    files = list(tmp_path.rglob(f"numba_kernels.*.{damaged}"))
     assert files
     for path in files:
         path.write_bytes(os.urandom(64))
     second = python(RUN_A_KERNEL, env=env)
     assert second.returncode == 0, second.stderr
-    assert second.stdout.strip() == "[1. 0. 1.]"
+    assert second.stdout.strip().splitlines()[-1] == "[1. 0. 1.]"
+    assert "data saved" in second.stdout
+    third = python(RUN_A_KERNEL, env=env)
+    assert third.returncode == 0, third.stderr
+    assert "data loaded" in third.stdout and "data saved" not in third.stdout
 
 
 RUN_A_CONVOLUTION = """
