@@ -50,6 +50,7 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import models  # noqa: E402
+from benchmarks.startup import measure as measure_startup  # noqa: E402
 from scratchconv import atomic  # noqa: E402
 from scratchconv.atomic import write_atomically  # noqa: E402
 
@@ -437,52 +438,6 @@ def numba_over_numpy(rows):
 
 
 # --------------------------------------------------------------------------------------------
-# Start-up: a fresh process, from import to the first finished training step.
-
-STARTUP_SCRIPT = """
-import json, time
-start = time.perf_counter()
-from benchmarks import models
-runner = models.FRAMEWORKS[{framework!r}](50, {threads})
-x, y = models.make_data(32, 50)
-runner.prepare(x, y, 32)
-runner.train_steps(1)
-print(json.dumps(time.perf_counter() - start))
-"""
-
-
-def measure_startup(frameworks, threads, notes):
-    """Two fresh processes per framework, one after the other, timed from import to first step.
-
-    For scratchconv the first process gets an empty numba cache directory (cold: every kernel
-    is compiled) and the second the cache the first wrote (warm), which is what a user's
-    second run sees.
-    """
-    results = {}
-    with tempfile.TemporaryDirectory() as cache:
-        env = worker_env(threads)
-        env["NUMBA_CACHE_DIR"] = cache
-        for framework in frameworks:
-            if framework == "scratchconv-numpy":
-                continue
-            times = []
-            for attempt in ("first", "second"):
-                log(f"  {framework}: {attempt} process")
-                done = subprocess.run(
-                    [sys.executable, "-c",
-                     STARTUP_SCRIPT.format(framework=framework, threads=threads)],
-                    cwd=REPO, env=env, capture_output=True, text=True)
-                if done.returncode != 0:
-                    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-                    notes.append(f"start-up of {framework} failed: {tail}")
-                    break
-                times.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            if len(times) == 2:
-                results[framework] = {"first_s": times[0], "second_s": times[1]}
-    return results
-
-
-# --------------------------------------------------------------------------------------------
 # The machine's practical peak: a large float32 matrix product, in the same run.
 
 PEAK_SIZE = 2048
@@ -635,6 +590,10 @@ def format_targets(targets, startup, numba_ratio=None):
         for framework, s in startup.items():
             cache = "; numba cache empty, then warm" if framework == "scratchconv" else ""
             lines.append(f"| {framework}{cache} | {s['first_s']:.2f} | {s['second_s']:.2f} |")
+        counts = {len(s["warm_s"]) for s in startup.values() if "warm_s" in s}
+        if counts:
+            lines += ["", f"The second process: the median of {'/'.join(map(str, sorted(counts)))} "
+                          "warm processes run one after the other (python -m benchmarks.startup)."]
     return "\n".join(lines)
 
 
@@ -956,7 +915,7 @@ def main(argv=None):
     startup = {}
     if not args.skip_startup:
         log("start-up: import to first finished step, in fresh processes")
-        startup = measure_startup(frameworks, args.threads, notes)
+        startup = measure_startup(frameworks, worker_env(args.threads), notes)
     kernels = kernels_table = None
     if not args.skip_kernels:
         log("per-kernel micro-benchmarks (benchmarks/kernels.py)")

@@ -5,11 +5,12 @@ shared. The tests check the structure of what the harness writes and the ratios 
 computes from given numbers.
 """
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from benchmarks import models, run
+from benchmarks import models, run, startup
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -175,6 +176,34 @@ def test_plan_leaves_the_numpy_backend_out_at_other_image_sizes():
 def test_bad_options_say_what_is_wrong(argv, message, capsys):
     with pytest.raises(SystemExit):
         run.parse_args(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_startup_gives_the_first_process_and_the_median_of_the_warm_ones(monkeypatch):
+    seconds = iter([50.0, 1.2, 0.9, 1.0])
+    caches = []
+
+    def fake_run(args, cwd, env, capture_output, text):
+        caches.append(env["NUMBA_CACHE_DIR"])
+        return subprocess.CompletedProcess(args, 0, stdout=f"{next(seconds)}\n", stderr="")
+
+    monkeypatch.setattr(startup.subprocess, "run", fake_run)
+    notes = []
+    result = startup.measure(["scratchconv", "scratchconv-numpy"], {}, notes, warm=3)
+    assert result == {"scratchconv": {"first_s": 50.0, "second_s": 1.0, "warm_s": [1.2, 0.9, 1.0]}}
+    assert notes == [] and len(caches) == 4 and len(set(caches)) == 1  # one cache, filled first
+    table = run.format_targets([], result)
+    assert "| scratchconv; numba cache empty, then warm | 50.00 | 1.00 |" in table
+    assert "the median of 3 warm processes" in table
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--frameworks", "caffe"], "unknown framework caffe"),
+    (["--warm", "0"], "--warm must be at least 1, got 0"),
+])
+def test_startup_bad_options_say_what_is_wrong(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        startup.main(argv)
     assert message in capsys.readouterr().err
 
 

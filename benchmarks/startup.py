@@ -1,0 +1,109 @@
+"""Start-up: fresh processes timed from import to the first finished training step (the tutorial
+model, batch 32, 50x50): ``python -m benchmarks.startup [--warm N] [--cache DIR]``.
+
+For each framework the first process runs with an empty numba cache (cold: scratchconv compiles
+every kernel its first step needs), then ``--warm`` processes with the cache the first one wrote
+(warm: what a user's second run sees), one after the other; the warm figure is their median.
+One warm process alone is no measurement on a shared machine: eight of the same code took 1.26
+to 1.71 s at load 6. ``python -m benchmarks`` runs this with the default ``--warm``.
+
+``--cache DIR`` keeps numba's cache in DIR instead of a new temporary folder: once a call has
+filled it, a next call's first process is warm too, so only warm processes are timed (a quick,
+repeatable check of the warm start while changing the code; the cache follows the source file's
+path and time stamp, so an edited kernel module compiles again once).
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+if not __package__:
+    # Run as a script (python benchmarks/startup.py): make the repository root importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import models  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+WARM = 5  # warm processes per framework
+
+SCRIPT = """
+import json, time
+start = time.perf_counter()
+from benchmarks import models
+runner = models.FRAMEWORKS[{framework!r}](50, {threads})
+x, y = models.make_data(32, 50)
+runner.prepare(x, y, 32)
+runner.train_steps(1)
+print(json.dumps(time.perf_counter() - start))
+"""
+
+
+def measure(frameworks, env, notes, warm=WARM, cache=None):
+    """``{framework: {"first_s", "second_s", "warm_s"}}``: the first process's seconds, the
+    median of the ``warm`` next ones and their list; a framework whose process failed is left
+    out, with a note. ``env`` is the processes' environment (threads, paths); numba's cache is
+    ``cache``, or a new temporary folder (the first process then compiles).
+    """
+    results = {}
+    with tempfile.TemporaryDirectory() as temporary:
+        env = dict(env, NUMBA_CACHE_DIR=str(cache or temporary))
+        threads = env.get("NUMBA_NUM_THREADS", os.cpu_count())
+        for framework in frameworks:
+            if framework == "scratchconv-numpy":
+                continue
+            times = []
+            for attempt in range(1 + warm):
+                log(f"  {framework}: {'first' if attempt == 0 else 'warm'} process")
+                done = subprocess.run(
+                    [sys.executable, "-c", SCRIPT.format(framework=framework, threads=threads)],
+                    cwd=REPO, env=env, capture_output=True, text=True)
+                if done.returncode != 0:
+                    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
+                    notes.append(f"start-up of {framework} failed: {tail}")
+                    break
+                times.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            if len(times) == 1 + warm and warm > 0:
+                results[framework] = {"first_s": times[0], "second_s": statistics.median(times[1:]),
+                                      "warm_s": times[1:]}
+    return results
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    from benchmarks import run  # which imports this module
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.startup",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frameworks", type=run._frameworks, default=("scratchconv",),
+                        help=f"comma-separated, from {','.join(models.FRAMEWORKS)} "
+                             "(default scratchconv)")
+    parser.add_argument("--warm", type=int, default=WARM,
+                        help=f"warm processes after the first (default {WARM})")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(),
+                        help="threads for every framework (default: the core count)")
+    parser.add_argument("--cache", type=Path,
+                        help="numba's cache folder, kept (default: a new temporary one)")
+    args = parser.parse_args(argv)
+    for name in ("warm", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be at least 1, got {getattr(args, name)}")
+    notes = []
+    results = measure(args.frameworks, run.worker_env(args.threads), notes, args.warm, args.cache)
+    for framework, r in results.items():
+        warm = ", ".join(f"{s:.2f}" for s in r["warm_s"])
+        print(f"{framework}: first process {r['first_s']:.2f} s, warm median {r['second_s']:.2f} s "
+              f"({warm}); load average {os.getloadavg()[0]:.2f}")
+    for note in notes:
+        print(f"note: {note}")
+    return 1 if notes else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
