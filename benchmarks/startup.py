@@ -7,6 +7,9 @@ every kernel its first step needs), then ``--warm`` processes with the cache the
 One warm process alone is no measurement on a shared machine: eight of the same code took 1.26
 to 1.71 s at load 6. ``python -m benchmarks`` runs this with the default ``--warm``.
 
+The processes write Python's bytecode cache (``__pycache__``) even where the environment
+sets ``PYTHONDONTWRITEBYTECODE``: a user's second run reads it.
+
 ``--cache DIR`` keeps numba's cache in DIR instead of a new temporary folder: once a call has
 filled it, a next call's first process is warm too, so only warm processes are timed (a quick,
 repeatable check of the warm start while changing the code; the cache follows the source file's
@@ -51,6 +54,10 @@ def measure(frameworks, env, notes, warm=WARM, cache=None):
     results = {}
     with tempfile.TemporaryDirectory() as temporary:
         env = dict(env, NUMBA_CACHE_DIR=str(cache or temporary))
+        # Python's bytecode cache on, as a user's second run has it (pip compiles an installed
+        # package, a first import writes the rest): with PYTHONDONTWRITEBYTECODE set, as some
+        # sandboxes do, every process compiled scratchconv's sources again (0.09 s of CPU time).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         threads = env.get("NUMBA_NUM_THREADS", os.cpu_count())
         for framework in frameworks:
             if framework == "scratchconv-numpy":
