@@ -37,6 +37,11 @@ prints a small table; the comments and docs that quote these figures cite this c
   at batch 32 with two such processes at once (as when two trainings share the cores), and at
   batch 1 alone; ``--processes`` rounds, the settings interleaved within each; wall clock,
   every core.
+- ``vector-width``: ``simd.WIDE_VECTORS``, numba's loops compiled for 512-bit vectors (on an
+  AVX-512 CPU) against LLVM's default 256-bit ones. Also a whole-process setting: in fresh
+  processes, the median ms of ``predict`` at batch 32 and 256 (``--repeats``) and of batch-32
+  ``train_on_batch`` steps (``--steps``) of the tutorial model after untimed ones;
+  ``--processes`` rounds, the two widths interleaved within each; wall clock, every core.
 
 ``--only SECTION[,SECTION]`` runs some; ``--tiny`` is a smoke run (a few steps, two repeats:
 its figures mean nothing).
@@ -59,7 +64,7 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "subnormal", "threads")
+            "dense-outer", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 
@@ -320,6 +325,64 @@ def thread_settings(rounds, steps, scenarios=tuple(THREAD_SCENARIOS)):
         for scenario in scenarios for setting in THREAD_SETTINGS]}
 
 
+VECTOR_SCRIPT = """
+import json, statistics, time
+import numpy as np
+from scratchconv.kernels import simd
+simd.WIDE_VECTORS = {wide}
+from benchmarks import models
+from scratchconv.kernels import numba_kernels
+runner = models.ScratchconvRunner(50, {threads})
+x, y = models.make_data(256, 50)
+runner.prepare(x, y, batch_size=32)
+model = runner.model
+
+
+def median_ms(call, repeats):
+    call()
+    call()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return 1e3 * statistics.median(times)
+
+
+print(json.dumps({{"wide": simd.configure(),
+                  "predict 32": median_ms(lambda: model.predict(x[:32], batch_size=32, verbose=0),
+                                          {repeats}),
+                  "predict 256": median_ms(lambda: model.predict(x, batch_size=256, verbose=0),
+                                           {repeats}),
+                  "train step 32": median_ms(lambda: runner.train_steps(1), {steps})}}))
+"""
+
+
+def vector_width(rounds, repeats, steps):
+    """ms (medians over fresh processes, each the median of its repeats) of predict at batch 32
+    and 256 and of a batch-32 training step, with numba's loops compiled for 512-bit vectors
+    and for 256-bit ones (simd.WIDE_VECTORS)."""
+    threads = os.cpu_count() or 1
+    env = worker_env(threads)
+    env.pop("NUMBA_CPU_FEATURES", None)
+    found, wide_seen = {}, {}
+    for _ in range(rounds):
+        for wide in (True, False):
+            script = VECTOR_SCRIPT.format(wide=wide, threads=threads, repeats=repeats, steps=steps)
+            done = subprocess.run([sys.executable, "-c", script], cwd=REPO, env=env,
+                                  capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"the vector-width section's process (WIDE_VECTORS={wide}) "
+                                   f"failed: {done.stderr.strip().splitlines()[-1:]}")
+            answer = json.loads(done.stdout.strip().splitlines()[-1])
+            wide_seen[wide] = answer.pop("wide")
+            for task, ms in answer.items():
+                found.setdefault((task, wide), []).append(ms)
+    return {"threads": threads, "rounds": rounds, "repeats": repeats, "steps": steps, "rows": [
+        {"task": task, "width": "512-bit" if wide_seen[wide] else "256-bit",
+         "ms": statistics.median(times)} for (task, wide), times in found.items()]}
+
+
 def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=None,
         processes=3, thread_scenarios=tuple(THREAD_SCENARIOS)):
     """Run the named sections; returns {section: its result} (and writes it as JSON)."""
@@ -331,7 +394,8 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
-            "threads": lambda: thread_settings(processes, steps, thread_scenarios)}
+            "threads": lambda: thread_settings(processes, steps, thread_scenarios),
+            "vector-width": lambda: vector_width(processes, repeats, steps)}
     result = {name: runs[name]() for name in sections}
     if json_path is not None:
         _write_json(Path(json_path), result)
@@ -397,6 +461,13 @@ def format_report(result):
                   f"{r['steps']} steps, median ms over {r['rounds']} fresh processes"]
         lines += _table(r["rows"], ("scenario", "scenario", "<24"), ("setting", "setting", "<26"),
                         ("layer", "layer", "<9"), ("ms", "ms", ">8.2f"))
+    if "vector-width" in result:
+        r = result["vector-width"]
+        lines += [f"vector-width: simd.WIDE_VECTORS; the tutorial model, {r['threads']} threads, "
+                  f"wall clock, each process the median of {r['repeats']} predicts and "
+                  f"{r['steps']} steps, median ms over {r['rounds']} fresh processes"]
+        lines += _table(r["rows"], ("task", "task", "<14"), ("width", "numba's vectors", "<15"),
+                        ("ms", "ms", ">8.2f"))
     return "\n".join(lines)
 
 
@@ -411,7 +482,8 @@ def main(argv=None):
     parser.add_argument("--subnormal-steps", type=int, default=800,
                         help="batch-1 steps trained with the flush off before the subnormal section")
     parser.add_argument("--processes", type=int, default=3,
-                        help="fresh processes per setting and scenario in the threads section")
+                        help="fresh processes per setting and scenario in the threads and "
+                             "vector-width sections")
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
     parser.add_argument("--tiny", action="store_true",
                         help="a smoke run: 2 repeats, 2 steps (the figures mean nothing)")

@@ -311,6 +311,9 @@ def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys):
     threads = {row["setting"]: row for row in result["threads"]["rows"]}
     assert set(threads) == set(choices.THREAD_SETTINGS)
     assert threads["workqueue threading layer"]["layer"] == "workqueue"  # the setting took hold
+    widths = result["vector-width"]["rows"]
+    assert {row["task"] for row in widths} == {"predict 32", "predict 256", "train step 32"}
+    assert "256-bit" in {row["width"] for row in widths}  # WIDE_VECTORS = False took hold
     printed = capsys.readouterr().out
     assert all(f"{name}:" in printed for name in choices.SECTIONS)
     # the engine's thresholds are as they were

@@ -73,3 +73,41 @@ def test_predictions_repeat_exactly(on_backend):
     x = np.random.default_rng(0).standard_normal((5, 6, 6, 1)).astype(np.float32)
     first = model.predict(x, verbose=0)
     assert hashlib.sha256(model.predict(x, verbose=0).tobytes()).digest() == hashlib.sha256(first.tobytes()).digest()
+
+
+# A seeded fit and predictions through every numba convolution path (direct and im2col with two
+# input channels; Winograd in training and at inference with 32), printing a hash of the weights
+# and outputs and whether numba compiled for 512-bit vectors.
+WIDTH_SCRIPT = """
+import hashlib
+import numpy as np
+from scratchconv import Sequential, set_seed
+from scratchconv.kernels import numba_kernels, simd
+from scratchconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
+
+set_seed(5)
+model = Sequential([Conv2D(32, 3, activation="relu", input_shape=(12, 12, 2)), MaxPooling2D(),
+                    Conv2D(8, 3, activation="relu"), MaxPooling2D(), Flatten(),
+                    Dense(3, activation="softmax")])
+model.compile("adam", "categorical_crossentropy")
+data = np.random.default_rng(101)
+x = data.standard_normal((12, 12, 12, 2)).astype(np.float32)
+model.fit(x, np.eye(3)[data.integers(0, 3, 12)], epochs=2, batch_size=4, verbose=0)
+digest = hashlib.sha256(model.predict(x, verbose=0).tobytes())
+for w in model.get_weights():
+    digest.update(w.tobytes())
+print(digest.hexdigest(), simd.configure())
+"""
+
+
+def test_numbas_vector_width_changes_no_bit():
+    # scratchconv.kernels.simd lets numba use 512-bit vectors on an AVX-512 CPU; its loops keep
+    # their order of operations, so 256-bit ones (LLVM's default there) give the same bits.
+    env = {**os.environ, "SCRATCHCONV_BACKEND": "numba"}
+    env.pop("NUMBA_CPU_FEATURES", None)
+    narrow = "from scratchconv.kernels import simd\nsimd.WIDE_VECTORS = False\n"
+    runs = [subprocess.run([sys.executable, "-c", prefix + WIDTH_SCRIPT], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for prefix in ("", narrow)]
+    (wide_digest, _), (narrow_digest, narrow_wide) = runs
+    assert narrow_wide == "False"
+    assert wide_digest == narrow_digest

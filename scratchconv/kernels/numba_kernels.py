@@ -58,10 +58,11 @@ from collections import namedtuple
 import numpy as np
 from numba import njit, prange
 
-from . import numba_cache, threads, winograd
+from . import numba_cache, simd, threads, winograd
 from .padding import padded_output_size
 
 threads.configure()
+simd.configure()
 # Whether the kernels are cached between processes (False only when no folder is writable).
 CACHE = numba_cache.prepare(__file__)
 
