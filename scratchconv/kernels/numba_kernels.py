@@ -952,7 +952,11 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 # forward with 2x2 pooling, medians, im2col in bands / direct / Winograd ms): 24x24xC_in -> 32,
 # C_in 1: 0.74 / 0.39 / 0.86, 2: 0.74 / 0.52 / 0.96, 3: 0.83 / 0.75 / 1.03, 8: 1.24 / 1.52 /
 # 1.15, 16: 2.22 / 3.07 / 1.51, 32: 4.34 / 5.66 / 2.16, 64: 8.46 / 11.17 / 3.99; 50x50x3 -> 64
-# (the tutorial's conv1): 5.18 / 5.08 / 6.91 (docs/winograd.md).
+# (the tutorial's conv1): 5.18 / 5.08 / 6.91 (docs/winograd.md). With numba's loops at 512 bits
+# (``simd``; 2026-12-02, load average 9, --repeats 30): C_in 1: 0.92 / 0.44 / 1.15, 2: 0.97 /
+# 0.61 / 1.19, 3: 1.13 / 0.80 / 1.23, 8: 1.56 / 1.77 / 1.39, 16: 2.68 / 3.21 / 1.84, 32: 5.07 /
+# 6.14 / 2.49, 64: 8.54 / 12.74 / 4.51; conv1: 6.00 / 4.85 / 8.02: the same choices (a
+# busier machine than the first run's, so compare within a shape, not across runs).
 WINOGRAD_MIN_CHANNELS = 8
 # At inference a 3x3 stride-1 convolution with at most this many input channels runs directly
 # (``_direct_sample``); from DIRECT_MAX_CHANNELS + 1 up to WINOGRAD_MIN_CHANNELS - 1, by im2col
