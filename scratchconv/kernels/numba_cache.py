@@ -12,8 +12,8 @@ reads it fail with an unpickling error. Two functions avoid both:
 - :func:`recover_damaged`, after they are defined: a kernel whose cache files do not read back
   deletes them and is compiled again. The files are checked when numba reads them, not all of
   them at import: a first training step of the tutorial model reads 8 of the module's 27 cached
-  kernels (16 of 58 files, 1.2 of 3.4 MB), and reading all of them at each import cost a warm
-  start about 0.08 s of CPU time (medians of 8 interleaved pairs of processes, load 6).
+  kernels (16 of 58 files, 1.2 of 3.4 MB); reading all of them at each import took 15 ms of CPU
+  time, and more as a cache collects signatures (float64, other array layouts).
 """
 import glob
 import os
