@@ -759,3 +759,27 @@ def test_numba_winograd_training_forward_and_backward_match_the_readable_ones(x_
                    numpy.conv2d_backward_input(dz, w, x.shape, (1, 1), pads)) < TOLERANCE[dtype]
     assert rel_err(numba.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads),
                    numpy.conv2d_backward_weights(dz, x, w.shape, (1, 1), pads)) < TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize("c_in", [3, 32])  # im2col, and Winograd in training
+@pytest.mark.parametrize("relu", [True, False])
+def test_the_training_forward_pools_2x2_blocks_as_computed_with_the_winners_the_pooling_keeps(c_in, relu):
+    # The fused training forward pools a 2x2, stride-2 pooling's windows (the convolution's 2x2
+    # blocks) as it computes them; its output and argmax are those of max pooling the same
+    # convolution's output (a 1x1 "pooling" returns it unpooled, by the same method, its NaNs
+    # as -inf): ties to the first in the window (the zero corner), a NaN never wins (a window of
+    # NaNs is -inf with index 0), an odd-sized output's last row and column left out.
+    k = backend.kernels("numba")
+    x = random((3, 9, 10, c_in), np.float32, 11)
+    x[0, :5, :5] = 0.0
+    x[1, 4, 4, 0] = np.nan
+    w = random((3, 3, c_in, 8), np.float32, 12)
+    b = random((8,), np.float32, 13)
+    none = ((0, 0), (0, 0))
+    assert k.uses_winograd(w.shape, (1, 1), training=True) == (c_in >= 32)
+    z, _ = k.conv2d_maxpool_forward(x, w, b, (1, 1), none, relu, (1, 1), (1, 1), none)
+    want_y, want_argmax = k.maxpool2d_forward(z, (2, 2), (2, 2), none)
+    y, argmax = k.conv2d_maxpool_forward(x, w, b, (1, 1), none, relu, (2, 2), (2, 2), none)
+    assert y.shape == (3, 3, 4, 8) and np.isneginf(z).any() and np.isneginf(y).any()
+    np.testing.assert_array_equal(y, want_y)
+    np.testing.assert_array_equal(argmax, want_argmax)

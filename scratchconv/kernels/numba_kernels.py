@@ -24,18 +24,18 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   4. ``_input_gradient``: ``dx[n] = col2im(dz @ w2^T)``;
 
   and the per-sample ``dw_n`` and ``db_n`` are added in sample order afterwards.
-- a convolution followed by max pooling (``conv2d_maxpool_forward``): each sample's output goes
-  to a per-thread buffer and is pooled from there, so it is never written to memory. For the
-  tutorial's conv1 at batch 32, ``python -m benchmarks.choices --only fused-pool`` (one thread,
-  CPU time, two runs, 2-core Xeon, 2026-12-01, load average 10.7) timed 11.3 / 10.6 ms fused
-  against 13.3 / 13.1 ms for the convolution and then the pooling.
-- its inference forward (``training=False``, ``_conv_maxpool_inference``) computes no argmax,
-  and runs a 3x3 stride-1 convolution by Winograd's F(2x2, 3x3) (``_winograd_sample``) or,
-  with the fewest input channels, directly (``_direct_sample``: no column matrix, the nine
-  taps of each input channel as one sum in a loop over the output channels); both pool each
-  2x2 block of outputs, a 2x2 pooling's window, while it is in registers or cache. Other
-  convolutions run im2col, in bands of output rows pooled from cache when the pooling is 2x2
-  (``_im2col_pooled_sample``) (``docs/winograd.md``, "In the fast backend").
+- a convolution followed by max pooling (``conv2d_maxpool_forward``, ``_conv_maxpool``): each
+  sample's convolution is pooled while it is in cache, so it is never written to memory. When
+  the pooling's windows are the convolution's 2x2 output blocks (2x2, stride 2, the tutorial's),
+  each block is pooled as it is computed: by im2col in bands of output rows
+  (``_im2col_pooled_sample``), by Winograd's F(2x2, 3x3) (``_winograd_sample``) or directly
+  (``_direct_sample``: no column matrix, the nine taps of each input channel as one sum in a
+  loop over the output channels); other poolings run on a per-thread buffer holding the
+  sample's convolution. In training the winners are kept too (the argmax the backward needs);
+  at inference (``training=False``) not, and a 3x3 stride-1 convolution runs by Winograd
+  or, with the fewest input channels, directly (``inference_method``; ``docs/winograd.md``,
+  "In the fast backend"), while training runs im2col, or Winograd from
+  ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels.
 - in training, a 3x3 stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS_TRAINING``
   input channels (``uses_winograd``) runs by Winograd's F(2x2, 3x3) too: the fused forward by
   ``_winograd_sample`` (pooled with its argmax as above), the backward by
@@ -314,6 +314,21 @@ def _pool_window(z00, z01, z10, z11, rows, cols, bias, add_bias, relu):
     return best
 
 
+@njit(cache=CACHE, inline="always")
+def _window_argmax(z00, z01, z10, z11, rows, cols, best, i, j, w_out, bias, add_bias, relu):
+    """Where ``best``, the maximum ``_pool_window`` found, came from, as ``_maxpool_sample``
+    keeps it: the flat index (i + p) * W_out + j + q of the window's first value (in row-major
+    order) equal to it, (i, j) being the window's top-left output; 0 when no value beat -inf.
+    That first equal value is the one that won: a later value wins only if strictly greater.
+    Written as selects, without branches, so that a loop over output channels vectorises."""
+    k = 3 if rows > 1 and cols > 1 else -1
+    k = 2 if rows > 1 and _activate(z10, bias, add_bias, relu) == best else k
+    k = 1 if cols > 1 and _activate(z01, bias, add_bias, relu) == best else k
+    k = 0 if _activate(z00, bias, add_bias, relu) == best else k
+    k = k if best > _MINUS_INF else -1
+    return 0 if k < 0 else (i + k // 2) * w_out + j + k % 2
+
+
 @njit(cache=CACHE)
 def _padded_sample(x, b, g, xp):
     """Sample b of x with ``g.top`` rows and ``g.left`` columns of zeros before it and zeros
@@ -336,8 +351,8 @@ def _padded_sample(x, b, g, xp):
 
 
 @njit(cache=CACHE)
-def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bias, relu,
-                     pool_tiles):
+def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, argmax, add_bias,
+                     relu, pool_tiles):
     """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) by Winograd's
     F(2x2, 3x3), and with ``pool_tiles`` its 2x2, stride-2 max pooling: each 2x2 output tile
     is one pooling window, so the tile's maximum is taken while its outputs are in registers.
@@ -352,7 +367,9 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
     yb is the pooled sample (Hp, Wp, C_out), Hp <= th and Wp <= tw, each window the maximum of
     its tile's outputs inside the H_out x W_out convolution, each with its bias and ReLU (the
     order of the unfused layers, so a NaN behaves as there); else yb is the convolution
-    (H_out, W_out, C_out).
+    (H_out, W_out, C_out). With ``pool_tiles`` and an ``argmax`` (N, Hp, Wp, C_out), not None,
+    argmax[b] receives each window's winner as ``_maxpool_sample`` gives it
+    (``_window_argmax``); None compiles a version without it (numba prunes the branch).
     """
     c_out, w_out = m.shape[2], g.w_out
     tiles_h, tiles_w = xp.shape[0] // 2 - 1, xp.shape[1] // (2 * g.c) - 1
@@ -375,11 +392,17 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, add_bi
                         for o in range(c_out):
                             y00, y01, y10, y11 = _winograd_output(m, t, o)
                             out[o] = _pool_full_window(y00, y01, y10, y11, bias[o], add_bias, relu)
-                        continue
-                    for o in range(c_out):
-                        y00, y01, y10, y11 = _winograd_output(m, t, o)
-                        out[o] = _pool_window(y00, y01, y10, y11, rows, cols, bias[o], add_bias,
-                                              relu)
+                    else:
+                        for o in range(c_out):
+                            y00, y01, y10, y11 = _winograd_output(m, t, o)
+                            out[o] = _pool_window(y00, y01, y10, y11, rows, cols, bias[o],
+                                                  add_bias, relu)
+                    if argmax is not None:  # its own loop, as in _pool_row_pair
+                        winners = argmax[b, ti, tj]
+                        for o in range(c_out):
+                            y00, y01, y10, y11 = _winograd_output(m, t, o)
+                            winners[o] = _window_argmax(y00, y01, y10, y11, rows, cols, out[o], i,
+                                                        j, w_out, bias[o], add_bias, relu)
                 continue
             for o in range(c_out):
                 tile = _winograd_output(m, t, o)
@@ -422,13 +445,15 @@ def _direct_rows(xp, wt, r0, acc):
 
 
 @njit(cache=CACHE)
-def _pool_row_pair(conv, k, i, h_out, bias, yb, add_bias, relu):
+def _pool_row_pair(conv, k, i, h_out, bias, yb, argmax, b, add_bias, relu):
     """The 2x2, stride-2 max pooling of the convolution's output rows i and i + 1 (the row
     pair starting at row k of ``conv``, its rows of outputs before bias and ReLU), into the
-    pooled row i // 2 of yb: each window's maximum of ``_activate`` (``_pool_window``).
+    pooled row i // 2 of yb: each window's maximum of ``_activate`` (``_pool_window``), and
+    unless ``argmax`` is None its winner into the same row of argmax[b] (``_window_argmax``).
 
-    conv : (rows, W_out, C_out); yb : (Hp, Wp, C_out). Row i + 1, and the right column of the
-    last window, may lie past the output (odd H_out or W_out); they are then left out.
+    conv : (rows, W_out, C_out); yb : (Hp, Wp, C_out); argmax : (N, Hp, Wp, C_out) or None.
+    Row i + 1, and the right column of the last window, may lie past the output (odd H_out or
+    W_out); they are then left out.
     """
     rows, w_out = min(2, h_out - i), conv.shape[1]
     for j in range(yb.shape[1]):
@@ -439,14 +464,19 @@ def _pool_row_pair(conv, k, i, h_out, bias, yb, add_bias, relu):
         if rows == 2 and cols == 2:  # the common case: a loop without tests
             for o in range(out.shape[0]):
                 out[o] = _pool_full_window(z0[o], z01[o], z1[o], z11[o], bias[o], add_bias, relu)
-            continue
-        for o in range(out.shape[0]):
-            out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o], add_bias,
-                                  relu)
+        else:
+            for o in range(out.shape[0]):
+                out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o],
+                                      add_bias, relu)
+        if argmax is not None:  # its own loop, so that the pooling's loop stays as at inference
+            winners = argmax[b, i // 2, j]
+            for o in range(out.shape[0]):
+                winners[o] = _window_argmax(z0[o], z01[o], z1[o], z11[o], rows, cols, out[o], i,
+                                            2 * j, w_out, bias[o], add_bias, relu)
 
 
 @njit(cache=CACHE)
-def _im2col_pooled_sample(x, b, w2, bias, g, h_out, col, band, yb, add_bias, relu):
+def _im2col_pooled_sample(x, b, w2, bias, g, h_out, col, band, yb, argmax, add_bias, relu):
     """The convolution of x[b] (+ bias, then max(., 0)) by im2col and one product, a band of
     whole output rows at a time, and its 2x2, stride-2 max pooling taken from each band while
     it is in cache (``_pool_row_pair``): the column matrix and the convolution's output of a
@@ -454,7 +484,7 @@ def _im2col_pooled_sample(x, b, w2, bias, g, h_out, col, band, yb, add_bias, rel
 
     x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); col : (R*W_out, KH*KW*C_in) and
     band : (R*W_out, C_out) scratch for R output rows, R even; yb : the pooled sample
-    (Hp, Wp, C_out).
+    (Hp, Wp, C_out), argmax[b] its winners (unless argmax is None; ``_pool_row_pair``).
     """
     w_out, c_out = g.w_out, w2.shape[1]
     band_rows = band.shape[0] // w_out
@@ -465,11 +495,11 @@ def _im2col_pooled_sample(x, b, w2, bias, g, h_out, col, band, yb, add_bias, rel
         np.dot(col[:n], w2, band[:n])
         conv = band[:n].reshape((rows, w_out, c_out))
         for k in range(0, min(rows, 2 * yb.shape[0] - i0), 2):
-            _pool_row_pair(conv, k, i0 + k, h_out, bias, yb, add_bias, relu)
+            _pool_row_pair(conv, k, i0 + k, h_out, bias, yb, argmax, b, add_bias, relu)
 
 
 @njit(cache=CACHE)
-def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_tiles):
+def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, argmax, add_bias, relu, pool_tiles):
     """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) computed directly, two
     output rows at a time (``_direct_rows``), and with ``pool_tiles`` its 2x2, stride-2 max
     pooling of those two rows while they are in cache (``_pool_window``).
@@ -478,7 +508,7 @@ def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_t
     (``_padded_sample``), (2*th + 2, W_pad*C_in)
     for th = ceil(H_out / 2) row pairs; acc : (2, W_out, C_out) scratch. Output as in
     ``_winograd_sample``: the pooled sample (Hp, Wp, C_out) with ``pool_tiles``, else the
-    convolution (H_out, W_out, C_out).
+    convolution (H_out, W_out, C_out); argmax as there.
     """
     w_out = g.w_out
     xp = _padded_sample(x, b, g, xp)
@@ -488,7 +518,7 @@ def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, add_bias, relu, pool_t
             break
         _direct_rows(xp, wt, i, acc)
         if pool_tiles:
-            _pool_row_pair(acc, 0, i, h_out, bias, yb, add_bias, relu)
+            _pool_row_pair(acc, 0, i, h_out, bias, yb, argmax, b, add_bias, relu)
             continue
         for k in range(rows):
             for j in range(w_out):
@@ -663,51 +693,21 @@ def _conv_forward_thread(t, n_threads, x, w2, bias, g, cols, y, add_bias, relu):
         _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
 
 
-@njit(parallel=True, cache=CACHE)
-def _conv_maxpool_forward(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, u, band_rows, xps, es,
-                          vs, ms, *, add_bias, relu, use_winograd):
-    """Each sample's convolution into a per-thread buffer, then max pooling of that buffer while
-    it is in cache: the convolution's output is never written to memory.
-
-    pool : (ph, pw, sh, sw, top, left) of the pooling; ys : (T, H_out*W_out, C_out) scratch;
-    y, argmax : the pooled output (N, Hp, Wp, C_out) and where each maximum came from; the
-    other arguments as in ``_conv_forward``. With ``use_winograd`` the convolution is
-    ``_winograd_sample`` (u, band_rows and the per-thread scratch xps, es, vs, ms as it takes
-    them; cols unused), else im2col and one product (the Winograd arrays unused).
-    """
-    n_threads = ys.shape[0]
-    for t in prange(n_threads):
-        _conv_maxpool_forward_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y,
-                                     argmax, u, band_rows, xps, es, vs, ms, add_bias, relu,
-                                     use_winograd)
-
-
-@njit(cache=CACHE)
-def _conv_maxpool_forward_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax,
-                                 u, band_rows, xps, es, vs, ms, add_bias, relu, use_winograd):
-    """Thread t's share of ``_conv_maxpool_forward``: samples t, t + n_threads, ..."""
-    ph, pw, psh, psw, ptop, pleft = pool
-    yb = ys[t]
-    conv = yb.reshape((h_out, g.w_out, yb.shape[1]))
-    for b in range(t, x.shape[0], n_threads):
-        if use_winograd:
-            _winograd_sample(x, b, u, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t],
-                             conv, add_bias, relu, False)
-        else:
-            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-        _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
-
-
-# How ``_conv_maxpool_inference`` computes the convolution (``inference_method``).
+# How ``_conv_maxpool`` computes the convolution (in training: IM2COL or WINOGRAD, by
+# ``uses_winograd``; at inference: ``inference_method``).
 IM2COL, WINOGRAD, DIRECT = 0, 1, 2
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, wf, band_rows, xps, es, vs,
-                            ms, *, add_bias, relu, method, pool_tiles):
-    """The inference forward of a convolution and its max pooling: ``_conv_maxpool_forward``
-    without the argmax, which only a backward needs.
+def _conv_maxpool(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf, band_rows, xps, es, vs,
+                  ms, *, add_bias, relu, method, pool_tiles):
+    """The forward of a convolution and its max pooling, each sample's convolution pooled while
+    it is in cache: the convolution's output is never written to memory. In training
+    ``argmax`` receives where each maximum came from, as ``_maxpool_sample`` gives it; at
+    inference it is None (only a backward needs it), which compiles a version without it.
 
+    pool : (ph, pw, sh, sw, top, left) of the pooling; y, argmax : the pooled output
+    (N, Hp, Wp, C_out) and its winners, or None.
     ``method`` WINOGRAD: each sample's convolution is ``_winograd_sample`` (wf = U, band_rows
     and the per-thread scratch xps, es, vs, ms as it takes them); DIRECT: ``_direct_sample``
     (wf = the kernel as (9, C_in, C_out), xps, and ms as its (T, 2, W_out, C_out) scratch);
@@ -715,38 +715,43 @@ def _conv_maxpool_inference(x, w2, bias, g, h_out, pool, cols, ys, y, wf, band_r
     blocks) also pool, into y[b]. IM2COL with ``pool_tiles``: ``_im2col_pooled_sample``, by
     im2col and one product a band of output rows at a time (cols and ys the per-thread scratch
     of a band), pooled from the band. Otherwise the convolution goes to the per-thread buffer
-    ys[t] (IM2COL: by im2col and one product) and is pooled from there. Arrays a path does not
-    use are placeholders (ys of shape (T, 0, C_out) when Winograd or the direct kernel pools).
+    ys[t] (IM2COL: by im2col and one product) and is pooled from there (``_maxpool_sample``).
+    Arrays a path does not use are placeholders (ys of shape (T, 0, C_out) when Winograd or
+    the direct kernel pools).
     """
     n_threads = ys.shape[0]
     for t in prange(n_threads):
-        _conv_maxpool_inference_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, wf,
-                                       band_rows, xps, es, vs, ms, add_bias, relu, method,
-                                       pool_tiles)
+        _conv_maxpool_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
+                             band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles)
 
 
 @njit(cache=CACHE)
-def _conv_maxpool_inference_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, wf,
-                                   band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles):
-    """Thread t's share of ``_conv_maxpool_inference``: samples t, t + n_threads, ..."""
+def _conv_maxpool_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
+                         band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles):
+    """Thread t's share of ``_conv_maxpool``: samples t, t + n_threads, ..."""
     ph, pw, psh, psw, ptop, pleft = pool
     yb = ys[t]
     conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
-    no_argmax = np.empty((0, 0, 0), np.int64)
     for b in range(t, x.shape[0], n_threads):
         out = y[b] if pool_tiles else conv
         if method == WINOGRAD:
             _winograd_sample(x, b, wf, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t], out,
-                             add_bias, relu, pool_tiles)
+                             argmax, add_bias, relu, pool_tiles)
         elif method == DIRECT:
-            _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, add_bias, relu,
+            _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, argmax, add_bias, relu,
                            pool_tiles)
         elif pool_tiles:
-            _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], yb, out, add_bias, relu)
+            _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], yb, out, argmax, add_bias,
+                                  relu)
         else:
             _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-        if not pool_tiles:
+        if pool_tiles:
+            continue
+        if argmax is None:
+            no_argmax = np.empty((0, 0, 0), np.int64)
             _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
+        else:
+            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
 
 
 @njit(parallel=True, cache=CACHE)
@@ -1010,6 +1015,17 @@ def inference_method(w_shape, strides):
     return DIRECT if w_shape[2] <= DIRECT_MAX_CHANNELS else IM2COL
 
 
+# A 2x2, stride-2 max pooling with no padding before, as ``_pool_tuple`` writes it: its windows
+# are the convolution's 2x2 output blocks, which the fused forward pools as it computes them.
+_BLOCKS = (2, 2, 2, 2, 0, 0)
+
+
+def _pool_tuple(pool_size, pool_strides, pool_pads):
+    """(ph, pw, sh, sw, top, left) of a pooling, as the fused kernels take it."""
+    (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, pool_strides, pool_pads
+    return (ph, pw, sh, sw, top, left)
+
+
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
                            workspace=None, training=True):
     """A convolution followed by max pooling; see ``numpy_kernels.conv2d_maxpool_forward``.
@@ -1026,34 +1042,27 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
                     padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
     y = _take(workspace, "y", pooled_shape, dtype)
-    pool = (ph, pw, psh, psw, ptop, pleft)
-    if not training:
-        _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace,
-                   add_bias=b is not None, relu=bool(relu))
-        return y, None
-    argmax = _take(workspace, "argmax", pooled_shape, np.int64)
-    ys = _take(workspace, "ys", cols_shape[:2] + (c_out,), dtype)
-    use_winograd = uses_winograd(w.shape, strides, training=True)
-    scratch = _winograd_scratch(w, g, h_out, c_out, dtype, cols_shape[0], workspace, use_winograd)
-    cols = (np.empty((cols_shape[0], 0, 0), dtype) if use_winograd  # placeholder: no im2col
-            else _take(workspace, "cols", cols_shape, dtype))
-    with threads.one_blas_thread():
-        _deal(_conv_maxpool_forward, _conv_maxpool_forward_thread, x.shape[0], _rows(x), w2, bias,
-              g, h_out, pool, cols, ys, y, argmax, *scratch, add_bias=b is not None,
-              relu=bool(relu), use_winograd=use_winograd)
+    pool = _pool_tuple(pool_size, pool_strides, pool_pads)
+    if training:
+        argmax = _take(workspace, "argmax", pooled_shape, np.int64)
+        method = WINOGRAD if uses_winograd(w.shape, strides, training=True) else IM2COL
+    else:
+        argmax, method = None, inference_method(w.shape, strides)
+    _fused_forward(x, w, w2, bias, g, h_out, cols_shape, pool, y, argmax, workspace,
+                   add_bias=b is not None, relu=bool(relu), method=method)
     return y, argmax
 
 
-def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_bias, relu):
-    """``conv2d_maxpool_forward(..., training=False)``'s body: y = the pooled output, by
-    ``_conv_maxpool_inference`` and the method :func:`inference_method` picks (Winograd and
-    direct convolution give the same numbers as im2col up to rounding: float32, a few 1e-7 of
-    the largest output, docs/winograd.md), with the pooling fused into their 2x2 output blocks
-    when its windows are those blocks (2x2, stride 2, no padding before); im2col then goes in
-    bands of ``IM2COL_BAND_PIXELS`` output pixels, each band pooled while in cache."""
+def _fused_forward(x, w, w2, bias, g, h_out, cols_shape, pool, y, argmax, workspace, *, add_bias,
+                   relu, method):
+    """``conv2d_maxpool_forward``'s body: y = the pooled output (and its winners into argmax,
+    unless None) by ``_conv_maxpool`` and ``method`` (Winograd and direct convolution
+    give the same numbers as im2col up to rounding: float32, a few 1e-7 of the largest output,
+    docs/winograd.md), with the pooling fused into the 2x2 output blocks when its windows are
+    those blocks (2x2, stride 2, no padding before); im2col then goes in bands of
+    ``IM2COL_BAND_PIXELS`` output pixels, each band pooled while in cache."""
     c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
-    method = inference_method(w.shape, (g.sh, g.sw))
-    pool_tiles = pool == (2, 2, 2, 2, 0, 0)
+    pool_tiles = pool == _BLOCKS
     if method == IM2COL and pool_tiles:
         # Whole row pairs, so that each pooling window lies in one band; at most the output.
         band_rows = min(max(1, IM2COL_BAND_PIXELS // (2 * g.w_out)), -(-h_out // 2)) * 2
@@ -1073,9 +1082,9 @@ def _inference(x, w, w2, bias, g, h_out, cols_shape, pool, y, workspace, *, add_
         xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
         ms = _take(workspace, "direct_rows", (n_threads, 2, g.w_out, c_out), dtype)
     with threads.one_blas_thread():
-        _deal(_conv_maxpool_inference, _conv_maxpool_inference_thread, x.shape[0], _rows(x), w2,
-              bias, g, h_out, pool, cols, ys, y, wf, band_rows, xps, es, vs, ms,
-              add_bias=add_bias, relu=relu, method=method, pool_tiles=pool_tiles)
+        _deal(_conv_maxpool, _conv_maxpool_thread, x.shape[0], _rows(x), w2, bias, g, h_out, pool,
+              cols, ys, y, argmax, wf, band_rows, xps, es, vs, ms, add_bias=add_bias, relu=relu,
+              method=method, pool_tiles=pool_tiles)
 
 
 def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winograd):
