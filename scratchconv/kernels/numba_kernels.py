@@ -45,10 +45,12 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   :mod:`scratchconv.kernels.winograd`, 2.25 times fewer multiplications.
 
 Threads and determinism: each sample is written by exactly one thread, each thread has its own
-scratch buffers (``cols``, ``dzs``: thread t handles samples t, t + T, t + 2T, ...), and within a
-sample the order of every sum is fixed, so results are bit-for-bit the same run to run whatever
-the thread count. A batch of one sample, and elementwise work on small arrays, run on the calling
-thread without a parallel region (``_deal``, ``_on_all_threads``): waking the other threads would
+scratch buffers (``cols``, ``dzs``), and within a sample the order of every sum is fixed, so
+results are bit-for-bit the same run to run whatever the thread count. The threads take the
+samples one at a time from a shared counter (``_next_sample``), not in fixed shares, so that on a
+busy machine a thread that is held back leaves its samples to the others instead of every
+thread waiting for it. A batch of one sample, and elementwise work on small arrays, run on the
+calling thread without a parallel region (``_deal``, ``_on_all_threads``): waking the other threads would
 cost more than the work. The products are single-threaded BLAS calls (numba's ``np.dot``); how
 numba's threads and the BLAS's share the cores (and why) is :mod:`scratchconv.kernels.threads`,
 whose policy importing this module applies.
@@ -56,7 +58,8 @@ whose policy importing this module applies.
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit, prange, types
+from numba.core.extending import intrinsic
 
 from . import numba_cache, simd, threads, winograd
 from .padding import padded_output_size
@@ -673,24 +676,38 @@ def _input_gradient(dz, w2t, b, g, dcol, dx):
 
 # ----- the steps over a batch, samples dealt to threads ---------------------------------------
 
+@intrinsic
+def _next_sample(typingctx, counter):
+    """The next sample for a thread to take: counter[0], incremented in the same atomic step
+    (counter: a one-entry int64 array the wrapper sets to 0). Each thread takes samples until
+    they run out, so a thread that the machine holds back leaves its samples to the others
+    instead of every thread waiting for it at the end of the kernel; which thread computes a
+    sample does not change its bits."""
+    def codegen(context, builder, signature, args):
+        entry = context.make_array(signature.args[0])(context, builder, args[0]).data
+        return builder.atomic_rmw("add", entry, context.get_constant(types.int64, 1), "monotonic")
+    return types.int64(counter), codegen
+
+
 @njit(parallel=True, cache=CACHE)
-def _conv_forward(x, w2, bias, g, cols, y, add_bias, relu):
+def _conv_forward(counter, x, w2, bias, g, cols, y, add_bias, relu):
     """y[n] = im2col(x[n]) @ w2 (+ bias, then max(., 0)) for every sample n.
 
     x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); y : (N, H_out*W_out, C_out);
-    cols : (T, H_out*W_out, KH*KW*C_in), one scratch matrix per thread t, which handles
-    samples t, t + T, t + 2T, ...
+    cols : (T, H_out*W_out, KH*KW*C_in), one scratch matrix per thread t; the threads take
+    the samples one at a time from ``counter`` (``_next_sample``).
     """
-    n_threads = cols.shape[0]
-    for t in prange(n_threads):
-        _conv_forward_thread(t, n_threads, x, w2, bias, g, cols, y, add_bias, relu)
+    for t in prange(cols.shape[0]):
+        _conv_forward_thread(t, counter, x, w2, bias, g, cols, y, add_bias, relu)
 
 
 @njit(cache=CACHE)
-def _conv_forward_thread(t, n_threads, x, w2, bias, g, cols, y, add_bias, relu):
-    """Thread t's share of ``_conv_forward``: samples t, t + n_threads, ..."""
-    for b in range(t, x.shape[0], n_threads):
+def _conv_forward_thread(t, counter, x, w2, bias, g, cols, y, add_bias, relu):
+    """Thread t's share of ``_conv_forward``: the samples it takes from ``counter``."""
+    b = _next_sample(counter)
+    while b < x.shape[0]:
         _conv_sample(x, b, w2, bias, g, cols[t], y[b], add_bias, relu)
+        b = _next_sample(counter)
 
 
 # How ``_conv_maxpool`` computes the convolution (in training: IM2COL or WINOGRAD, by
@@ -699,8 +716,8 @@ IM2COL, WINOGRAD, DIRECT = 0, 1, 2
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf, band_rows, xps, es, vs,
-                  ms, *, add_bias, relu, method, pool_tiles):
+def _conv_maxpool(counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf, band_rows, xps,
+                  es, vs, ms, *, add_bias, relu, method, pool_tiles):
     """The forward of a convolution and its max pooling, each sample's convolution pooled while
     it is in cache: the convolution's output is never written to memory. In training
     ``argmax`` receives where each maximum came from, as ``_maxpool_sample`` gives it; at
@@ -719,20 +736,20 @@ def _conv_maxpool(x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf, band_row
     Arrays a path does not use are placeholders (ys of shape (T, 0, C_out) when Winograd or
     the direct kernel pools).
     """
-    n_threads = ys.shape[0]
-    for t in prange(n_threads):
-        _conv_maxpool_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
+    for t in prange(ys.shape[0]):
+        _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
                              band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles)
 
 
 @njit(cache=CACHE)
-def _conv_maxpool_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
+def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
                          band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles):
-    """Thread t's share of ``_conv_maxpool``: samples t, t + n_threads, ..."""
+    """Thread t's share of ``_conv_maxpool``: the samples it takes from ``counter``."""
     ph, pw, psh, psw, ptop, pleft = pool
     yb = ys[t]
     conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
-    for b in range(t, x.shape[0], n_threads):
+    b = _next_sample(counter)
+    while b < x.shape[0]:
         out = y[b] if pool_tiles else conv
         if method == WINOGRAD:
             _winograd_sample(x, b, wf, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t], out,
@@ -745,18 +762,18 @@ def _conv_maxpool_thread(t, n_threads, x, w2, bias, g, h_out, pool, cols, ys, y,
                                   relu)
         else:
             _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-        if pool_tiles:
-            continue
-        if argmax is None:
-            no_argmax = np.empty((0, 0, 0), np.int64)
-            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
-        else:
-            _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
+        if not pool_tiles:
+            if argmax is None:  # a plain test of the argument, which numba prunes
+                no_argmax = np.empty((0, 0, 0), np.int64)
+                _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
+            else:
+                _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
+        b = _next_sample(counter)
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts, dx, *, relu,
-                   pooled, need_db, need_dw, need_dx):
+def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts, dx, *,
+                   relu, pooled, need_db, need_dw, need_dx):
     """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
     sample n while its dz is in cache: dz[n] (``_relu_mask`` or ``_unpool``),
     ``db_parts[n]`` (``_bias_sum``), ``dw_parts[n]`` (``_weight_gradient``), ``dx[n]``
@@ -765,23 +782,24 @@ def _conv_backward(dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts,
     dy, relu_y : (N, H_out*W_out, C_out), or (N, Hp*Wp, C_out) with argmax when ``pooled``
     (the following max pooling's gradient, output and winners); x : (N, H, W*C_in);
     w2t : (C_out, KH*KW*C_in); db_parts : (N, C_out) float64; dw_parts : (N, KH*KW*C_in, C_out);
-    dx : (N, H, W*C_in). Scratch, one per thread t (which handles samples t, t + T, ...):
-    cols (T, H_out*W_out, KH*KW*C_in), the column matrix and then dx's columns; dzs
+    dx : (N, H, W*C_in). Scratch, one per thread t (which takes the samples one at a time
+    from ``counter``, ``_next_sample``): cols (T, H_out*W_out, KH*KW*C_in), the column matrix
+    and then dx's columns; dzs
     (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
     caller passes placeholders).
     """
-    n_threads = cols.shape[0]
-    for t in prange(n_threads):
-        _conv_backward_thread(t, n_threads, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
+    for t in prange(cols.shape[0]):
+        _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
                               dw_parts, dx, relu, pooled, need_db, need_dw, need_dx)
 
 
 @njit(cache=CACHE)
-def _conv_backward_thread(t, n_threads, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
+def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
                           dw_parts, dx, relu, pooled, need_db, need_dw, need_dx):
-    """Thread t's share of ``_conv_backward``: samples t, t + n_threads, ..."""
+    """Thread t's share of ``_conv_backward``: the samples it takes from ``counter``."""
     col = cols[t]
-    for b in range(t, dy.shape[0], n_threads):
+    b = _next_sample(counter)
+    while b < dy.shape[0]:
         dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
         if need_db:
             _bias_sum(dz, db_parts[b])
@@ -789,11 +807,12 @@ def _conv_backward_thread(t, n_threads, dy, relu_y, argmax, x, w2t, g, cols, dzs
             _weight_gradient(x, b, dz, g, col, dw_parts[b])
         if need_dx:
             _input_gradient(dz, w2t, b, g, col, dx)
+        b = _next_sample(counter)
 
 
 @njit(parallel=True, cache=CACHE)
-def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, xps, es, vs,
-                       db_parts, du_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
+def _winograd_backward(counter, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, xps, es,
+                       vs, db_parts, du_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
     """The backward of a 3x3, stride-1 convolution by Winograd's F(2x2, 3x3), for each sample
     n while its gradient is in cache (:mod:`scratchconv.kernels.winograd` is the readable
     version, ``docs/winograd.md`` the math): dz[n] and ``db_parts[n]`` as in
@@ -806,25 +825,25 @@ def _winograd_backward(dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms, x
       (``_winograd_untile``).
 
     x : (N, H, W*C_in); ut : (16, C_out, C_in), U[a]^T; du_parts : (N, 16, C_in, C_out);
-    dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts as in ``_conv_backward``. Scratch, one
-    per thread: dzs (T, H_out*W_out, C_out), dms (T, 16, tiles, C_out), xps the padded sample
-    (T, 2*th + 2, (2*tw + 2)*C_in), es (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V
-    for dw and then dV for dx.
+    dx : (N, H, W*C_in); dy, relu_y, argmax, db_parts and ``counter`` as in
+    ``_conv_backward``. Scratch, one per thread: dzs (T, H_out*W_out, C_out), dms
+    (T, 16, tiles, C_out), xps the padded sample (T, 2*th + 2, (2*tw + 2)*C_in), es
+    (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V for dw and then dV for dx.
     """
-    n_threads = dms.shape[0]
-    for t in prange(n_threads):
-        _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs,
+    for t in prange(dms.shape[0]):
+        _winograd_backward_thread(t, counter, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs,
                                   dms, xps, es, vs, db_parts, du_parts, dx, relu, pooled,
                                   need_db, need_dw, need_dx)
 
 
 @njit(cache=CACHE)
-def _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms,
+def _winograd_backward_thread(t, counter, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs, dms,
                               xps, es, vs, db_parts, du_parts, dx, relu, pooled, need_db,
                               need_dw, need_dx):
-    """Thread t's share of ``_winograd_backward``: samples t, t + n_threads, ..."""
+    """Thread t's share of ``_winograd_backward``: the samples it takes from ``counter``."""
     dm, v = dms[t], vs[t]
-    for b in range(t, dy.shape[0], n_threads):
+    b = _next_sample(counter)
+    while b < dy.shape[0]:
         dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
         if need_db:
             _bias_sum(dz, db_parts[b])
@@ -838,6 +857,7 @@ def _winograd_backward_thread(t, n_threads, dy, relu_y, argmax, x, ut, g, h_out,
             for a in range(16):
                 np.dot(dm[a], ut[a], v[a])
             _winograd_untile(v, b, g, tiles_w, es[t], dx)
+        b = _next_sample(counter)
 
 
 @njit(cache=CACHE, inline="always")
@@ -884,14 +904,16 @@ PARALLEL_MIN_ENTRIES = 1 << 17
 
 
 def _deal(kernel, thread_share, n, *args, **flags):
-    """``kernel(*args, **flags)``, which deals the n samples to all threads, or, for a single
-    sample, its ``thread_share(0, 1, *args, **flags)`` on the calling thread: one thread would
-    do all the work anyway, and the parallel region would only wake the others (a batch-1
-    step runs five such regions). The results are the same bits either way."""
+    """``kernel(counter, *args, **flags)``, whose threads take the n samples one at a time
+    from the counter (``_next_sample``), or, for a single sample, its
+    ``thread_share(0, counter, *args, **flags)`` on the calling thread: one thread would do
+    all the work anyway, and the parallel region would only wake the others (a batch-1 step
+    runs five such regions). The results are the same bits either way."""
+    counter = np.zeros(1, np.int64)
     if n > 1:
-        kernel(*args, **flags)
+        kernel(counter, *args, **flags)
     else:
-        thread_share(0, 1, *args, **flags)
+        thread_share(0, counter, *args, **flags)
 
 
 def _on_all_threads(entries):
