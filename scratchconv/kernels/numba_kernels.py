@@ -318,12 +318,14 @@ def _pool_window(z00, z01, z10, z11, rows, cols, bias, add_bias, relu):
 
 
 @njit(cache=CACHE, inline="always")
-def _window_argmax(z00, z01, z10, z11, rows, cols, best, i, j, w_out, bias, add_bias, relu):
-    """Where ``best``, the maximum ``_pool_window`` found, came from, as ``_maxpool_sample``
-    keeps it: the flat index (i + p) * W_out + j + q of the window's first value (in row-major
-    order) equal to it, (i, j) being the window's top-left output; 0 when no value beat -inf.
-    That first equal value is the one that won: a later value wins only if strictly greater.
-    Written as selects, without branches, so that a loop over output channels vectorises."""
+def _window_argmax(z00, z01, z10, z11, rows, cols, i, j, w_out, bias, add_bias, relu):
+    """Where the maximum of ``_pool_window`` comes from, as ``_maxpool_sample`` keeps it: the
+    flat index (i + p) * W_out + j + q of the window's first value (in row-major order) equal to
+    it, (i, j) being the window's top-left output; 0 when no value beats -inf. That first equal
+    value is the one that wins: a later value wins only if strictly greater. Written as
+    selects, without branches, so that a loop over output channels vectorises (a loop of its
+    own: the pooling's loops stay as at inference)."""
+    best = _pool_window(z00, z01, z10, z11, rows, cols, bias, add_bias, relu)
     k = 3 if rows > 1 and cols > 1 else -1
     k = 2 if rows > 1 and _activate(z10, bias, add_bias, relu) == best else k
     k = 1 if cols > 1 and _activate(z01, bias, add_bias, relu) == best else k
@@ -391,21 +393,21 @@ def _winograd_sample(x, b, u, bias, g, h_out, band_rows, xp, e, v, m, yb, argmax
                 if ti < yb.shape[0] and tj < yb.shape[1]:
                     rows, cols = min(2, h_out - i), min(2, w_out - j)
                     out = yb[ti, tj]
+                    if argmax is not None:  # the winners in a loop of their own (_window_argmax)
+                        winners = argmax[b, ti, tj]
+                        for o in range(c_out):
+                            y00, y01, y10, y11 = _winograd_output(m, t, o)
+                            winners[o] = _window_argmax(y00, y01, y10, y11, rows, cols, i, j,
+                                                        w_out, bias[o], add_bias, relu)
                     if rows == 2 and cols == 2:  # the common case: a loop without tests
                         for o in range(c_out):
                             y00, y01, y10, y11 = _winograd_output(m, t, o)
                             out[o] = _pool_full_window(y00, y01, y10, y11, bias[o], add_bias, relu)
-                    else:
-                        for o in range(c_out):
-                            y00, y01, y10, y11 = _winograd_output(m, t, o)
-                            out[o] = _pool_window(y00, y01, y10, y11, rows, cols, bias[o],
-                                                  add_bias, relu)
-                    if argmax is not None:  # its own loop, as in _pool_row_pair
-                        winners = argmax[b, ti, tj]
-                        for o in range(c_out):
-                            y00, y01, y10, y11 = _winograd_output(m, t, o)
-                            winners[o] = _window_argmax(y00, y01, y10, y11, rows, cols, out[o], i,
-                                                        j, w_out, bias[o], add_bias, relu)
+                        continue
+                    for o in range(c_out):
+                        y00, y01, y10, y11 = _winograd_output(m, t, o)
+                        out[o] = _pool_window(y00, y01, y10, y11, rows, cols, bias[o], add_bias,
+                                              relu)
                 continue
             for o in range(c_out):
                 tile = _winograd_output(m, t, o)
@@ -464,18 +466,18 @@ def _pool_row_pair(conv, k, i, h_out, bias, yb, argmax, b, add_bias, relu):
         cols = min(2, w_out - 2 * j)
         # The right column and lower row (the same again when the window lacks it; unused).
         z01, z11 = conv[k, 2 * j + cols - 1], conv[k + rows - 1, 2 * j + cols - 1]
+        if argmax is not None:
+            winners = argmax[b, i // 2, j]
+            for o in range(out.shape[0]):
+                winners[o] = _window_argmax(z0[o], z01[o], z1[o], z11[o], rows, cols, i, 2 * j,
+                                            w_out, bias[o], add_bias, relu)
         if rows == 2 and cols == 2:  # the common case: a loop without tests
             for o in range(out.shape[0]):
                 out[o] = _pool_full_window(z0[o], z01[o], z1[o], z11[o], bias[o], add_bias, relu)
-        else:
-            for o in range(out.shape[0]):
-                out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o],
-                                      add_bias, relu)
-        if argmax is not None:  # its own loop, so that the pooling's loop stays as at inference
-            winners = argmax[b, i // 2, j]
-            for o in range(out.shape[0]):
-                winners[o] = _window_argmax(z0[o], z01[o], z1[o], z11[o], rows, cols, out[o], i,
-                                            2 * j, w_out, bias[o], add_bias, relu)
+            continue
+        for o in range(out.shape[0]):
+            out[o] = _pool_window(z0[o], z01[o], z1[o], z11[o], rows, cols, bias[o], add_bias,
+                                  relu)
 
 
 @njit(cache=CACHE)
