@@ -5,7 +5,7 @@ from PIL import Image
 
 from scratchconv import data
 from scratchconv.data.generator import WriterStyle, draw_rune, make_dataset, writer_style
-from scratchconv.data.glyphs import FORMS
+from scratchconv.data.glyphs import FORMS, LEGIBLE_REACH
 
 
 def test_runes_are_the_tutorial_order_and_code_points():
@@ -97,6 +97,19 @@ def test_the_two_halves_of_jera_stand_apart_in_ink():
             upper_left, lower_right = (_points(stroke) for stroke in glyph(w, 0.7, reach, 0.5, pen, rng))
             gap = np.sqrt(((upper_left[:, None] - lower_right[None]) ** 2).sum(-1)).min()
             assert gap - pen > 0.1 * w
+
+
+def test_algiz_arms_and_the_sowilo_zigzag_reach_a_few_pen_widths():
+    # ᛉ's arms out of its stave, and the zig-zag ᛋ's turns out of its strokes, reach at least
+    # LEGIBLE_REACH pen widths in every form, whatever the writer's proportions and pen (p, in
+    # glyph units: up to a quarter of the stave); with a wide pen a few pixels of arm drew ᛁ.
+    rng = np.random.default_rng(0)
+    glyphs = [*FORMS[data.RUNES.index("ᛉ")], ("zig-zag", FORMS[data.RUNES.index("ᛋ")][1][1])]
+    for name, glyph in glyphs:
+        for _ in range(200):
+            w, reach, pen = 0.55 * rng.uniform(0.69, 1.4), rng.uniform(0.75, 1.25), rng.uniform(0.02, 0.25)
+            xs = np.concatenate([np.array(stroke)[:, 0] for stroke in glyph(w, 0.7, reach, 0.5, pen, rng)])
+            assert xs.max() - max(xs.min(), 0.0) >= LEGIBLE_REACH * pen - 1e-12, name
 
 
 def test_mannaz_keeps_legs_below_its_x_and_dagaz_does_not():

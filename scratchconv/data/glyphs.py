@@ -34,6 +34,11 @@ import numpy as np
 
 HARD = 0.15
 SOFT = 1.0
+# The least reach, in pen widths, of a branch that must show beside the stroke it leaves (ᛉ's
+# arms beside the stave, ᛋ's zig-zag beside its turns): the ink of ᛉ's arms stands 2.7 (Junicode),
+# 2.9 (Noto Sans Runic) and 5.8 (FreeMono) of their pen widths out of the stave's, and the
+# zig-zag sowilo U+16CA is 3.4 to 10 pen widths wide in the same typefaces (its ink, reach + p).
+LEGIBLE_REACH = 2.5
 
 
 def _pt(x, y, softness=HARD):
@@ -243,7 +248,9 @@ def perthro(w, s, l, r, p, rng):
 def algiz(w, s, l, r, p, rng, fork=(0.3, 0.5), arms=(1.0, 1.0)):
     # Two branches rising from the stave to the upper left and upper right.
     fork = rng.uniform(*fork)
-    reach = 0.8 * w * l * rng.uniform(*arms)
+    # Arms a few pen widths long at least, or a small rune drawn with a wide pen shows a stave
+    # with a knot (read as ᛁ).
+    reach = max(0.8 * w * l * rng.uniform(*arms), LEGIBLE_REACH * p)
     rise = min(fork - 0.02, reach * s * 1.3)
     return [_stave(), [_pt(-reach, fork - rise), _pt(0, fork)], [_pt(reach, fork - rise), _pt(0, fork)]]
 
@@ -264,7 +271,9 @@ def sowilo(w, s, l, r, p, rng):
 
 def sowilo_zigzag(w, s, l, r, p, rng):
     # A zig-zag of three or four strokes down the height, like a lightning bolt.
-    reach = 0.6 * w * l * rng.uniform(0.8, 1.2)
+    # Wide enough for the turns to show in ink: a narrow zig-zag of a wide pen is a wavy stave
+    # (read as ᛁ, ᚠ or ᚲ).
+    reach = max(0.6 * w * l * rng.uniform(0.8, 1.2), LEGIBLE_REACH * p)
     turns = rng.integers(3, 5)
     ys = np.linspace(0.0, 1.0, turns + 1) + np.r_[0, rng.uniform(-0.05, 0.05, turns - 1), 0]
     return [[_pt(reach * ((i + 1) % 2), y) for i, y in enumerate(ys)]]
