@@ -35,9 +35,10 @@ import numpy as np
 HARD = 0.15
 SOFT = 1.0
 # The least reach, in pen widths, of a branch that must show beside the stroke it leaves (ᛉ's
-# arms beside the stave, ᛋ's zig-zag beside its turns): the ink of ᛉ's arms stands 2.7 (Junicode),
-# 2.9 (Noto Sans Runic) and 5.8 (FreeMono) of their pen widths out of the stave's, and the
-# zig-zag sowilo U+16CA is 3.4 to 10 pen widths wide in the same typefaces (its ink, reach + p).
+# arms beside the stave, ᛋ's downstrokes and zig-zag turns beside each other): the ink of ᛉ's
+# arms stands 2.7 (Junicode), 2.9 (Noto Sans Runic) and 5.8 (FreeMono) of their pen widths out of
+# the stave's, and the sowilos U+16CB and U+16CA (zig-zag) are 5.1 to 6.8 and 3.4 to 10 pen
+# widths wide in the same typefaces (their ink, reach + p).
 LEGIBLE_REACH = 2.5
 
 
@@ -261,8 +262,10 @@ def algiz_short(w, s, l, r, p, rng):
 
 
 def sowilo(w, s, l, r, p, rng):
-    # Short stroke down, a diagonal back up to the right, a long stroke down to the foot.
-    reach = 0.7 * w * l
+    # Short stroke down, a diagonal back up to the right, a long stroke down to the foot; the
+    # two downstrokes a few pen widths apart, as for the zig-zag (U+16CB's ink is 5.1 to 6.8 of
+    # its stroke widths wide in the typefaces), or a wide pen runs them into one blot.
+    reach = max(0.7 * w * l, LEGIBLE_REACH * p)
     knee = rng.uniform(0.45, 0.62)
     shoulder = rng.uniform(0.15, 0.32)
     return [[_pt(0, rng.uniform(0.0, 0.1)), _pt(0, knee), _pt(reach, shoulder)],
