@@ -267,6 +267,7 @@ def subnormal(repeats, steps):
 # threads.configure's settings and their alternatives: (the process's environment, BLAS threads).
 THREAD_SETTINGS = {"as configured": ({}, 1),
                    "workqueue threading layer": ({"NUMBA_THREADING_LAYER": "workqueue"}, 1),
+                   "no OpenMP spin": ({"GOMP_SPINCOUNT": "0"}, 1),
                    "GNU OpenMP's default spin": ({"GOMP_SPINCOUNT": "300000"}, 1),
                    "two BLAS threads": ({}, 2)}
 # scenario: (batch size, processes training at once)

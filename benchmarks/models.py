@@ -84,6 +84,9 @@ class ScratchconvRunner:
         import numba
         import scratchconv
 
+        # The kernels first: importing them applies threads.configure(), whose threading layer
+        # and OpenMP spin hold only if no numba thread has started, as set_num_threads does.
+        scratchconv.backend.kernels("numba")
         numba.set_num_threads(threads)
         scratchconv.set_backend(backend)
         self.model = scratchconv.tutorial_model(input_shape=(image_size, image_size, CHANNELS))

@@ -3,26 +3,35 @@
 The numba kernels deal the samples of a batch to numba's threads (``prange``), and each thread
 calls the BLAS for its own products. :func:`configure`, called once when
 :mod:`scratchconv.kernels.numba_kernels` is imported, sets three things for the whole process;
-each was measured to pay on 2 cores (a batch-32 training step of the tutorial model):
+each was measured on 2 cores by ``python -m benchmarks.choices --only threads`` (fresh
+processes, ``train_on_batch`` steps of the tutorial model on two threads, medians of 3
+processes of 30 steps; 2-core Xeon, 2026-12-02, load average 3 from the section's own
+processes):
 
 1. **numba's threading layer.** Unless the user chose one (``NUMBA_THREADING_LAYER`` or
    ``NUMBA_THREADING_LAYER_PRIORITY``), OpenMP is preferred, then workqueue, then TBB.
-   Measured: workqueue 24-40 ms (median 38), OpenMP 21-24 ms.
+   Measured: a batch-32 step 22.3 ms with OpenMP, 28.5 ms with workqueue; batch 1 3.2 / 3.8
+   ms (with two trainings sharing the cores, even: 48.5 / 46.6 ms).
 2. **How long idle OpenMP threads spin.** Unless the user set ``GOMP_SPINCOUNT`` or
    ``OMP_WAIT_POLICY``, GNU OpenMP's idle threads spin for 10,000 rounds (instead of 300,000)
-   before they sleep. Alone the two counts give the same 21-24 ms; with two training processes
-   sharing the cores, the default spinning made every step 150 ms, the short spin 47 ms
-   (workqueue 42 ms).
+   before they sleep. Alone the counts make no difference (batch 32: 22.3 ms, 22.5 with GNU's
+   default; batch 1: 3.2 / 3.0); with two trainings sharing the cores, a thread spinning long
+   holds a core the other process needs: a batch-32 step took 48.5 ms against 75.2 with GNU's
+   default (46.3 with no spin at all, which alone took 24.4 ms).
 3. **One BLAS thread.** Every BLAS library loaded so far (scipy's, which numba's ``np.dot``
    calls, included) is limited to one thread, for good: BLAS threads on top of numba's threads
-   oversubscribe the cores (10 to 100 times slower), and between two kernels an idle BLAS worker
-   keeps spinning on a core numba's threads need (a batch-1 training step took 12 to 28 ms
-   instead of 3 with two BLAS threads). ``threadpoolctl.threadpool_limits`` undoes it;
-   the kernels then run inside :func:`one_blas_thread`, which lowers it again while they run.
+   oversubscribe the cores, and between two kernels an idle BLAS worker keeps spinning on a
+   core numba's threads need. With two BLAS threads (and the kernels' guard below removed) a
+   batch-32 step took 64.7 ms against 22.3, 466 against 48.5 with two trainings at once, and
+   a batch-1 step 8.0 against 3.2 ms. ``threadpoolctl.threadpool_limits`` undoes it; the
+   kernels then run inside :func:`one_blas_thread`, which lowers it again while they run.
 
-1 and 2 take effect only if no numba-parallel code has run yet in the process (and 2 only if
-GNU OpenMP is not loaded yet). GNU OpenMP does not survive ``fork()``: a process that forks
-after training must start its children with ``multiprocessing``'s "spawn" or "forkserver".
+1 and 2 take effect only if no numba thread has started yet in the process (a parallel kernel
+or ``numba.set_num_threads`` starts them; 2 only if GNU OpenMP is not loaded yet either), so
+a program that sets numba's thread count imports the kernels first
+(``scratchconv.backend.kernels("numba")``). GNU OpenMP does not survive ``fork()``: a process
+that forks after training must start its children with ``multiprocessing``'s "spawn" or
+"forkserver".
 
 Determinism does not depend on any of this: each sample is computed by one thread in a fixed
 order, so the results are the same bits whatever the thread count (a test checks it).
