@@ -50,11 +50,10 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import models  # noqa: E402
-from benchmarks.startup import measure as measure_startup  # noqa: E402
+from benchmarks.startup import REPO, log, measure as measure_startup  # noqa: E402
 from scratchconv import atomic  # noqa: E402
 from scratchconv.atomic import write_atomically  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parent / "README.md"
 TOP_README = Path(__file__).resolve().parent.parent / "README.md"
@@ -86,11 +85,6 @@ FULL = dict(batch_sizes=(1, 8, 32, 128), predict_batch_sizes=(32, 256), image_si
 QUICK = dict(batch_sizes=(32,), predict_batch_sizes=(32,), image_sizes=(50,),
              repeats=3, numpy_repeats=2, train_samples=512, predict_samples=512, max_steps=64,
              numpy_divisor=16, numpy_image_sizes=(50,), kernel_repeats=2, peak_repeats=3)
-
-
-def log(message):
-    """Progress goes to stderr, so that stdout holds only the table."""
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -80,6 +80,8 @@ def measure(frameworks, env, notes, warm=WARM, cache=None):
 
 
 def log(message):
+    """Progress goes to stderr, so that stdout holds only the results (here and in
+    :mod:`benchmarks.run`, which takes this and REPO from here)."""
     print(message, file=sys.stderr, flush=True)
 
 
