@@ -1039,15 +1039,9 @@ def inference_method(w_shape, strides):
     return DIRECT if w_shape[2] <= DIRECT_MAX_CHANNELS else IM2COL
 
 
-# A 2x2, stride-2 max pooling with no padding before, as ``_pool_tuple`` writes it: its windows
+# A 2x2, stride-2 max pooling with no padding before, as (ph, pw, sh, sw, top, left): its windows
 # are the convolution's 2x2 output blocks, which the fused forward pools as it computes them.
 _BLOCKS = (2, 2, 2, 2, 0, 0)
-
-
-def _pool_tuple(pool_size, pool_strides, pool_pads):
-    """(ph, pw, sh, sw, top, left) of a pooling, as the fused kernels take it."""
-    (ph, pw), (sh, sw), ((top, _), (left, _)) = pool_size, pool_strides, pool_pads
-    return (ph, pw, sh, sw, top, left)
 
 
 def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
@@ -1066,7 +1060,7 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
                     padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
     y = _take(workspace, "y", pooled_shape, dtype)
-    pool = _pool_tuple(pool_size, pool_strides, pool_pads)
+    pool = (ph, pw, psh, psw, ptop, pleft)  # as the fused kernels take it
     if training:
         argmax = _take(workspace, "argmax", pooled_shape, np.int64)
         method = WINOGRAD if uses_winograd(w.shape, strides, training=True) else IM2COL
