@@ -126,6 +126,26 @@ def test_a_second_process_reads_the_kernels_from_the_cache_instead_of_compiling_
     assert second.stdout.strip().splitlines()[-1] == "[18. 18. 18. 18.]"
 
 
+def test_kernels_read_from_the_cache_leave_numba_able_to_compile_a_users_function(tmp_path):
+    # A cached kernel loads without numba's compiler being set up (numba.np.arraymath is one of
+    # the modules that set-up imports); a function compiled afterwards sets it up as usual.
+    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
+    assert python(RUN_A_CONVOLUTION, env=env).returncode == 0
+    done = python(RUN_A_CONVOLUTION + """
+    import sys
+    print("numba.np.arraymath" in sys.modules)
+    import numba
+
+    @numba.njit
+    def users(a, b):
+        return np.dot(a, b).sum() + np.median(a)
+
+    print(users(np.eye(2), np.ones((2, 2))))
+    """, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[18.", "18.", "18.", "18.]", "False", "4.5"]
+
+
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     """A data set and a model file for the ASCII checks."""

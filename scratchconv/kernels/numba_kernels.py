@@ -1483,5 +1483,6 @@ def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
     return dx
 
 
-# Last, once every kernel is defined: a kernel whose cache files are damaged compiles again.
-numba_cache.recover_damaged(globals())
+# Last, once every kernel is defined: their caches load without setting up numba's compiler, and
+# a kernel whose cache files are damaged compiles again.
+numba_cache.load_cached(globals())
