@@ -47,10 +47,8 @@ prints a small table; the comments and docs that quote these figures cite this c
 its figures mean nothing).
 """
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -59,7 +57,8 @@ import numpy as np
 
 from benchmarks import models
 from benchmarks.kernels import _write_json, one_thread, time_interleaved
-from benchmarks.run import REPO, worker_env
+from benchmarks.run import worker_env
+from benchmarks.startup import in_fresh_processes
 from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
@@ -264,22 +263,6 @@ def subnormal(repeats, steps):
             "rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
 
 
-def _in_fresh_processes(script, env, count, what):
-    """Run ``script`` in ``count`` fresh Python processes at once (a setting that holds for a
-    whole process is timed in processes of its own); each one's last line of output, as JSON.
-    ``what`` names them if one fails."""
-    processes = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(count)]
-    answers = []
-    for process in processes:
-        out, err = process.communicate()
-        if process.returncode != 0:
-            raise RuntimeError(f"a process of {what} failed: {err.strip().splitlines()[-1:]}")
-        answers.append(json.loads(out.strip().splitlines()[-1]))
-    return answers
-
-
 # threads.configure's settings and their alternatives: (the process's environment, BLAS threads).
 THREAD_SETTINGS = {"as configured": ({}, 1),
                    "workqueue threading layer": ({"NUMBA_THREADING_LAYER": "workqueue"}, 1),
@@ -324,8 +307,9 @@ def thread_settings(rounds, steps, scenarios=tuple(THREAD_SCENARIOS)):
             batch, at_once = THREAD_SCENARIOS[scenario]
             for setting, (env, blas) in THREAD_SETTINGS.items():
                 script = THREADS_SCRIPT.format(threads=threads, batch=batch, blas=blas, steps=steps)
-                for answer in _in_fresh_processes(script, {**base, **env}, at_once,
-                                                  f"the threads section ({setting}, {scenario})"):
+                for answer in in_fresh_processes(script, {**base, **env},
+                                                 f"the threads section ({setting}, {scenario})",
+                                                 at_once):
                     found[(setting, scenario)].append(answer["ms"])
                     layers[setting] = answer["layer"]
     return {"threads": threads, "steps": steps, "rounds": rounds, "rows": [
@@ -378,8 +362,8 @@ def vector_width(rounds, repeats, steps):
     for _ in range(rounds):
         for wide in (True, False):
             script = VECTOR_SCRIPT.format(wide=wide, threads=threads, repeats=repeats, steps=steps)
-            answer, = _in_fresh_processes(script, env, 1,
-                                          f"the vector-width section (WIDE_VECTORS={wide})")
+            answer, = in_fresh_processes(script, env,
+                                         f"the vector-width section (WIDE_VECTORS={wide})")
             wide_seen[wide] = answer.pop("wide")
             for task, ms in answer.items():
                 found.setdefault((task, wide), []).append(ms)

@@ -50,7 +50,8 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import models  # noqa: E402
-from benchmarks.startup import REPO, log, measure as measure_startup  # noqa: E402
+from benchmarks.startup import (REPO, ProcessFailed, in_fresh_processes, log,  # noqa: E402
+                                measure as measure_startup)
 from scratchconv import atomic  # noqa: E402
 from scratchconv.atomic import write_atomically  # noqa: E402
 
@@ -455,14 +456,13 @@ def measure_peak(threads, repeats, notes):
     each) through numpy's BLAS with ``threads`` threads, in a fresh process: a list, or [] with
     a note. The run calls it at its start and at its end, and reports their median as the peak.
     """
-    done = subprocess.run(
-        [sys.executable, "-c", PEAK_SCRIPT.format(n=PEAK_SIZE, repeats=repeats)],
-        cwd=REPO, env=worker_env(threads), capture_output=True, text=True)
-    if done.returncode != 0:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        notes.append(f"peak measurement failed (exit code {done.returncode}): {tail}")
+    try:
+        times, = in_fresh_processes(PEAK_SCRIPT.format(n=PEAK_SIZE, repeats=repeats),
+                                    worker_env(threads), "peak measurement")
+    except ProcessFailed as failure:
+        notes.append(str(failure))
         return []
-    return [2 * PEAK_SIZE ** 3 / s / 1e9 for s in json.loads(done.stdout.strip().splitlines()[-1])]
+    return [2 * PEAK_SIZE ** 3 / s / 1e9 for s in times]
 
 
 def summarise_peak(gflops):
@@ -483,16 +483,15 @@ def run_kernels(repeats, out, threads, notes):
     ``format_table(result)``.
     """
     path = out / "kernels.json"
-    done = subprocess.run(
-        [sys.executable, "-c",
-         "from benchmarks.kernels import run, format_table; "
-         f"print(format_table(run(repeats={repeats}, json_path={str(path)!r})))"],
-        cwd=REPO, env=worker_env(threads), capture_output=True, text=True)
-    if done.returncode != 0 or not path.exists():
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        notes.append(f"per-kernel micro-benchmarks failed (exit code {done.returncode}): {tail}")
+    try:
+        table, = in_fresh_processes(
+            "import json; from benchmarks.kernels import run, format_table; "
+            f"print(json.dumps(format_table(run(repeats={repeats}, json_path={str(path)!r}))))",
+            worker_env(threads), "per-kernel micro-benchmarks")
+    except ProcessFailed as failure:
+        notes.append(str(failure))
         return None, None
-    return json.loads(path.read_text()), done.stdout.strip()
+    return json.loads(path.read_text()), table.strip()
 
 
 # --------------------------------------------------------------------------------------------

@@ -65,18 +65,38 @@ def measure(frameworks, env, notes, warm=WARM, cache=None):
             times = []
             for attempt in range(1 + warm):
                 log(f"  {framework}: {'first' if attempt == 0 else 'warm'} process")
-                done = subprocess.run(
-                    [sys.executable, "-c", SCRIPT.format(framework=framework, threads=threads)],
-                    cwd=REPO, env=env, capture_output=True, text=True)
-                if done.returncode != 0:
-                    tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-                    notes.append(f"start-up of {framework} failed: {tail}")
+                try:
+                    times += in_fresh_processes(SCRIPT.format(framework=framework, threads=threads),
+                                                env, f"start-up of {framework}")
+                except ProcessFailed as failure:
+                    notes.append(str(failure))
                     break
-                times.append(json.loads(done.stdout.strip().splitlines()[-1]))
             if len(times) == 1 + warm and warm > 0:
                 results[framework] = {"first_s": times[0], "second_s": statistics.median(times[1:]),
                                       "warm_s": times[1:]}
     return results
+
+
+class ProcessFailed(RuntimeError):
+    """A fresh process of the benchmarks failed; the message says which, its exit code and the
+    last lines of its error output."""
+
+
+def in_fresh_processes(script, env, what, count=1):
+    """Run ``script`` (``python -c``, in the repository, with the environment ``env``) in
+    ``count`` fresh Python processes at once; returns the last line each one printed, read as
+    JSON. One failing raises :class:`ProcessFailed`, ``what`` naming it. Every benchmark that
+    needs a process of its own (a start-up, a setting that holds for a whole process, peak
+    memory that must be one framework's alone) runs through here."""
+    processes = [subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(count)]
+    outputs = [process.communicate() for process in processes]
+    for process, (_, err) in zip(processes, outputs):
+        if process.returncode != 0:
+            tail = " | ".join(err.strip().splitlines()[-3:])
+            raise ProcessFailed(f"{what} failed (exit code {process.returncode}): {tail}")
+    return [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
 
 
 def log(message):

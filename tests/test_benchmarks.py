@@ -5,7 +5,6 @@ shared. The tests check the structure of what the harness writes and the ratios 
 computes from given numbers.
 """
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -167,6 +166,14 @@ def test_plan_leaves_the_numpy_backend_out_at_other_image_sizes():
     assert [framework for framework, *_ in plan] == ["scratchconv", "scratchconv"]
 
 
+def test_a_fresh_process_answers_with_its_last_line_or_fails_with_its_error_tail():
+    script = "print('progress'); print('[1, 2]')"
+    assert startup.in_fresh_processes(script, {}, "two processes", count=2) == [[1, 2], [1, 2]]
+    with pytest.raises(startup.ProcessFailed,
+                       match=r"^the broken one failed \(exit code 1\): boom$"):
+        startup.in_fresh_processes("raise SystemExit('boom')", {}, "the broken one")
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--frameworks", "caffe"], "unknown framework caffe"),
     (["--batch-sizes", "32,0"], "expected positive integers"),
@@ -183,12 +190,12 @@ def test_startup_gives_the_first_process_and_the_median_of_the_warm_ones(monkeyp
     seconds = iter([50.0, 1.2, 0.9, 1.0])
     caches = []
 
-    def fake_run(args, cwd, env, capture_output, text):
+    def fake_processes(script, env, what, count=1):
         caches.append(env["NUMBA_CACHE_DIR"])
         assert "PYTHONDONTWRITEBYTECODE" not in env  # a second run reads the first's bytecode
-        return subprocess.CompletedProcess(args, 0, stdout=f"{next(seconds)}\n", stderr="")
+        return [next(seconds)]
 
-    monkeypatch.setattr(startup.subprocess, "run", fake_run)
+    monkeypatch.setattr(startup, "in_fresh_processes", fake_processes)
     notes = []
     result = startup.measure(["scratchconv", "scratchconv-numpy"],
                              {"PYTHONDONTWRITEBYTECODE": "1"}, notes, warm=3)
