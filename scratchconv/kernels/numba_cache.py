@@ -17,11 +17,13 @@ reads it fail with an unpickling error. Two functions avoid both:
 
 The same function makes loading from the cache cheaper. Before numba reads a cached function it
 sets up its whole compiler: it imports and registers the implementation of everything it can
-compile (NumPy's functions, typed lists and dicts, random generators, ...), 0.2 s of CPU time,
-the largest part of a warm start's first step after the imports. Cached machine code needs
-none of that, only numba's runtime (NRT, whose allocation functions it calls), so a kernel read
-from the cache starts the runtime alone; a kernel that is not in the cache is compiled, and
+compile (NumPy's functions, typed lists and dicts, random generators, ...). Cached machine code
+needs none of that, only numba's runtime (NRT, whose allocation functions it calls), so a kernel
+read from the cache starts the runtime alone; a kernel that is not in the cache is compiled, and
 numba's compiler sets itself up first, as always (as it does for a user's own functions).
+Measured by ``python -m benchmarks.startup --cache DIR --warm 3``, four calls each alternating
+with the code before (16 warm processes each, 2-core Xeon, 2026-12-02, load average 6.2): a
+fresh process's import to its first training step took a median of 0.66 s, against 0.80 s.
 """
 import glob
 import os
