@@ -24,6 +24,10 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
+- ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
+  (1,024 samples), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
+  step in one pass over the batch; otherwise the dense steps in one pass, see
+  ``Training.predict``); on every core by the wall clock, and on one thread by CPU time.
 - ``subnormal``: ``numpy_kernels.flush_subnormals``. The tutorial model trained for ``--steps``
   batch-1 steps with Adam's flush turned off (as before it was added); then the share of the
   dense kernel's m below float32's smallest normal number, and Adam's update of that kernel
@@ -63,8 +67,9 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "subnormal", "threads", "vector-width")
+            "dense-outer", "predict-passes", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
+PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 
 
@@ -208,6 +213,30 @@ def dense_outer(repeats):
     with one_thread():
         times = time_interleaved(calls, repeats, time.process_time)
     return {"rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
+def predict_passes(repeats):
+    """ms per 256 samples (medians) of predict at batch 256 with PREDICT_CHUNK at each of
+    PREDICT_PASSES: on every core (wall clock) and on one thread (CPU time)."""
+    from scratchconv import training
+    saved = training.PREDICT_CHUNK
+    runner = models.ScratchconvRunner(50, os.cpu_count() or 1)
+    model = runner.model
+    x, _ = models.make_data(1024, 50)
+    calls = {chunk: (lambda: model.predict(x, batch_size=256, verbose=0)) for chunk in PREDICT_PASSES}
+
+    def set_chunk(chunk):
+        training.PREDICT_CHUNK = chunk
+
+    try:
+        every_core = time_interleaved(calls, repeats, before=set_chunk)
+        with one_thread():
+            one_core = time_interleaved(calls, repeats, time.process_time, before=set_chunk)
+    finally:
+        training.PREDICT_CHUNK = saved
+    return {"threads": os.cpu_count() or 1, "chunk": saved, "rows": [
+        {"pass_samples": chunk, "every_core_ms": _median_ms(every_core[chunk]) / 4,
+         "one_thread_ms": _median_ms(one_core[chunk]) / 4} for chunk in PREDICT_PASSES]}
 
 
 def subnormal(repeats, steps):
@@ -382,6 +411,7 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "fused-pool": lambda: fused_pool(repeats),
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
+            "predict-passes": lambda: predict_passes(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
             "threads": lambda: thread_settings(processes, steps, thread_scenarios),
             "vector-width": lambda: vector_width(processes, repeats, steps)}
@@ -435,6 +465,14 @@ def format_report(result):
         lines += ["dense-outer: one sample's 3872x128 Dense kernel gradient, float32, one thread, "
                   "CPU time, median ms"]
         lines += _table(result["dense-outer"]["rows"], variant, ms)
+    if "predict-passes" in result:
+        r = result["predict-passes"]
+        lines += [f"predict-passes: PREDICT_CHUNK (now {r['chunk']}); predict of the tutorial model "
+                  "at batch 256, the convolutional steps in passes of this many samples, median ms "
+                  f"per 256 samples on {r['threads']} threads (wall clock) and on one (CPU time)"]
+        lines += _table(r["rows"], ("pass_samples", "pass", ">4"),
+                        ("every_core_ms", f"{r['threads']} threads", ">10.2f"),
+                        ("one_thread_ms", "one thread", ">10.2f"))
     if "subnormal" in result:
         r = result["subnormal"]
         share = r["subnormal_share"]

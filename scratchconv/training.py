@@ -41,7 +41,13 @@ from .random import generator
 UNSCALED = 1.5
 
 
-PREDICT_CHUNK = 32  # samples per forward pass in predict
+# Samples per pass of predict's convolutional steps (see ``Training.predict``). ``python -m
+# benchmarks.choices --only predict-passes --repeats 9`` (2-core Xeon, 2026-12-02, load average
+# 6.5 from other work; ms per 256 samples at batch 256, two threads by the wall clock / one
+# thread by CPU time): passes of 16: 43.6 / 75.9, of 32: 43.3 / 79.1, of 64: 44.9 / 76.3, every
+# step in one pass of 256: 46.2 / 72.8. On one thread a single pass does as well, on two cores
+# small passes do.
+PREDICT_CHUNK = 32
 
 
 class History:
@@ -403,9 +409,11 @@ class Training:
 
         x : ndarray of shape (n,) + input_shape  ->  ndarray of shape (n,) + output_shape
 
-        Each step's forward passes take at most ``PREDICT_CHUNK`` samples: larger passes only
-        push the activations out of cache (measured with the tutorial model on 2 cores: 4,900
-        samples/s in passes of 32, 3,200 in passes of 64 to 256).
+        Each step's batch goes through the steps before the first one that takes flat input
+        (the convolutions, whose activations are large per sample) in passes of at most
+        ``PREDICT_CHUNK`` samples, so that a pass's activations stay in cache, and through the
+        rest (the dense layers, whose kernels are large) in one pass, so that each kernel is
+        read once per batch, not once per pass (:meth:`_predict_batch`).
         """
         x = self._check_x(x, "predict")
         check_finite(x, "x", "predict")
@@ -415,13 +423,34 @@ class Training:
         bar = ProgressBar(steps, _verbosity(verbose))
         out = np.empty((len(x),) + self.output_shape, dtype=self.dtype)
         for step in range(steps):
-            end = min((step + 1) * batch_size, len(x))
-            for start in range(step * batch_size, end, PREDICT_CHUNK):
-                rows = slice(start, min(start + PREDICT_CHUNK, end))
-                out[rows] = self._forward(x[rows], training=False)
+            rows = slice(step * batch_size, min((step + 1) * batch_size, len(x)))
+            out[rows] = self._predict_batch(x[rows])
             bar.update(step + 1, {})
         bar.finish({})
         return out
+
+    def _predict_batch(self, x):
+        """predict's outputs for one batch x (n,) + input_shape: one pass of every step when n
+        is at most PREDICT_CHUNK; else the steps before the first that takes flat input in
+        passes of at most PREDICT_CHUNK samples, their outputs gathered, then the remaining
+        steps in one pass over all n. ``python -m benchmarks.choices --only predict-passes``
+        times it against other pass sizes."""
+        steps = self.steps
+        if len(x) <= PREDICT_CHUNK:
+            return self._forward(x, training=False)
+        flat = next((i for i, step in enumerate(steps) if len(step.layers[0].input_shape) == 1),
+                    len(steps))
+        if flat == 0:
+            return self._forward(x, training=False)
+        head = None
+        for start in range(0, len(x), PREDICT_CHUNK):
+            part = self._forward(x[start:start + PREDICT_CHUNK], training=False, steps=steps[:flat])
+            if head is None:
+                head = np.empty((len(x),) + part.shape[1:], dtype=part.dtype)
+            head[start:start + len(part)] = part  # a copy: a step's output is overwritten by its next pass
+        y = self._forward(head, training=False, steps=steps[flat:]) if flat < len(steps) else head
+        self._ran = steps  # backward after predict goes through every step (and says why it cannot)
+        return y
 
 
 class _Means:

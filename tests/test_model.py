@@ -217,18 +217,24 @@ def test_predict_in_batches_equals_one_forward():
     np.testing.assert_allclose(model.predict(x, batch_size=4, verbose=0), model.forward(x), rtol=1e-6)
 
 
-def test_large_predict_batches_run_as_passes_of_predict_chunk_samples(monkeypatch):
+def test_large_predict_batches_run_the_convolutions_in_passes_of_predict_chunk_samples(monkeypatch):
     from scratchconv import training
 
     model = small_model()
     x, _ = data(11)
     monkeypatch.setattr(training, "PREDICT_CHUNK", 3)
-    sizes = []
+    passes = []  # (samples, steps) of each forward pass
     forward = model._forward
-    monkeypatch.setattr(model, "_forward", lambda xs, *a, **k: sizes.append(len(xs)) or forward(xs, *a, **k))
+    monkeypatch.setattr(model, "_forward", lambda xs, training=False, steps=None: passes.append(
+        (len(xs), len(model.steps if steps is None else steps))) or forward(xs, training, steps))
     out = model.predict(x, batch_size=8, verbose=0)
-    assert sizes == [3, 3, 2, 3]
+    # Batch 8: the steps before the first Dense (conv + pool, conv, flatten) in passes of 3, 3, 2,
+    # then the two Dense layers over all 8; the last batch, 3 samples, in one pass of all 5 steps.
+    assert passes == [(3, 3), (3, 3), (2, 3), (8, 2), (3, 5)]
     np.testing.assert_allclose(out, model.forward(x), rtol=1e-6)
+    model.predict(x[:8], batch_size=8, verbose=0)  # a batch in passes, last
+    with pytest.raises(RuntimeError, match="training=False"):  # backward still goes back to the fused step
+        model.backward(np.ones((8, 4), np.float32))
 
 
 # ----- progress output -----------------------------------------------------------------------
