@@ -23,7 +23,8 @@ extreme (:data:`FACTORS`: runes touching the frame, a third of it, a 1 px hairli
 hard edges, blur, an uneven background) and every form of the runes that have several
 (``glyphs.FORMS``), drawn with seeds the shipped set does not use (:func:`stress_sets`), with
 the same trainings; it trains the tutorial's 5 epochs by default, and the real drawings are read
-when they are there. Its table goes to the ``<!-- stress -->`` block of the README.
+when they are there (a note at the start says when they are not). Its table goes to the
+``<!-- stress -->`` block of the README.
 """
 import argparse
 import dataclasses
@@ -346,6 +347,11 @@ def main(argv=None):
     elif not args.stress and not Path(args.real).is_dir():
         parser.error(f"the real drawings are not at {args.real}: pass --real DIR")
     else:
+        if not Path(args.real).is_dir():
+            # Said at the start: a --stress run takes tens of minutes, and without this line its
+            # table just comes out without the real drawings' row.
+            print(f"note: no real drawings at {args.real}: reading the stress sets only (--real DIR "
+                  "reads them too)", file=sys.stderr, flush=True)
         results = measure(args)
     if "summary" in results:
         print(report(results))

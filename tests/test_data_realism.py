@@ -146,7 +146,7 @@ def test_write_readme_fills_the_stress_block_only(tmp_path):
     assert "keep" in text and "stale" not in text and "| bold | 24 |" in text
 
 
-def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path):
+def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path, capsys):
     # The plumbing only: 24 images, one epoch, one writer per set, no real drawings.
     from scratchconv import data
     data.make_dataset(tmp_path / "runes", per_class=1, seed=0)
@@ -155,6 +155,7 @@ def test_stress_command_runs_end_to_end_on_tiny_sets(tmp_path):
     assert realism.main(["--stress", "--data", str(tmp_path / "runes"), "--real", str(tmp_path / "none"),
                          "--seeds", "0", "--epochs", "1", "--per-rune", "1", "--per-form", "1",
                          "--out", str(out), "--readme", str(readme)]) == 0
+    assert f"no real drawings at {tmp_path / 'none'}" in capsys.readouterr().err
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["epochs"] == 1 and [run["seed"] for run in results["runs"]] == [0]
     assert set(results["runs"][0]["sets"]) == set(results["groups"])
