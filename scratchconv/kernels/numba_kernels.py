@@ -23,7 +23,10 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   3. ``_weight_gradient``: ``dw_n = col^T @ dz``;
   4. ``_input_gradient``: ``dx[n] = col2im(dz @ w2^T)``;
 
-  and the per-sample ``dw_n`` and ``db_n`` are added in sample order afterwards.
+  and the per-sample ``dw_n`` and ``db_n`` are added in sample order afterwards. When a max
+  pooling follows and no dx is asked for (a first layer), steps 1-3 are one,
+  ``_winner_gradients``: dw_n and db_n from the pooling's gradient and winners, the four
+  outputs of each 2x2 block at a time, without dz, the column matrix or the product.
 - a convolution followed by max pooling (``conv2d_maxpool_forward``, ``_conv_maxpool``): each
   sample's convolution is pooled while it is in cache, so it is never written to memory. When
   the pooling's windows are the convolution's 2x2 output blocks (2x2, stride 2, the tutorial's),
@@ -668,6 +671,89 @@ def _weight_gradient(x, b, dz, g, col, dw):
     np.dot(col.T, dz, dw)
 
 
+@njit(cache=CACHE, inline="always")
+def _block_output(i, j, h_out, w_out):
+    """Output (i, j) of a 2x2 block as (flat index i*W_out + j, or -1 past the output's edge,
+    which no winner has; and the offsets of its window in the padded sample, the nearest
+    output's when past the edge, so that reading it stays inside)."""
+    flat = i * w_out + j if i < h_out and j < w_out else -1
+    return flat, min(i, h_out - 1), min(j, w_out - 1)
+
+
+@njit(cache=CACHE, fastmath={"contract"})
+def _winner_gradients(dy, y, argmax, relu, xp, g, h_out, w_pooled, dz, dw, db, need_db):
+    """Sample b's kernel and bias gradients when a max pooling follows the convolution, from
+    the pooling's gradient, without the convolution's (``_unpool``) or a column matrix.
+
+    Only a window's winner has a gradient: with v = dy[r, o] (times 0 where not y[r, o] > 0,
+    with ReLU) and the winner p = argmax[r, o] = i*W_out + j,
+    ``dw[:, o] += v * im2col(x[b])[p]`` (the window's KH runs of KW*C_in inputs, read from
+    the padded sample xp) and ``db[o] += v`` in float64, window by window. A 2x2, stride-2
+    pooling's window r = (pi, pj) has its winners among the four outputs of the block at
+    (2*pi, 2*pj): the window's v are split by winner into dz[m] (v where the winner is the
+    block's m-th output in row-major order, else 0), and
+    ``dw[k, :] += c0 * dz[0] + c1 * dz[1] + c2 * dz[2] + c3 * dz[3]``, c_m the m-th output's
+    column entry k, read from the padded sample: a loop over the output channels that
+    vectorises, with neither the column matrix nor the convolution's gradient built (the
+    same multiplications as ``col^T @ dz``, in a loop that runs faster than BLAS's product on
+    a first layer's few columns). A winner outside the block (other poolings) is added on its
+    own.
+
+    dy, y, argmax : (Hp*Wp, C_out), Wp = ``w_pooled``; xp : (H_pad, W_pad*C_in),
+    ``_padded_sample``; dz : (4, C_out) scratch; dw : (KH*KW*C_in, C_out); db : (C_out,)
+    float64, filled only if ``need_db``.
+    """
+    c, kh, kw, sh, sw, _, _, w_out = g
+    run = kw * c
+    c_out = dy.shape[1]
+    dw[:] = 0.0
+    if need_db:
+        db[:] = 0.0
+    for r in range(dy.shape[0]):
+        v_row, y_row, a_row = dy[r], y[r], argmax[r]
+        i0, j0 = 2 * (r // w_pooled), 2 * (r % w_pooled)
+        p0, i_0, j_0 = _block_output(i0, j0, h_out, w_out)
+        p1, i_1, j_1 = _block_output(i0, j0 + 1, h_out, w_out)
+        p2, i_2, j_2 = _block_output(i0 + 1, j0, h_out, w_out)
+        p3, i_3, j_3 = _block_output(i0 + 1, j0 + 1, h_out, w_out)
+        misses = 0
+        for o in range(c_out):
+            v = v_row[o]
+            if relu and not y_row[o] > 0:
+                v = v * _ZERO
+            if need_db:
+                db[o] += v
+            a = a_row[o]
+            dz[0, o] = v if a == p0 else _ZERO
+            dz[1, o] = v if a == p1 else _ZERO
+            dz[2, o] = v if a == p2 else _ZERO
+            dz[3, o] = v if a == p3 else _ZERO
+            misses += 0 if a == p0 or a == p1 or a == p2 or a == p3 else 1
+        dz0, dz1, dz2, dz3 = dz[0], dz[1], dz[2], dz[3]
+        for q in range(kh):
+            x0 = xp[i_0 * sh + q, j_0 * sw * c:j_0 * sw * c + run]
+            x1 = xp[i_1 * sh + q, j_1 * sw * c:j_1 * sw * c + run]
+            x2 = xp[i_2 * sh + q, j_2 * sw * c:j_2 * sw * c + run]
+            x3 = xp[i_3 * sh + q, j_3 * sw * c:j_3 * sw * c + run]
+            for e in range(run):
+                c0, c1, c2, c3 = x0[e], x1[e], x2[e], x3[e]
+                dw_k = dw[q * run + e]
+                for o in range(c_out):
+                    dw_k[o] = dw_k[o] + c0 * dz0[o] + c1 * dz1[o] + c2 * dz2[o] + c3 * dz3[o]
+        if misses:
+            for o in range(c_out):
+                a = a_row[o]
+                if a == p0 or a == p1 or a == p2 or a == p3:
+                    continue
+                v = v_row[o]
+                if relu and not y_row[o] > 0:
+                    v = v * _ZERO
+                i, j = a // w_out, a % w_out
+                for q in range(kh):
+                    for e in range(run):
+                        dw[q * run + e, o] += v * xp[i * sh + q, j * sw * c + e]
+
+
 @njit(cache=CACHE)
 def _input_gradient(dz, w2t, b, g, dcol, dx):
     """dx[b] = col2im(dz @ w2^T), sample b's input gradient; dcol is scratch of col's shape."""
@@ -774,8 +860,8 @@ def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, a
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, dw_parts, dx, *,
-                   relu, pooled, need_db, need_dw, need_dx):
+def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs, xps,
+                   block_dzs, db_parts, dw_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
     """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
     sample n while its dz is in cache: dz[n] (``_relu_mask`` or ``_unpool``),
     ``db_parts[n]`` (``_bias_sum``), ``dw_parts[n]`` (``_weight_gradient``), ``dx[n]``
@@ -788,27 +874,38 @@ def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts, 
     from ``counter``, ``_next_sample``): cols (T, H_out*W_out, KH*KW*C_in), the column matrix
     and then dx's columns; dzs
     (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
-    caller passes placeholders).
+    caller passes placeholders). Without dx and with ``pooled``, dw and db come from
+    ``_winner_gradients`` instead, with h_out (the convolution's H_out), w_pooled (Wp) and its
+    scratch: xps (T, H_pad, W_pad*C_in), the padded sample (``_padded_shape``), and block_dzs
+    (T, 4, C_out).
     """
     for t in prange(cols.shape[0]):
-        _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
-                              dw_parts, dx, relu, pooled, need_db, need_dw, need_dx)
+        _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols,
+                              dzs, xps, block_dzs, db_parts, dw_parts, dx, relu, pooled, need_db,
+                              need_dw, need_dx)
 
 
 @njit(cache=CACHE)
-def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, cols, dzs, db_parts,
-                          dw_parts, dx, relu, pooled, need_db, need_dw, need_dx):
+def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs,
+                          xps, block_dzs, db_parts, dw_parts, dx, relu, pooled, need_db, need_dw,
+                          need_dx):
     """Thread t's share of ``_conv_backward``: the samples it takes from ``counter``."""
     col = cols[t]
+    # Without dx, dw and db come from the pooling's winners (``_winner_gradients``).
+    winners = pooled and need_dw and not need_dx
     b = _next_sample(counter)
     while b < dy.shape[0]:
-        dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
-        if need_db:
-            _bias_sum(dz, db_parts[b])
-        if need_dw:
-            _weight_gradient(x, b, dz, g, col, dw_parts[b])
-        if need_dx:
-            _input_gradient(dz, w2t, b, g, col, dx)
+        if winners:
+            _winner_gradients(dy[b], relu_y[b], argmax[b], relu, _padded_sample(x, b, g, xps[t]),
+                              g, h_out, w_pooled, block_dzs[t], dw_parts[b], db_parts[b], need_db)
+        else:
+            dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
+            if need_db:
+                _bias_sum(dz, db_parts[b])
+            if need_dw:
+                _weight_gradient(x, b, dz, g, col, dw_parts[b])
+            if need_dx:
+                _input_gradient(dz, w2t, b, g, col, dx)
         b = _next_sample(counter)
 
 
@@ -1129,6 +1226,17 @@ def _padded_buffer(g, h_out, n_threads, workspace, dtype):
                  dtype)
 
 
+def _padded_shape(x_shape, g, cols_shape):
+    """The shape of per-thread scratch for ``_padded_sample`` that holds every window of the
+    convolution, (T, H_pad, W_pad*C_in): the sample after its top and left padding, and the
+    bottom and right padding its last windows reach into."""
+    n_threads, pixels, _ = cols_shape
+    h_out = pixels // g.w_out
+    h_pad = max(g.top + x_shape[1], (h_out - 1) * g.sh + g.kh)
+    w_pad = max(g.left + x_shape[2], (g.w_out - 1) * g.sw + g.kw)
+    return n_threads, h_pad, w_pad * g.c
+
+
 def _filter_transform(w, dtype, workspace):
     """U = G g G^T of every filter (``winograd.filter_transform``) as (16, C_in, C_out), kept in
     the workspace with the kernel it came from: predict's passes, and a training step's backward
@@ -1236,10 +1344,20 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
                else np.empty((0, 0), dtype))
         dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out) if need_dw
                          else (0, 0, 0), dtype)
-        cols = _take(workspace, "cols", cols_shape, dtype)
+        # With a pooling and without dx (a first layer), dw and db come from the pooling's
+        # winners (_winner_gradients): the column matrix and the product are not needed. With
+        # dx, dz is built anyway and the product stays (BLAS; the winners' loop does as many
+        # multiplications, measured only on the tutorial's first layer).
+        winners = pooled and need_dw and not need_dx
+        cols = placeholder if winners else _take(workspace, "cols", cols_shape, dtype)
+        xps = (_take(workspace, "padded_x", _padded_shape(x_shape, g, cols_shape), dtype)
+               if winners else placeholder)
+        block_dzs = _take(workspace, "block_dz", (cols_shape[0], 4 if winners else 0, c_out),
+                          dtype)
         with threads.one_blas_thread():
             _deal(_conv_backward, _conv_backward_thread, n, _pixels(dy), y_pixels, argmax, x_rows,
-                  w2t, g, cols, dzs, db_parts, dw_parts, dx_rows, **flags)
+                  w2t, g, cols_shape[1] // g.w_out, dy.shape[2], cols, dzs, xps, block_dzs,
+                  db_parts, dw_parts, dx_rows, **flags)
         if need_dw:
             dw = np.empty((cols_shape[2], c_out), dtype)
             _sum_over_samples(dw_parts, dw)
