@@ -681,7 +681,7 @@ def _block_output(i, j, h_out, w_out):
 
 
 @njit(cache=CACHE, fastmath={"contract"})
-def _winner_gradients(dy, y, argmax, relu, xp, g, h_out, w_pooled, dz, dw, db, need_db):
+def _winner_gradients(dy, y, argmax, relu, xp, g, h_out, w_pooled, dw, db, need_db):
     """Sample b's kernel and bias gradients when a max pooling follows the convolution, from
     the pooling's gradient, without the convolution's (``_unpool``) or a column matrix.
 
@@ -700,15 +700,19 @@ def _winner_gradients(dy, y, argmax, relu, xp, g, h_out, w_pooled, dz, dw, db, n
     own.
 
     dy, y, argmax : (Hp*Wp, C_out), Wp = ``w_pooled``; xp : (H_pad, W_pad*C_in),
-    ``_padded_sample``; dz : (4, C_out) scratch; dw : (KH*KW*C_in, C_out); db : (C_out,)
-    float64, filled only if ``need_db``.
+    ``_padded_sample``; dw : (KH*KW*C_in, C_out); db : (C_out,) float64, filled only if
+    ``need_db``. The sums run in arrays of the thread's own, copied to dw and db at the end:
+    summed in place, the samples' parts next to each other in memory (two threads' samples)
+    shared cache lines that each window's update moved between the cores, and two threads
+    took as long as one.
     """
     c, kh, kw, sh, sw, _, _, w_out = g
     run = kw * c
     c_out = dy.shape[1]
-    dw[:] = 0.0
-    if need_db:
-        db[:] = 0.0
+    dz = np.empty((4, c_out), dy.dtype)
+    dw_out, db_out = dw, db
+    dw = np.zeros(dw_out.shape, dw_out.dtype)
+    db = np.zeros(c_out, np.float64)
     for r in range(dy.shape[0]):
         v_row, y_row, a_row = dy[r], y[r], argmax[r]
         i0, j0 = 2 * (r // w_pooled), 2 * (r % w_pooled)
@@ -752,6 +756,9 @@ def _winner_gradients(dy, y, argmax, relu, xp, g, h_out, w_pooled, dz, dw, db, n
                 for q in range(kh):
                     for e in range(run):
                         dw[q * run + e, o] += v * xp[i * sh + q, j * sw * c + e]
+    dw_out[:] = dw
+    if need_db:
+        db_out[:] = db
 
 
 @njit(cache=CACHE)
@@ -861,7 +868,7 @@ def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, a
 
 @njit(parallel=True, cache=CACHE)
 def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs, xps,
-                   block_dzs, db_parts, dw_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
+                   db_parts, dw_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
     """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
     sample n while its dz is in cache: dz[n] (``_relu_mask`` or ``_unpool``),
     ``db_parts[n]`` (``_bias_sum``), ``dw_parts[n]`` (``_weight_gradient``), ``dx[n]``
@@ -876,18 +883,17 @@ def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols
     (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
     caller passes placeholders). Without dx and with ``pooled``, dw and db come from
     ``_winner_gradients`` instead, with h_out (the convolution's H_out), w_pooled (Wp) and its
-    scratch: xps (T, H_pad, W_pad*C_in), the padded sample (``_padded_shape``), and block_dzs
-    (T, 4, C_out).
+    scratch xps (T, H_pad, W_pad*C_in), the padded sample (``_padded_shape``).
     """
     for t in prange(cols.shape[0]):
         _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols,
-                              dzs, xps, block_dzs, db_parts, dw_parts, dx, relu, pooled, need_db,
+                              dzs, xps, db_parts, dw_parts, dx, relu, pooled, need_db,
                               need_dw, need_dx)
 
 
 @njit(cache=CACHE)
 def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs,
-                          xps, block_dzs, db_parts, dw_parts, dx, relu, pooled, need_db, need_dw,
+                          xps, db_parts, dw_parts, dx, relu, pooled, need_db, need_dw,
                           need_dx):
     """Thread t's share of ``_conv_backward``: the samples it takes from ``counter``."""
     col = cols[t]
@@ -897,7 +903,7 @@ def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_po
     while b < dy.shape[0]:
         if winners:
             _winner_gradients(dy[b], relu_y[b], argmax[b], relu, _padded_sample(x, b, g, xps[t]),
-                              g, h_out, w_pooled, block_dzs[t], dw_parts[b], db_parts[b], need_db)
+                              g, h_out, w_pooled, dw_parts[b], db_parts[b], need_db)
         else:
             dz = _output_gradient(dy, relu_y, argmax, b, relu, pooled, dzs[t])
             if need_db:
@@ -1352,11 +1358,9 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         cols = placeholder if winners else _take(workspace, "cols", cols_shape, dtype)
         xps = (_take(workspace, "padded_x", _padded_shape(x_shape, g, cols_shape), dtype)
                if winners else placeholder)
-        block_dzs = _take(workspace, "block_dz", (cols_shape[0], 4 if winners else 0, c_out),
-                          dtype)
         with threads.one_blas_thread():
             _deal(_conv_backward, _conv_backward_thread, n, _pixels(dy), y_pixels, argmax, x_rows,
-                  w2t, g, cols_shape[1] // g.w_out, dy.shape[2], cols, dzs, xps, block_dzs,
+                  w2t, g, cols_shape[1] // g.w_out, dy.shape[2], cols, dzs, xps,
                   db_parts, dw_parts, dx_rows, **flags)
         if need_dw:
             dw = np.empty((cols_shape[2], c_out), dtype)
