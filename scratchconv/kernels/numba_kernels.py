@@ -1318,12 +1318,16 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
               else np.empty((0, 0, 0), np.int64))
     db_parts = _take(workspace, "db_parts", (n, c_out) if need_db else (0, 0), np.float64)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
-    dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if relu or pooled
-           else placeholder)
+    # With a pooling and without dx (a first layer), im2col's path takes dw and db from the
+    # pooling's winners (_winner_gradients), neither dz nor the column matrix built.
+    by_winograd = uses_winograd(w_shape, strides, training=True)
+    winners = pooled and need_dw and not need_dx and not by_winograd
+    dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if (relu or pooled)
+           and not winners else placeholder)
     dx_rows = _rows(dx) if need_dx else placeholder
     flags = dict(relu=relu, pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
     dw = db = None
-    if uses_winograd(w_shape, strides, training=True):
+    if by_winograd:
         h_out = cols_shape[1] // g.w_out
         tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
         c_in, n_threads, tiles = w_shape[2], cols_shape[0], tiles_h * tiles_w
@@ -1350,11 +1354,8 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
                else np.empty((0, 0), dtype))
         dw_parts = _take(workspace, "dw_parts", (n, cols_shape[2], c_out) if need_dw
                          else (0, 0, 0), dtype)
-        # With a pooling and without dx (a first layer), dw and db come from the pooling's
-        # winners (_winner_gradients): the column matrix and the product are not needed. With
-        # dx, dz is built anyway and the product stays (BLAS; the winners' loop does as many
-        # multiplications, measured only on the tutorial's first layer).
-        winners = pooled and need_dw and not need_dx
+        # With dx, dz is built anyway and the product stays (BLAS; the winners' loop does as
+        # many multiplications, measured only on the tutorial's first layer).
         cols = placeholder if winners else _take(workspace, "cols", cols_shape, dtype)
         xps = (_take(workspace, "padded_x", _padded_shape(x_shape, g, cols_shape), dtype)
                if winners else placeholder)
