@@ -868,7 +868,7 @@ def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, a
 
 @njit(parallel=True, cache=CACHE)
 def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs, xps,
-                   db_parts, dw_parts, dx, *, relu, pooled, need_db, need_dw, need_dx):
+                   db_parts, dw_parts, dx, *, relu, pooled, need_db, need_dw, need_dx, winners):
     """The whole backward of a convolution, the steps 1-4 of the module's docstring for each
     sample n while its dz is in cache: dz[n] (``_relu_mask`` or ``_unpool``),
     ``db_parts[n]`` (``_bias_sum``), ``dw_parts[n]`` (``_weight_gradient``), ``dx[n]``
@@ -881,24 +881,22 @@ def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols
     from ``counter``, ``_next_sample``): cols (T, H_out*W_out, KH*KW*C_in), the column matrix
     and then dx's columns; dzs
     (T, H_out*W_out, C_out), the masked gradient. Arrays not asked for are not touched (the
-    caller passes placeholders). Without dx and with ``pooled``, dw and db come from
-    ``_winner_gradients`` instead, with h_out (the convolution's H_out), w_pooled (Wp) and its
+    caller passes placeholders). With ``winners`` (``pooled``, dw asked for and dx not), dw and
+    db come from ``_winner_gradients`` instead, with h_out (the convolution's H_out), w_pooled (Wp) and its
     scratch xps (T, H_pad, W_pad*C_in), the padded sample (``_padded_shape``).
     """
     for t in prange(cols.shape[0]):
         _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols,
                               dzs, xps, db_parts, dw_parts, dx, relu, pooled, need_db,
-                              need_dw, need_dx)
+                              need_dw, need_dx, winners)
 
 
 @njit(cache=CACHE)
 def _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols, dzs,
                           xps, db_parts, dw_parts, dx, relu, pooled, need_db, need_dw,
-                          need_dx):
+                          need_dx, winners):
     """Thread t's share of ``_conv_backward``: the samples it takes from ``counter``."""
     col = cols[t]
-    # Without dx, dw and db come from the pooling's winners (``_winner_gradients``).
-    winners = pooled and need_dw and not need_dx
     b = _next_sample(counter)
     while b < dy.shape[0]:
         if winners:
@@ -1232,12 +1230,10 @@ def _padded_buffer(g, h_out, n_threads, workspace, dtype):
                  dtype)
 
 
-def _padded_shape(x_shape, g, cols_shape):
+def _padded_shape(x_shape, g, h_out, n_threads):
     """The shape of per-thread scratch for ``_padded_sample`` that holds every window of the
-    convolution, (T, H_pad, W_pad*C_in): the sample after its top and left padding, and the
-    bottom and right padding its last windows reach into."""
-    n_threads, pixels, _ = cols_shape
-    h_out = pixels // g.w_out
+    convolution (H_out rows of outputs), (T, H_pad, W_pad*C_in): the sample after its top and
+    left padding, and the bottom and right padding its last windows reach into."""
     h_pad = max(g.top + x_shape[1], (h_out - 1) * g.sh + g.kh)
     w_pad = max(g.left + x_shape[2], (g.w_out - 1) * g.sw + g.kw)
     return n_threads, h_pad, w_pad * g.c
@@ -1322,13 +1318,13 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
     # pooling's winners (_winner_gradients), neither dz nor the column matrix built.
     by_winograd = uses_winograd(w_shape, strides, training=True)
     winners = pooled and need_dw and not need_dx and not by_winograd
+    h_out = cols_shape[1] // g.w_out
     dzs = (_take(workspace, "dzs", cols_shape[:2] + (c_out,), dtype) if (relu or pooled)
            and not winners else placeholder)
     dx_rows = _rows(dx) if need_dx else placeholder
     flags = dict(relu=relu, pooled=pooled, need_db=need_db, need_dw=need_dw, need_dx=need_dx)
     dw = db = None
     if by_winograd:
-        h_out = cols_shape[1] // g.w_out
         tiles_h, tiles_w = -(-h_out // 2), -(-g.w_out // 2)
         c_in, n_threads, tiles = w_shape[2], cols_shape[0], tiles_h * tiles_w
         # U^T; U is the training forward's, kept in the workspace, when the kernel is unchanged.
@@ -1357,12 +1353,12 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
         # With dx, dz is built anyway and the product stays (BLAS; the winners' loop does as
         # many multiplications, measured only on the tutorial's first layer).
         cols = placeholder if winners else _take(workspace, "cols", cols_shape, dtype)
-        xps = (_take(workspace, "padded_x", _padded_shape(x_shape, g, cols_shape), dtype)
-               if winners else placeholder)
+        xps = (_take(workspace, "padded_x", _padded_shape(x_shape, g, h_out, cols_shape[0]),
+                     dtype) if winners else placeholder)
         with threads.one_blas_thread():
             _deal(_conv_backward, _conv_backward_thread, n, _pixels(dy), y_pixels, argmax, x_rows,
-                  w2t, g, cols_shape[1] // g.w_out, dy.shape[2], cols, dzs, xps,
-                  db_parts, dw_parts, dx_rows, **flags)
+                  w2t, g, h_out, dy.shape[2], cols, dzs, xps, db_parts, dw_parts, dx_rows,
+                  winners=winners, **flags)
         if need_dw:
             dw = np.empty((cols_shape[2], c_out), dtype)
             _sum_over_samples(dw_parts, dw)
