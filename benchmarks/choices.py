@@ -28,6 +28,9 @@ prints a small table; the comments and docs that quote these figures cite this c
   (1,024 samples), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
   step in one pass over the batch; otherwise the dense steps in one pass, see
   ``Training.predict``); on every core by the wall clock, and on one thread by CPU time.
+- ``conv-pairs``: ``steps.for_inference``. ``predict`` of the tutorial model at batch 32 and 256
+  (1,024 samples), its two convolution + pooling steps as one ConvPoolPairStep (each sample
+  through both on one thread) and as the two steps; on every core by the wall clock.
 - ``subnormal``: ``numpy_kernels.flush_subnormals``. The tutorial model trained for ``--steps``
   batch-1 steps with Adam's flush turned off (as before it was added); then the share of the
   dense kernel's m below float32's smallest normal number, and Adam's update of that kernel
@@ -67,7 +70,7 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "predict-passes", "subnormal", "threads", "vector-width")
+            "dense-outer", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
@@ -237,6 +240,31 @@ def predict_passes(repeats):
     return {"threads": os.cpu_count() or 1, "chunk": saved, "rows": [
         {"pass_samples": chunk, "every_core_ms": _median_ms(every_core[chunk]) / 4,
          "one_thread_ms": _median_ms(one_core[chunk]) / 4} for chunk in PREDICT_PASSES]}
+
+
+def conv_pairs(repeats):
+    """ms per batch (medians, wall clock, every core) of predict at batch 32 and 256 with the
+    model's inference steps as ``steps.for_inference`` makes them (the two convolution +
+    pooling steps as one ConvPoolPairStep) and as the training steps (two ConvPoolSteps)."""
+    from scratchconv import steps as steps_module
+    runner = models.ScratchconvRunner(50, os.cpu_count() or 1)
+    model = runner.model
+    x, _ = models.make_data(1024, 50)
+    # Each variant's steps made once, so that each keeps its workspace between calls.
+    plans = {"one pair step": steps_module.for_inference(model.steps), "two steps": model.steps}
+    calls = {(batch, variant): (lambda batch=batch: model.predict(x, batch_size=batch, verbose=0))
+             for batch in (32, 256) for variant in plans}
+
+    def set_variant(key):
+        model._inference_steps, model._inference_of = plans[key[1]], model.steps
+
+    try:
+        times = time_interleaved(calls, repeats, before=set_variant)
+    finally:
+        model._inference_of = None  # planned again at the next pass
+    return {"threads": os.cpu_count() or 1, "rows": [
+        {"batch": batch, "variant": variant, "ms": _median_ms(t) * batch / 1024}
+        for (batch, variant), t in times.items()]}
 
 
 def subnormal(repeats, steps):
@@ -412,6 +440,7 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
             "predict-passes": lambda: predict_passes(repeats),
+            "conv-pairs": lambda: conv_pairs(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
             "threads": lambda: thread_settings(processes, steps, thread_scenarios),
             "vector-width": lambda: vector_width(processes, repeats, steps)}
@@ -473,6 +502,13 @@ def format_report(result):
         lines += _table(r["rows"], ("pass_samples", "pass", ">4"),
                         ("every_core_ms", f"{r['threads']} threads", ">10.2f"),
                         ("one_thread_ms", "one thread", ">10.2f"))
+    if "conv-pairs" in result:
+        r = result["conv-pairs"]
+        lines += [f"conv-pairs: steps.for_inference; predict of the tutorial model, its two "
+                  f"convolution + pooling steps as one pair step or as two, {r['threads']} threads, "
+                  "wall clock, median ms per batch"]
+        lines += _table(r["rows"], ("batch", "batch", ">5"), ("variant", "steps", "<14"),
+                        ("ms", "ms", ">8.2f"))
     if "subnormal" in result:
         r = result["subnormal"]
         share = r["subnormal_share"]

@@ -52,6 +52,7 @@ class Sequential(Training):
         self._input = None  # the Input given as the first entry, if any
         super().__init__()
         self._steps, self._steps_of = [], ()  # self.steps, and the layers it was planned for
+        self._inference_steps, self._inference_of = [], None  # and for inference, from self.steps
         self._ran = []  # the steps the last forward ran, which backward runs back
         self.class_names = None
         self.preprocessing = None
@@ -205,6 +206,15 @@ class Sequential(Training):
             self._steps, self._steps_of = steps_module.plan(self.layers), tuple(self.layers)
         return self._steps
 
+    @property
+    def inference_steps(self):
+        """The steps the model's inference passes (predict, evaluate) run: :attr:`steps`, with
+        each two ConvPoolSteps in a row as one ConvPoolPairStep (``steps.for_inference``)."""
+        steps = self.steps
+        if self._inference_of is not steps:
+            self._inference_steps, self._inference_of = steps_module.for_inference(steps), steps
+        return self._inference_steps
+
     def forward(self, x, training=False):
         """The model's output for a batch, layer by layer (each layer keeps what its own
         ``backward`` needs).
@@ -214,11 +224,13 @@ class Sequential(Training):
         return self._forward(x, training, steps_module.layer_by_layer(self.layers))
 
     def _forward(self, x, training, steps=None):
-        """Run ``steps`` (default :attr:`steps`, fused: the model's own passes fit,
-        train_on_batch, evaluate, predict, loss_and_gradients) from first to last; they are
-        kept for ``_backward``."""
+        """Run ``steps`` from first to last; they are kept for ``_backward``. By default the
+        model's own fused steps: :attr:`steps` in training (fit, train_on_batch,
+        loss_and_gradients), :attr:`inference_steps` otherwise (evaluate, predict)."""
         x = self._cast(x)
-        self._ran = self.steps if steps is None else steps
+        if steps is None:
+            steps = self.steps if training else self.inference_steps
+        self._ran = steps
         for step in self._ran:
             x = step.forward(x, training=training)
         return x

@@ -435,7 +435,7 @@ class Training:
         passes of at most PREDICT_CHUNK samples, their outputs gathered, then the remaining
         steps in one pass over all n. ``python -m benchmarks.choices --only predict-passes``
         times it against other pass sizes."""
-        steps = self.steps
+        steps = self.inference_steps
         if len(x) <= PREDICT_CHUNK:
             return self._forward(x, training=False)
         flat = next((i for i, step in enumerate(steps) if len(step.layers[0].input_shape) == 1),

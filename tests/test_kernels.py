@@ -635,6 +635,36 @@ def test_numba_inference_by_each_method_matches_the_readable_fused_forward(x_sha
     assert y.dtype == dtype and y.shape == want.shape and rel_err(y, want) < TOLERANCE[dtype]
 
 
+# (input shape, first c_out, second c_out, padding, pool): the second convolution's input
+# channels (the first's c_out) reach the direct kernel (3), im2col (5) and Winograd (8, 16).
+PAIR_CASES = [((3, 20, 20, 3), 8, 4, "valid", INFERENCE_POOLS[0]),
+              ((1, 13, 11, 2), 3, 5, "same", INFERENCE_POOLS[1]),
+              ((4, 17, 15, 8), 16, 3, "same", INFERENCE_POOLS[2]),
+              ((2, 14, 12, 3), 5, 2, "valid", INFERENCE_POOLS[3])]
+
+
+@pytest.mark.parametrize("x_shape, c_mid, c_out, padding, pool", PAIR_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_two_conv_pool_pairs_at_once_are_the_two_fused_forwards(x_shape, c_mid, c_out, padding, pool, dtype):
+    # The fast backend runs each sample through both pairs on one thread: the same per-sample
+    # steps as its two calls, so the same bits; the readable backend is the two calls.
+    x, w1, b1, pads1, pool1 = inference_case(x_shape, c_mid, padding, pool, dtype)
+    mid_shape = (x_shape[0],) + tuple(pool1_hw for pool1_hw in output_size_2d(
+        output_size_2d(x_shape[1:3], (3, 3), (1, 1), padding), pool[0], pool[1], pool[2])) + (c_mid,)
+    _, w2, b2, pads2, pool2 = inference_case(mid_shape, c_out, padding, pool, dtype)
+    first, second = (w1, b1, (1, 1), pads1, True) + pool1, (w2, None, (1, 1), pads2, False) + pool2
+    for name in BACKENDS:
+        k = backend.kernels(name)
+        h, _ = k.conv2d_maxpool_forward(x, *first, training=False)
+        want, _ = k.conv2d_maxpool_forward(h, *second, training=False)
+        for workspace in ({}, None):
+            y = k.conv2d_maxpool_pair_forward(x, first, second, workspace=workspace)
+            assert y.dtype == dtype
+            np.testing.assert_array_equal(y, want)
+    readable = backend.kernels("numpy").conv2d_maxpool_pair_forward(x, first, second)
+    assert rel_err(y, readable) < TOLERANCE[dtype]
+
+
 @pytest.mark.parametrize("window, strides", [((5, 5), (1, 1)), ((3, 3), (2, 2)), ((3, 2), (1, 1))])
 def test_the_inference_forward_is_the_training_one_without_its_argmax_on_both_backends(window, strides):
     # Other kernels than 3x3 at stride 1 run im2col at inference in the fast backend: the

@@ -4,7 +4,7 @@ import pytest
 
 from scratchconv import Sequential
 from scratchconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
-from scratchconv.steps import ConvPoolStep, LayerStep, plan
+from scratchconv.steps import ConvPoolPairStep, ConvPoolStep, LayerStep, for_inference, plan
 
 
 def data(n, shape=(7, 6, 2), classes=4, seed=0):
@@ -31,6 +31,45 @@ def test_each_conv_followed_by_its_pooling_is_one_step_and_every_other_layer_its
     assert [step.name for step in model.steps] == [f"{layers[0].name} + {layers[1].name}",
                                                    f"{layers[2].name} + {layers[3].name}",
                                                    layers[4].name, layers[5].name]
+
+
+def test_inference_runs_each_two_conv_pool_steps_in_a_row_as_one_pass():
+    model = two_pair_model()
+    steps = model.inference_steps
+    assert [type(step) for step in steps] == [ConvPoolPairStep, LayerStep, LayerStep]
+    assert steps[0].layers == tuple(model.layers[0:4]) and steps[1:] == model.steps[2:]
+    assert steps[0].name == f"{model.steps[0].name} + {model.steps[1].name}"
+    assert model.inference_steps is steps
+    three = plan([Conv2D(2, 3, input_shape=(9, 9, 1)), MaxPooling2D(1), Conv2D(2, 1), MaxPooling2D(1),
+                  Conv2D(2, 1), MaxPooling2D(1)])
+    assert [type(step) for step in for_inference(three)] == [ConvPoolPairStep, ConvPoolStep]
+
+
+def test_conv_pool_steps_of_two_dtypes_stay_two_steps_at_inference():
+    model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(8, 8, 1)), MaxPooling2D(),
+                        Conv2D(2, 1, dtype="float64"), MaxPooling2D(dtype="float64")])
+    assert [type(step) for step in model.inference_steps] == [ConvPoolStep, ConvPoolStep]
+    with pytest.raises(ValueError, match="two ConvPoolSteps of the same dtype"):
+        ConvPoolPairStep(*model.steps)
+
+
+def test_predict_through_the_pair_gives_the_two_steps_numbers(on_backend):
+    model = two_pair_model()
+    x, _ = data(5)
+    want = model._forward(x, training=False, steps=model.steps)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), want)
+
+
+def test_a_pair_step_in_training_runs_its_two_steps_and_back():
+    model = two_pair_model()
+    x, _ = data(4)
+    first, second = model.steps[:2]
+    want = second.forward(first.forward(x, training=True), training=True).copy()
+    dy = np.random.default_rng(3).standard_normal(want.shape)
+    dx_want = first.backward(second.backward(dy))
+    pair = model.inference_steps[0]
+    np.testing.assert_array_equal(pair.forward(x, training=True), want)
+    np.testing.assert_array_equal(pair.backward(dy), dx_want)
 
 
 def test_the_steps_are_planned_again_when_the_layers_change():

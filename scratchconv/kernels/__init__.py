@@ -13,6 +13,7 @@ pays). Both backends export
 - ``maxpool2d_backward(dy, argmax, x_shape) -> dx``
 - ``conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads, workspace=None, training=True) -> (y, argmax)`` (argmax None when not training)
 - ``conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True, need_dx=True, workspace=None) -> (dw, db, dx)``
+- ``conv2d_maxpool_pair_forward(x, first, second, workspace=None) -> y`` (two of those pairs at inference; ``first``, ``second``: each pair's arguments ``(w, b, strides, pads, relu, pool_size, pool_strides, pool_pads)``)
 - ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
 - ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``
 - ``relu_backward(dy, y, out=None) -> dz``

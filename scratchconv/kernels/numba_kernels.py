@@ -39,6 +39,11 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   or, with the fewest input channels, directly (``inference_method``; ``docs/winograd.md``,
   "In the fast backend"), while training runs im2col, or Winograd from
   ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels.
+- two convolutions, each followed by max pooling, at inference (``conv2d_maxpool_pair_forward``,
+  ``_conv_maxpool_pair``): each thread takes a sample through the first pair
+  (``_conv_maxpool_sample``, as above) into a scratch buffer of its own and from there through
+  the second, so the first pooled output stays in the thread's cache, and the threads start and
+  wait for each other once for both. The same per-sample steps as two calls, the same bits.
 - in training, a 3x3 stride-1 convolution with at least ``WINOGRAD_MIN_CHANNELS_TRAINING``
   input channels (``uses_winograd``) runs by Winograd's F(2x2, 3x3) too: the fused forward by
   ``_winograd_sample`` (pooled with its argmax as above), the backward by
@@ -811,58 +816,119 @@ IM2COL, WINOGRAD, DIRECT = 0, 1, 2
 
 
 @njit(parallel=True, cache=CACHE)
-def _conv_maxpool(counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf, band_rows, xps,
-                  es, vs, ms, *, add_bias, relu, method, pool_tiles):
+def _conv_maxpool(counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms,
+                  add_bias, relu, method, pool_tiles, y, argmax):
     """The forward of a convolution and its max pooling, each sample's convolution pooled while
-    it is in cache: the convolution's output is never written to memory. In training
-    ``argmax`` receives where each maximum came from, as ``_maxpool_sample`` gives it; at
-    inference it is None (only a backward needs it), which compiles a version without it.
+    it is in cache (``_conv_maxpool_sample``): the convolution's output is never written to
+    memory. In training ``argmax`` receives where each maximum came from, as
+    ``_maxpool_sample`` gives it; at inference it is None (only a backward needs it), which
+    compiles a version without it.
 
-    pool : (ph, pw, sh, sw, top, left) of the pooling; y, argmax : the pooled output
-    (N, Hp, Wp, C_out) and its winners, or None.
-    ``method`` WINOGRAD: each sample's convolution is ``_winograd_sample`` (wf = U, band_rows
-    and the per-thread scratch xps, es, vs, ms as it takes them); DIRECT: ``_direct_sample``
-    (wf = the kernel as (9, C_in, C_out), xps, and ms as its (T, 2, W_out, C_out) scratch);
-    both with ``pool_tiles`` (a 2x2, stride-2 pooling whose windows are their 2x2 output
-    blocks) also pool, into y[b]. IM2COL with ``pool_tiles``: ``_im2col_pooled_sample``, by
-    im2col and one product a band of output rows at a time (cols and ys the per-thread scratch
-    of a band), pooled from the band. Otherwise the convolution goes to the per-thread buffer
-    ys[t] (IM2COL: by im2col and one product) and is pooled from there (``_maxpool_sample``).
-    Arrays a path does not use are placeholders (ys of shape (T, 0, C_out) when Winograd or
-    the direct kernel pools).
+    x : (N, H, W*C_in); w2 .. ms and add_bias .. pool_tiles: the convolution and pooling as
+    ``_fused_setup`` gives them (``conv`` and ``flags``, one by one: numba's parallel loop does
+    not take tuples holding arrays); y, argmax : the pooled output (N, Hp, Wp, C_out) and its
+    winners, or None. The threads take the samples one at a time from ``counter``
+    (``_next_sample``).
     """
     for t in prange(ys.shape[0]):
-        _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
-                             band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles)
+        _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
+                             xps, es, vs, ms, add_bias, relu, method, pool_tiles, y, argmax)
 
 
 @njit(cache=CACHE)
-def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, y, argmax, wf,
-                         band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles):
+def _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps,
+                         es, vs, ms, add_bias, relu, method, pool_tiles, y, argmax):
     """Thread t's share of ``_conv_maxpool``: the samples it takes from ``counter``."""
-    ph, pw, psh, psw, ptop, pleft = pool
-    yb = ys[t]
-    conv = yb.reshape((yb.shape[0] // g.w_out, g.w_out, yb.shape[1]))  # (H_out, W_out, C_out)
+    conv = (w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms)
+    flags = (add_bias, relu, method, pool_tiles)
     b = _next_sample(counter)
     while b < x.shape[0]:
-        out = y[b] if pool_tiles else conv
-        if method == WINOGRAD:
-            _winograd_sample(x, b, wf, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t], out,
-                             argmax, add_bias, relu, pool_tiles)
-        elif method == DIRECT:
-            _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, argmax, add_bias, relu,
-                           pool_tiles)
-        elif pool_tiles:
-            _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], yb, out, argmax, add_bias,
-                                  relu)
+        _conv_maxpool_sample(t, x, b, conv, flags, y[b], argmax)
+        b = _next_sample(counter)
+
+
+@njit(cache=CACHE)
+def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
+    """Sample b's convolution and max pooling on thread t, into yb (Hp, Wp, C_out), and unless
+    ``argmax`` is None its winners into argmax[b].
+
+    conv : (w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms) and
+    flags : (add_bias, relu, method, pool_tiles), as ``_fused_setup`` makes them;
+    pool : (ph, pw, sh, sw, top, left) of the pooling. ``method`` WINOGRAD: the convolution is
+    ``_winograd_sample`` (wf = U, band_rows and the per-thread scratch xps, es, vs, ms as it
+    takes them); DIRECT: ``_direct_sample`` (wf = the kernel as (9, C_in, C_out), xps, and ms
+    as its (T, 2, W_out, C_out) scratch); both with ``pool_tiles`` (a 2x2, stride-2 pooling
+    whose windows are their 2x2 output blocks) also pool, into yb. IM2COL with ``pool_tiles``:
+    ``_im2col_pooled_sample``, by im2col and one product a band of output rows at a time (cols
+    and ys the per-thread scratch of a band), pooled from the band. Otherwise the convolution
+    goes to the per-thread buffer ys[t] (IM2COL: by im2col and one product) and is pooled from
+    there (``_maxpool_sample``). Arrays a path does not use are placeholders (ys of shape
+    (T, 0, C_out) when Winograd or the direct kernel pools).
+    """
+    w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms = conv
+    add_bias, relu, method, pool_tiles = flags
+    ph, pw, psh, psw, ptop, pleft = pool
+    buf = ys[t]
+    z = buf.reshape((buf.shape[0] // g.w_out, g.w_out, buf.shape[1]))  # (H_out, W_out, C_out)
+    out = yb if pool_tiles else z
+    if method == WINOGRAD:
+        _winograd_sample(x, b, wf, bias, g, h_out, band_rows, xps[t], es[t], vs[t], ms[t], out,
+                         argmax, add_bias, relu, pool_tiles)
+    elif method == DIRECT:
+        _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, argmax, add_bias, relu,
+                       pool_tiles)
+    elif pool_tiles:
+        _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], buf, out, argmax, add_bias,
+                              relu)
+    else:
+        _conv_sample(x, b, w2, bias, g, cols[t], buf, add_bias, relu)
+    if not pool_tiles:
+        if argmax is None:  # a plain test of the argument, which numba prunes
+            no_argmax = np.empty((0, 0, 0), np.int64)
+            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, no_argmax, False)
         else:
-            _conv_sample(x, b, w2, bias, g, cols[t], yb, add_bias, relu)
-        if not pool_tiles:
-            if argmax is None:  # a plain test of the argument, which numba prunes
-                no_argmax = np.empty((0, 0, 0), np.int64)
-                _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], no_argmax, False)
-            else:
-                _maxpool_sample(conv, ph, pw, psh, psw, ptop, pleft, y[b], argmax[b], True)
+            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, argmax[b], True)
+
+
+@njit(parallel=True, cache=CACHE)
+def _conv_maxpool_pair(counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs,
+                       ms, add_bias, relu, method, pool_tiles, between, w2_, bias_, g_, h_out_,
+                       pool_, cols_, ys_, wf_, band_rows_, xps_, es_, vs_, ms_, add_bias_, relu_,
+                       method_, pool_tiles_, y):
+    """Two convolutions, each with its max pooling, at inference, sample by sample: each thread
+    runs a sample through the first pair into its own ``between[t]`` (the first pooled output,
+    (Hp, Wp*C), which stays in the thread's cache) and from there through the second into
+    y[b]. The first pooled output of the batch is never written to memory, and the threads
+    start and wait for each other once for both pairs.
+
+    x : (N, H, W*C_in); w2 .. pool_tiles the first pair as ``_conv_maxpool`` takes it,
+    w2_ .. pool_tiles_ the second; between : (T, Hp, Wp*C) scratch; y : the second pooled
+    output (N, Hp2, Wp2, C_out2).
+    """
+    for t in prange(between.shape[0]):
+        _conv_maxpool_pair_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
+                                  xps, es, vs, ms, add_bias, relu, method, pool_tiles, between,
+                                  w2_, bias_, g_, h_out_, pool_, cols_, ys_, wf_, band_rows_, xps_,
+                                  es_, vs_, ms_, add_bias_, relu_, method_, pool_tiles_, y)
+
+
+@njit(cache=CACHE)
+def _conv_maxpool_pair_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
+                              xps, es, vs, ms, add_bias, relu, method, pool_tiles, between, w2_,
+                              bias_, g_, h_out_, pool_, cols_, ys_, wf_, band_rows_, xps_, es_,
+                              vs_, ms_, add_bias_, relu_, method_, pool_tiles_, y):
+    """Thread t's share of ``_conv_maxpool_pair``: the samples it takes from ``counter``."""
+    first = (w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms)
+    second = (w2_, bias_, g_, h_out_, pool_, cols_, ys_, wf_, band_rows_, xps_, es_, vs_, ms_)
+    first_flags, second_flags = (add_bias, relu, method, pool_tiles), (add_bias_, relu_, method_,
+                                                                       pool_tiles_)
+    rows = between[t:t + 1]  # the first pooled output as the second's input, one sample
+    c = w2.shape[1]
+    h = between[t].reshape((between.shape[1], between.shape[2] // c, c))  # the same, as (Hp, Wp, C)
+    b = _next_sample(counter)
+    while b < x.shape[0]:
+        _conv_maxpool_sample(t, x, b, first, first_flags, h, None)
+        _conv_maxpool_sample(t, rows, 0, second, second_flags, y[b], None)
         b = _next_sample(counter)
 
 
@@ -1051,14 +1117,21 @@ def _geometry(x_shape, w_shape, strides, pads):
 
 
 def _forward_arguments(x, w, b, strides, pads):
-    """What both forward wrappers pass on: x contiguous, the kernel as a (KH*KW*C_in, C_out)
-    matrix, the bias (zeros when None), the Geometry, H_out and the scratch matrices' shape."""
+    """What ``conv2d_forward`` passes on: x contiguous, the kernel as a (KH*KW*C_in, C_out)
+    matrix, then as ``_kernel_arguments``."""
     x = np.ascontiguousarray(x)
-    w = np.ascontiguousarray(w, dtype=x.dtype)
+    w, bias, g, h_out, cols_shape = _kernel_arguments(x.shape, x.dtype, w, b, strides, pads)
+    return x, w.reshape(-1, w.shape[3]), bias, g, h_out, cols_shape
+
+
+def _kernel_arguments(x_shape, dtype, w, b, strides, pads):
+    """The kernel w contiguous in ``dtype``, the bias (zeros when None), the Geometry, H_out
+    and the scratch matrices' shape, for a convolution of an input of ``x_shape``."""
+    w = np.ascontiguousarray(w, dtype=dtype)
     c_out = w.shape[3]
-    g, h_out, cols_shape = _geometry(x.shape, w.shape, strides, pads)
-    bias = np.zeros(c_out, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
-    return x, w.reshape(-1, c_out), bias, g, h_out, cols_shape
+    g, h_out, cols_shape = _geometry(x_shape, w.shape, strides, pads)
+    bias = np.zeros(c_out, dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+    return w, bias, g, h_out, cols_shape
 
 
 def conv2d_forward(x, w, b, strides, pads, relu=False):
@@ -1154,33 +1227,70 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     the caller keeps), ``y``, ``argmax`` and the scratch buffers are kept there and reused by
     the next call of the same shape, which overwrites them.
     """
-    x, w2, bias, g, h_out, cols_shape = _forward_arguments(x, w, b, strides, pads)
-    (ph, pw), (psh, psw) = pool_size, pool_strides
-    (ptop, pbottom), (pleft, pright) = pool_pads
-    c_out, dtype = w2.shape[1], x.dtype
-    pooled_shape = (x.shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
-                    padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
-    y = _take(workspace, "y", pooled_shape, dtype)
-    pool = (ph, pw, psh, psw, ptop, pleft)  # as the fused kernels take it
-    if training:
-        argmax = _take(workspace, "argmax", pooled_shape, np.int64)
-        method = WINOGRAD if uses_winograd(w.shape, strides, training=True) else IM2COL
-    else:
-        argmax, method = None, inference_method(w.shape, strides)
-    _fused_forward(x, w, w2, bias, g, h_out, cols_shape, pool, y, argmax, workspace,
-                   add_bias=b is not None, relu=bool(relu), method=method)
+    x = np.ascontiguousarray(x)
+    conv, flags, pooled_shape = _fused_setup(x.shape, x.dtype, w, b, strides, pads, relu,
+                                             pool_size, pool_strides, pool_pads, workspace,
+                                             training)
+    y = _take(workspace, "y", pooled_shape, x.dtype)
+    argmax = _take(workspace, "argmax", pooled_shape, np.int64) if training else None
+    with threads.one_blas_thread():
+        _deal(_conv_maxpool, _conv_maxpool_thread, x.shape[0], _rows(x), *conv, *flags, y,
+              argmax)
     return y, argmax
 
 
-def _fused_forward(x, w, w2, bias, g, h_out, cols_shape, pool, y, argmax, workspace, *, add_bias,
-                   relu, method):
-    """``conv2d_maxpool_forward``'s body: y = the pooled output (and its winners into argmax,
-    unless None) by ``_conv_maxpool`` and ``method`` (Winograd and direct convolution
-    give the same numbers as im2col up to rounding: float32, a few 1e-7 of the largest output,
-    docs/winograd.md), with the pooling fused into the 2x2 output blocks when its windows are
-    those blocks (2x2, stride 2, no padding before); im2col then goes in bands of
-    ``IM2COL_BAND_PIXELS`` output pixels, each band pooled while in cache."""
-    c_out, dtype, n_threads = w2.shape[1], x.dtype, cols_shape[0]
+def conv2d_maxpool_pair_forward(x, first, second, workspace=None):
+    """Two convolutions, each followed by its max pooling, at inference; see
+    ``numpy_kernels.conv2d_maxpool_pair_forward``.
+
+    first, second : the arguments ``(w, b, strides, pads, relu, pool_size, pool_strides,
+    pool_pads)`` of ``conv2d_maxpool_forward`` for each pair. Returns the second pooled output,
+    the same bits as the two calls one after the other (the same per-sample steps, in
+    ``_conv_maxpool_pair``), which keep the first pooled output of a sample in its thread's
+    cache instead of writing the whole batch's. Scratch and ``y`` are kept in ``workspace``
+    as in ``conv2d_maxpool_forward``.
+    """
+    x = np.ascontiguousarray(x)
+    if workspace is None:
+        workspace = {}
+    conv1, flags1, shape1 = _fused_setup(x.shape, x.dtype, *first,
+                                         workspace.setdefault("first", {}), False)
+    conv2, flags2, shape2 = _fused_setup(shape1, x.dtype, *second,
+                                         workspace.setdefault("second", {}), False)
+    between = _take(workspace, "between", (threads.count(), shape1[1], shape1[2] * shape1[3]),
+                    x.dtype)
+    y = _take(workspace, "y", shape2, x.dtype)
+    with threads.one_blas_thread():
+        _deal(_conv_maxpool_pair, _conv_maxpool_pair_thread, x.shape[0], _rows(x), *conv1, *flags1,
+              between, *conv2, *flags2, y)
+    return y
+
+
+def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_strides, pool_pads,
+                 workspace, training):
+    """What the fused kernels take for a convolution of x (``x_shape``, ``dtype``) and the max
+    pooling after it: ``(conv, flags, pooled_shape)`` with conv and flags as
+    ``_conv_maxpool_sample`` takes them, the scratch kept in the workspace.
+
+    The method: in training Winograd (``uses_winograd``) or im2col, at inference
+    ``inference_method`` (Winograd and direct convolution give the same numbers as im2col up
+    to rounding: float32, a few 1e-7 of the largest output, docs/winograd.md). The pooling is
+    fused into the 2x2 output blocks when its windows are those blocks (2x2, stride 2, no
+    padding before); im2col then goes in bands of ``IM2COL_BAND_PIXELS`` output pixels, each
+    band pooled while in cache.
+    """
+    w, bias, g, h_out, cols_shape = _kernel_arguments(x_shape, dtype, w, b, strides, pads)
+    c_out = w.shape[3]
+    (ph, pw), (psh, psw) = pool_size, pool_strides
+    (ptop, pbottom), (pleft, pright) = pool_pads
+    pooled_shape = (x_shape[0], padded_output_size(h_out, ph, psh, ptop, pbottom),
+                    padded_output_size(g.w_out, pw, psw, pleft, pright), c_out)
+    pool = (ph, pw, psh, psw, ptop, pleft)  # as the fused kernels take it
+    if training:
+        method = WINOGRAD if uses_winograd(w.shape, strides, training=True) else IM2COL
+    else:
+        method = inference_method(w.shape, strides)
+    n_threads = cols_shape[0]
     pool_tiles = pool == _BLOCKS
     if method == IM2COL and pool_tiles:
         # Whole row pairs, so that each pooling window lies in one band; at most the output.
@@ -1197,13 +1307,11 @@ def _fused_forward(x, w, w2, bias, g, h_out, cols_shape, pool, y, argmax, worksp
     wf, band_rows, xps, es, vs, ms = _winograd_scratch(w, g, h_out, c_out, dtype, n_threads,
                                                        workspace, method == WINOGRAD)
     if method == DIRECT:
-        wf = np.ascontiguousarray(w.reshape(9, g.c, c_out), dtype=dtype)
+        wf = np.ascontiguousarray(w.reshape(9, g.c, c_out))
         xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
         ms = _take(workspace, "direct_rows", (n_threads, 2, g.w_out, c_out), dtype)
-    with threads.one_blas_thread():
-        _deal(_conv_maxpool, _conv_maxpool_thread, x.shape[0], _rows(x), w2, bias, g, h_out, pool,
-              cols, ys, y, argmax, wf, band_rows, xps, es, vs, ms, add_bias=add_bias, relu=relu,
-              method=method, pool_tiles=pool_tiles)
+    conv = (w.reshape(-1, c_out), bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms)
+    return conv, (b is not None, bool(relu), method, pool_tiles), pooled_shape
 
 
 def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winograd):

@@ -247,6 +247,22 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
     return y, argmax if training else None
 
 
+def conv2d_maxpool_pair_forward(x, first, second, workspace=None):
+    """Two convolutions, each followed by its max pooling, at inference (no backward follows):
+
+        h, _ = conv2d_maxpool_forward(x, *first, training=False)
+        y, _ = conv2d_maxpool_forward(h, *second, training=False)
+
+    first, second : the arguments ``(w, b, strides, pads, relu, pool_size, pool_strides,
+    pool_pads)`` of each pair. Returns y. The fast backend runs each sample through both pairs
+    on one thread, so that h is never written for the whole batch (the same bits as its two
+    calls); ``workspace`` as in ``conv2d_maxpool_forward`` (ignored here).
+    """
+    h, _ = conv2d_maxpool_forward(x, *first, training=False)
+    y, _ = conv2d_maxpool_forward(h, *second, training=False)
+    return y
+
+
 def conv2d_maxpool_backward(dy, y, argmax, x, w, strides, pads, relu, need_db=True,
                             need_dx=True, workspace=None):
     """The backward of that pair from ``dy``, the gradient of the pooled output ``y``.
