@@ -245,6 +245,10 @@ class Sequential(Training):
         ``d`` is dL/d(output), or dL/d(logits) of the final softmax when ``from_logits``; the
         first step skips its input gradient unless ``need_dx``.
         """
+        if self._ran is None:  # set by Training._predict_batch
+            raise RuntimeError(f"model {self.name!r} last ran predict on a batch in passes (training=False), "
+                               f"whose layers keep the inputs of different passes; run forward with "
+                               f"training=True before backward")
         if not self._ran:
             raise RuntimeError(f"model {self.name!r} has run no forward yet, so it has nothing to run backward from")
         last = len(self._ran) - 1

@@ -449,7 +449,10 @@ class Training:
                 head = np.empty((len(x),) + part.shape[1:], dtype=part.dtype)
             head[start:start + len(part)] = part  # a copy: a step's output is overwritten by its next pass
         y = self._forward(head, training=False, steps=steps[flat:]) if flat < len(steps) else head
-        self._ran = steps  # backward after predict goes through every step (and says why it cannot)
+        # A backward would run each step back from what its last pass kept: the dense steps
+        # from all n samples, the others from the last pass's few (a numba kernel given both
+        # would write past its arrays). It says why it cannot instead (Sequential._backward).
+        self._ran = None
         return y
 
 
