@@ -262,7 +262,8 @@ class Sequential(Training):
         """dL/dx from dy = dL/d(output) of the last ``forward``; fills every layer's grads.
         After ``predict`` or ``evaluate`` it raises a RuntimeError if a Conv2D and its
         MaxPooling2D ran fused: at inference that step keeps no record of the pooling's winners
-        (:class:`~scratchconv.steps.ConvPoolStep`).
+        (:class:`~scratchconv.steps.ConvPoolStep`); and after ``predict`` ran a batch in passes
+        (``Training.predict``), before any step runs back.
 
         dy : ndarray of shape (n,) + output_shape  ->  ndarray of shape (n,) + input_shape
         (None when ``need_dx`` is False: the first layer then skips its input gradient).
