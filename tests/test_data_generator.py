@@ -5,7 +5,7 @@ from PIL import Image
 
 from scratchconv import data
 from scratchconv.data.generator import WriterStyle, draw_rune, make_dataset, writer_style
-from scratchconv.data.glyphs import FORMS, LEGIBLE_REACH
+from scratchconv.data.glyphs import FORMS, LEGIBLE_REACH, LEGIBLE_SPAN
 
 
 def test_runes_are_the_tutorial_order_and_code_points():
@@ -115,14 +115,36 @@ def test_algiz_arms_and_sowilo_reach_a_few_pen_widths():
 def test_mannaz_keeps_legs_below_its_x_and_dagaz_does_not():
     # What tells ᛗ from ᛞ: ᛗ's X meets its staves at the middle or a little below (typefaces: at
     # 0.47-0.65 of the height), leaving legs below it; ᛞ's X runs into the feet. In every form
-    # of ᛗ the X's arms end at most at 0.72 of the staves (0.85 drew ᛞ).
+    # of ᛗ the X's arms end at most at 0.72 of the staves (0.85 drew ᛞ), and higher with a pen
+    # so wide that the legs would be shorter than LEGIBLE_REACH pen widths; so does ᛖ's V.
     rng = np.random.default_rng(0)
-    for name, glyph in FORMS[data.RUNES.index("ᛗ")]:
-        for _ in range(200):
-            arms = glyph(0.55 * rng.uniform(0.69, 1.4), 0.7, 1.0, 0.5, 0.05, rng)[2:]
-            assert max(np.array(arm)[:, 1].max() for arm in arms) <= 0.72, name
+    for rune, middle in (("ᛗ", slice(2, None)), ("ᛖ", slice(0, 1))):
+        for name, glyph in FORMS[data.RUNES.index(rune)]:
+            for _ in range(200):
+                pen = rng.uniform(0.02, 0.25)
+                strokes = glyph(0.55 * rng.uniform(0.69, 1.4), 0.7, 1.0, 0.5, pen, rng)
+                if rune == "ᛗ":
+                    low = max(np.array(arm)[:, 1].max() for arm in strokes[middle])
+                    assert low <= 0.72, name
+                else:
+                    low = np.array(strokes[0])[2, 1]  # the V's turn, between the staves
+                assert 1.0 - low >= LEGIBLE_REACH * pen - 1e-12, (rune, name)
     _, dagaz = FORMS[data.RUNES.index("ᛞ")][0]
     assert min(np.array(arm)[:, 1].max() for arm in dagaz(0.55, 0.7, 1.0, 0.5, 0.05, rng)[2:]) == 1.0
+
+
+def test_two_staved_runes_keep_their_staves_a_few_pen_widths_apart():
+    # ᛖ's V, and ᛗ's and ᛞ's X, are drawn between two staves: in every form the staves stand at
+    # least LEGIBLE_SPAN pen widths apart, whatever the writer's proportions and pen (p, in glyph
+    # units: up to a quarter of the stave); narrower, a wide pen drew all three as one blot.
+    rng = np.random.default_rng(0)
+    for rune in "ᛖᛗᛞ":
+        for name, glyph in FORMS[data.RUNES.index(rune)]:
+            for _ in range(200):
+                pen = rng.uniform(0.02, 0.25)
+                strokes = glyph(0.55 * rng.uniform(0.69, 1.4), 0.7, 1.0, 0.5, pen, rng)
+                xs = np.concatenate([np.array(stroke)[:, 0] for stroke in strokes])
+                assert xs.min() == 0.0 and xs.max() >= LEGIBLE_SPAN * pen - 1e-12, (rune, name)
 
 
 def test_random_writers_cover_every_habit_and_form():

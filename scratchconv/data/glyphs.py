@@ -40,6 +40,14 @@ SOFT = 1.0
 # the stave's, and the sowilos U+16CB and U+16CA (zig-zag) are 5.1 to 6.8 and 3.4 to 10 pen
 # widths wide in the same typefaces (their ink, reach + p).
 LEGIBLE_REACH = 2.5
+# The least distance, in pen widths, between the centre lines of the two staves of ᛖ, ᛗ and ᛞ:
+# their inks then leave four pen widths between them, room for the V or X drawn there with an
+# open gap of one and a half pen widths on either side of it at its narrowest (where the V turns,
+# where the X crosses). In typefaces the inks of the staves stand 3.7 to 4.6 (Noto Sans Runic),
+# 4.0 to 5.0 (Junicode) and 7.4 to 7.6 (FreeMono) of their stroke widths apart, and 2.6 to 3.1 in
+# Junicode's bold, the heaviest of them. Narrower, a wide pen fills the space between the staves
+# and ᛖ, ᛗ and ᛞ become the same blot.
+LEGIBLE_SPAN = 5.0
 
 
 def _pt(x, y, softness=HARD):
@@ -295,10 +303,25 @@ def berkano(w, s, l, r, p, rng):
     return [_stave(), _bow(0, waist, 0.75 * w, r)[:-1] + _bow(waist, 1, 0.85 * w, r)]
 
 
+def _two_staves(w, p, rng, spread):
+    """The distance between the staves of ᛖ, ᛗ or ᛞ: ``w`` times the writer's ``spread`` this
+    time, but at least ``LEGIBLE_SPAN`` pen widths, so that the ink between them stays open."""
+    return max(w * rng.uniform(*spread), LEGIBLE_SPAN * p)
+
+
+def _legs(low, p):
+    """How far down the staves of ᛖ or ᛗ its V or X may reach from ``low`` (the form's choice):
+    it leaves legs of at least ``LEGIBLE_REACH`` pen widths below it, as a branch must show
+    beside the stroke it leaves (in typefaces the legs' ink is 3.4 (Junicode's bold) to 15.5
+    (FreeMono) of their stroke widths long); shorter, a wide pen draws ᛗ as ᛞ, whose X runs into
+    the staves' feet, and ᛖ as a blot."""
+    return min(low, 1.0 - LEGIBLE_REACH * p)
+
+
 def ehwaz(w, s, l, r, p, rng, depth=(0.22, 0.5)):
     # Two staves joined at the top by a V, like an M.
-    width = w * rng.uniform(0.9, 1.4)
-    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, rng.uniform(*depth)), _pt(width, 0),
+    width = _two_staves(w, p, rng, (0.9, 1.4))
+    return [[_pt(0, 1), _pt(0, 0), _pt(width / 2, _legs(rng.uniform(*depth), p)), _pt(width, 0),
              _pt(width, 1)]]
 
 
@@ -309,8 +332,8 @@ def ehwaz_deep(w, s, l, r, p, rng):
 
 def mannaz(w, s, l, r, p, rng, cross=(0.4, 0.65)):
     # Two staves with an X between their upper halves.
-    width = w * rng.uniform(0.9, 1.4)
-    cross = rng.uniform(*cross)
+    width = _two_staves(w, p, rng, (0.9, 1.4))
+    cross = _legs(rng.uniform(*cross), p)
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, cross)], [_pt(width, 0), _pt(0, cross)]]
 
 
@@ -342,7 +365,7 @@ def ingwaz_full(w, s, l, r, p, rng):
 
 def dagaz(w, s, l, r, p, rng):
     # Two staves joined by an X over the full height: a bow tie.
-    width = w * rng.uniform(0.9, 1.5)
+    width = _two_staves(w, p, rng, (0.9, 1.5))
     return [_stave(), _stave(width), [_pt(0, 0), _pt(width, 1)], [_pt(width, 0), _pt(0, 1)]]
 
 
