@@ -133,6 +133,18 @@ def test_mannaz_keeps_legs_below_its_x_and_dagaz_does_not():
     assert min(np.array(arm)[:, 1].max() for arm in dagaz(0.55, 0.7, 1.0, 0.5, 0.05, rng)[2:]) == 1.0
 
 
+def test_thurisaz_shows_its_stave_above_and_below_the_thorn():
+    # In every form of ᚦ the stave stands out at least a pen width beyond the thorn at both ends,
+    # whatever the writer's proportions and pen (p, in glyph units: up to a quarter of the stave);
+    # a thorn covering its stave was read as ᛒ.
+    rng = np.random.default_rng(0)
+    for name, glyph in FORMS[data.RUNES.index("ᚦ")]:
+        for _ in range(200):
+            pen = rng.uniform(0.02, 0.25)
+            _, thorn = glyph(0.55 * rng.uniform(0.69, 1.4), 0.7, rng.uniform(0.75, 1.25), 0.5, pen, rng)
+            assert thorn[0][1] >= pen and thorn[-1][1] <= 1.0 - pen + 1e-12, name
+
+
 def test_two_staved_runes_keep_their_staves_a_few_pen_widths_apart():
     # ᛖ's V, and ᛗ's and ᛞ's X, are drawn between two staves: in every form the staves stand at
     # least LEGIBLE_SPAN pen widths apart, whatever the writer's proportions and pen (p, in glyph

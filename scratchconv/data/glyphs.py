@@ -121,9 +121,12 @@ def uruz_slanted(w, s, l, r, p, rng):
 
 def thurisaz(w, s, l, r, p, rng, top=(0.16, 0.3), height=(0.42, 0.6), size=(0.9, 1.15)):
     # A bow (the thorn) on the right of the stave, by default around or a little above its
-    # middle, always leaving some stave above it (where ᚹ's flag starts at the very top).
-    top = rng.uniform(*top)
-    foot = min(top + rng.uniform(*height), 0.95)
+    # middle, always leaving some stave above it (where ᚹ's flag starts at the very top) and
+    # below it: at least a pen width at either end (the stave's ink stands out 1.1 (Noto Sans
+    # Runic), 1.6 (Junicode's bold), 2.4 (Junicode) and 4.4 (FreeMono) of its stroke widths above
+    # and below the thorn's), or a wide pen draws a bow that covers its stave, a D read as ᛒ.
+    top = max(rng.uniform(*top), p)
+    foot = min(top + rng.uniform(*height), 0.95, 1.0 - p)
     reach = w * l * rng.uniform(*size)
     # Real hands draw this bow rounder than their other corners (D- or P-like).
     return [_stave(), _bow(top, foot, reach, rng.uniform(r, 1.0))]
