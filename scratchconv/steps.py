@@ -28,6 +28,7 @@ import numpy as np
 
 from . import backend
 from .layers import Conv2D, MaxPooling2D
+from .layers.base import shape_str
 
 
 class LayerStep:
@@ -127,8 +128,12 @@ class ConvPoolStep:
             raise RuntimeError(f"step {self.name!r} last ran forward with training=False, which keeps no "
                                f"record of the pooling's winners; run forward with training=True before "
                                f"backward")
+        dy = np.asarray(dy)
+        if dy.shape != y.shape:  # a kernel given another shape would write past its arrays
+            raise ValueError(f"step {self.name!r}: backward takes dL/dy of the shape of the last forward's "
+                             f"output, {shape_str(y.shape)}, got {shape_str(dy.shape)}")
         dw, db, dx = backend.kernels().conv2d_maxpool_backward(
-            np.asarray(dy, dtype=conv.dtype), y, argmax, x, conv.params["kernel"], conv.strides,
+            dy.astype(conv.dtype, copy=False), y, argmax, x, conv.params["kernel"], conv.strides,
             conv.pads, conv.activation == "relu", need_db=conv.use_bias, need_dx=need_dx,
             workspace=self._workspace)
         conv.grads["kernel"] = dw

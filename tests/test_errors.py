@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scratchconv import Sequential, set_seed
+from scratchconv import Sequential, layers, set_seed
 from scratchconv.layers import Conv2D, Dense, Flatten, MaxPooling2D
 from scratchconv.optimizers import SGD
 
@@ -27,6 +27,53 @@ def test_a_wrong_input_shape_names_the_layer_and_both_shapes():
     with pytest.raises(ValueError, match=r"^Conv2D layer 'c1' expected input of shape \(None, 50, 50, 3\), "
                                          r"got \(2, 28, 28, 1\)$"):
         layer.forward(np.zeros((2, 28, 28, 1)))
+
+
+# Every layer with a backward, on images (N, 4, 4, 2) or on flat input (N, 6).
+BACKWARD_LAYERS = {
+    "conv relu": (lambda: Conv2D(2, 3, activation="relu"), (4, 4, 2)),
+    "conv tanh": (lambda: Conv2D(2, 3, activation="tanh"), (4, 4, 2)),
+    "max pooling": (lambda: MaxPooling2D(2), (4, 4, 2)),
+    "average pooling": (lambda: layers.AveragePooling2D(2), (4, 4, 2)),
+    "global average": (layers.GlobalAveragePooling2D, (4, 4, 2)),
+    "global max": (layers.GlobalMaxPooling2D, (4, 4, 2)),
+    "flatten": (Flatten, (4, 4, 2)),
+    "relu": (layers.ReLU, (4, 4, 2)),
+    "softmax": (layers.Softmax, (6,)),
+    "activation": (lambda: layers.Activation("sigmoid"), (6,)),
+    "batch normalization": (layers.BatchNormalization, (4, 4, 2)),
+    "dropout": (lambda: layers.Dropout(0.5), (4, 4, 2)),
+    "dense": (lambda: Dense(3, activation="relu"), (6,)),
+}
+
+
+@pytest.mark.parametrize("name", BACKWARD_LAYERS)
+def test_a_backward_given_another_batch_than_its_forward_names_both_shapes(name, on_backend):
+    # A numba kernel given another batch than its cache's would write past its arrays.
+    make, sample = BACKWARD_LAYERS[name]
+    layer = make()
+    with pytest.raises(RuntimeError, match="has run no forward yet"):
+        layer.backward(np.ones((3,) + sample, np.float32))
+    y = layer.forward(np.random.default_rng(0).standard_normal((3,) + sample).astype(np.float32),
+                      training=True)
+    wrong = (5,) + y.shape[1:]
+    with pytest.raises(ValueError, match=rf"^{type(layer).__name__} layer '{layer.name}': backward takes "
+                                         rf"dL/dy of the shape of the last forward's output, "
+                                         rf"\({', '.join(map(str, y.shape))}\), got \(5, "):
+        layer.backward(np.ones(wrong, np.float32))
+    assert layer.backward(np.ones(y.shape, np.float32)).shape == (3,) + sample
+
+
+def test_a_fused_step_given_another_batch_names_both_shapes(on_backend):
+    m = Sequential([Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1)), MaxPooling2D(2), Flatten(),
+                    Dense(3)])
+    m._forward(np.zeros((4, 6, 6, 1), np.float32), training=True)
+    step = m.steps[0]
+    with pytest.raises(ValueError, match=r"backward takes dL/dy of the shape of the last forward's output, "
+                                         r"\(4, 2, 2, 2\), got \(9, 2, 2, 2\)$"):
+        step.backward(np.ones((9, 2, 2, 2), np.float32))
+    with pytest.raises(ValueError, match=r"^Dense layer .*\(4, 3\), got \(9, 3\)$"):
+        m.backward(np.ones((9, 3), np.float32))
 
 
 def test_fit_with_a_wrong_input_shape_names_the_first_layer():

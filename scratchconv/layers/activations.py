@@ -155,6 +155,7 @@ class ReLU(Layer):
         return self._y
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         return gradient("relu", dy, self._y) if need_dx else None
 
     def kink_pattern(self, x, y):
@@ -182,10 +183,12 @@ class Softmax(Layer):
         return self._y
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         return gradient("softmax", dy, self._y) if need_dx else None
 
     def backward_from_logits(self, dz, need_dx=True):
         """Backward when dz = dL/dlogits is already known: the logits are this layer's input."""
+        dz = self._check_gradient(dz)
         return dz if need_dx else None
 
 
@@ -209,7 +212,7 @@ class Activated(Layer):
         return self._y
 
     def backward(self, dy, need_dx=True):
-        dy = np.asarray(dy, dtype=self.dtype)
+        dy = self._check_gradient(dy)
         # dz only lives until backward_from_logits has turned it into gradients, so one buffer
         # serves every step (a fresh array per step costs page faults as well as the pass).
         if self._dz is None or self._dz.shape != dy.shape:
@@ -250,6 +253,7 @@ class Activation(Activated):
 
     def backward_from_logits(self, dz, need_dx=True):
         """The linear part is the identity: dL/dx = dz."""
+        dz = self._check_gradient(dz)
         return dz if need_dx else None
 
     def get_config(self):

@@ -102,6 +102,7 @@ class Layer:
 
     _default_name = "layer"
     _released = None  # why the cache does not hold the last forward (see release_cache); None when it does
+    _y_shape = None  # the output shape of the last forward, batch axis included; None before any
 
     def __init_subclass__(cls, **kwargs):
         """Register every concrete layer (one that names its own ``_default_name``)."""
@@ -199,6 +200,7 @@ class Layer:
             raise ValueError(f"{self.describe()} expected input of shape "
                              f"{shape_str((None,) + self.input_shape)}, got {shape_str(x.shape)}")
         self._released = None  # this forward fills the cache again
+        self._y_shape = (len(x),) + tuple(self.compute_output_shape(self.input_shape))
         return x.astype(self.dtype, copy=False)
 
     def release_cache(self, why):
@@ -208,10 +210,21 @@ class Layer:
         cached arrays here too."""
         self._released = why
 
-    def _check_cache(self):
-        """Called by ``backward`` before it reads the cache: raise if a fused step released it."""
+    def _check_gradient(self, dy):
+        """What every ``backward`` does first with ``dy`` = dL/dy (or dL/dz, of the same shape):
+        check that the cache holds the last forward (no fused step released it) and that ``dy``
+        has that forward's output shape, the batch included: a kernel given another shape would
+        read and write past its arrays. Returns ``dy`` in the layer's dtype."""
         if self._released is not None:
             raise RuntimeError(f"{self.describe()}: {self._released}")
+        if self._y_shape is None:
+            raise RuntimeError(f"{self.describe()} has run no forward yet, so it has nothing to run "
+                               f"backward from")
+        dy = np.asarray(dy)
+        if dy.shape != self._y_shape:
+            raise ValueError(f"{self.describe()}: backward takes dL/dy of the shape of the last "
+                             f"forward's output, {shape_str(self._y_shape)}, got {shape_str(dy.shape)}")
+        return dy.astype(self.dtype, copy=False)
 
     def compute_output_shape(self, input_shape):
         """Output shape of one sample (no batch axis) for ``input_shape``."""

@@ -96,16 +96,17 @@ class Conv2D(Activated):
         if self.activation != "relu":
             return super().backward(dy, need_dx)
         # The fused ReLU's mask is applied inside the backward kernel.
-        return self._backward(np.asarray(dy, dtype=self.dtype), self._y, need_dx)
+        return self._backward(dy, need_dx, relu=True)
 
     def backward_from_logits(self, dz, need_dx=True):
         """Backward from dz = dL/dz, the gradient before the activation."""
-        return self._backward(dz, None, need_dx)
+        return self._backward(dz, need_dx, relu=False)
 
-    def _backward(self, dy, relu_y, need_dx):
-        self._check_cache()
+    def _backward(self, dy, need_dx, relu):
+        dy = self._check_gradient(dy)
         dw, db, dx = backend.kernels().conv2d_backward(dy, self._x, self.params["kernel"],
-                                                       self.strides, self.pads, relu_y=relu_y,
+                                                       self.strides, self.pads,
+                                                       relu_y=self._y if relu else None,
                                                        need_db=self.use_bias, need_dx=need_dx,
                                                        workspace=self._workspace)
         self._set_grads(dw, db)

@@ -103,9 +103,9 @@ class Dropout(Layer):
         return x * self._scale
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         if not need_dx:
             return None
-        dy = np.asarray(dy, dtype=self.dtype)
         return dy if self._scale is None else dy * self._scale
 
     def get_config(self):

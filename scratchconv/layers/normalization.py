@@ -132,7 +132,7 @@ class BatchNormalization(Layer):
         return x * gamma_inv + offset
 
     def backward(self, dy, need_dx=True):
-        dy = np.asarray(dy, dtype=self.dtype)
+        dy = self._check_gradient(dy)
         x_hat = self._x_hat
         if self.center:
             self.grads["beta"] = dy.sum(axis=self._reduce)

@@ -73,10 +73,10 @@ class MaxPooling2D(_Pooling2D):
         self._argmax = None
 
     def backward(self, dy, need_dx=True):
-        self._check_cache()
+        dy = self._check_gradient(dy)
         if not need_dx:
             return None
-        return backend.kernels().maxpool2d_backward(dy.astype(self.dtype, copy=False), self._argmax, self._x_shape)
+        return backend.kernels().maxpool2d_backward(dy, self._argmax, self._x_shape)
 
     def kink_pattern(self, x, y):
         """The winner of every window: a step that swaps a window's two largest values
@@ -120,9 +120,10 @@ class AveragePooling2D(_Pooling2D):
         return backend.kernels().avgpool2d_forward(x, self.pool_size, self.strides, self.pads)
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         if not need_dx:
             return None
-        return backend.kernels().avgpool2d_backward(np.asarray(dy, dtype=self.dtype), self._x_shape,
+        return backend.kernels().avgpool2d_backward(dy, self._x_shape,
                                                     self.pool_size, self.strides, self.pads)
 
 
@@ -170,10 +171,11 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         return self._shaped(x.mean(axis=(1, 2), keepdims=True))
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         if not need_dx:
             return None
         h, w, c = self.input_shape
-        dy = np.asarray(dy, dtype=self.dtype).reshape(len(dy), 1, 1, c)
+        dy = dy.reshape(len(dy), 1, 1, c)
         return np.broadcast_to(dy / (h * w), (len(dy), h, w, c)).copy()
 
 
@@ -197,9 +199,10 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         return self._shaped(y)
 
     def backward(self, dy, need_dx=True):
+        dy = self._check_gradient(dy)
         if not need_dx:
             return None
-        dy = np.asarray(dy, dtype=self.dtype).reshape(len(dy), 1, 1, self.input_shape[2])
+        dy = dy.reshape(len(dy), 1, 1, self.input_shape[2])
         return (self._share * dy).astype(self.dtype, copy=False)
 
     def kink_pattern(self, x, y):
