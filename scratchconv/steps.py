@@ -203,15 +203,7 @@ def plan(layers):
     """The steps that run ``layers`` in order: each Conv2D directly followed by a MaxPooling2D
     it fuses with (:meth:`ConvPoolStep.fuses`) as one ConvPoolStep, every other layer as a
     LayerStep."""
-    steps, i = [], 0
-    while i < len(layers):
-        if i + 1 < len(layers) and ConvPoolStep.fuses(layers[i], layers[i + 1]):
-            steps.append(ConvPoolStep(layers[i], layers[i + 1]))
-            i += 2
-        else:
-            steps.append(LayerStep(layers[i]))
-            i += 1
-    return steps
+    return _pairs(layers, ConvPoolStep.fuses, ConvPoolStep, LayerStep)
 
 
 def for_inference(steps):
@@ -221,13 +213,20 @@ def for_inference(steps):
     conv-pairs`` (2-core Xeon, 2026-12-02, load average 4 from other work; the tutorial model's
     predict, ms per batch, one pair step against two steps): 6.08 / 6.59 at batch 32, 48.1 /
     50.9 at batch 256."""
+    return _pairs(steps, ConvPoolPairStep.fuses, ConvPoolPairStep, lambda step: step)
+
+
+def _pairs(items, fuses, pair, single):
+    """``items`` from the first on, each two in a row that ``fuses(a, b)`` accepts as
+    ``pair(a, b)`` and every other one as ``single(item)``: the one rule of :func:`plan` and
+    :func:`for_inference`."""
     out, i = [], 0
-    while i < len(steps):
-        if i + 1 < len(steps) and ConvPoolPairStep.fuses(steps[i], steps[i + 1]):
-            out.append(ConvPoolPairStep(steps[i], steps[i + 1]))
+    while i < len(items):
+        if i + 1 < len(items) and fuses(items[i], items[i + 1]):
+            out.append(pair(items[i], items[i + 1]))
             i += 2
         else:
-            out.append(steps[i])
+            out.append(single(items[i]))
             i += 1
     return out
 
