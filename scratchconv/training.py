@@ -177,14 +177,15 @@ class Training:
             raise ValueError(f"{where}: x holds no samples")
         return x
 
-    def _warn_if_unscaled(self, x, where):
+    def _warn_if_unscaled(self, x, where, extremes=None):
         """Warn, once per model, when images x (n, h, w, c) are non-negative and reach above
         UNSCALED: pixels of 0-255 that were not divided by 255 (the loader's images are in
-        [0, 1]), which train and predict without an error, but badly."""
+        [0, 1]), which train and predict without an error, but badly. ``extremes``: x's
+        (min, max) when the caller has them (``check_finite``'s), else they are read from x."""
         if self._warned_unscaled or x.ndim != 4:
             return
-        top = float(x.max())
-        if top > UNSCALED and float(x.min()) >= 0:
+        top = float(x.max() if extremes is None else extremes[1])
+        if top > UNSCALED and float(x.min() if extremes is None else extremes[0]) >= 0:
             self._warned_unscaled = True
             warnings.warn(f"{where}: the images in x reach {top:g}, as pixels of 0-255 do: scale "
                           f"them to [0, 1] (x / 255) as the model's training images were "
@@ -416,8 +417,7 @@ class Training:
         read once per batch, not once per pass (:meth:`_predict_batch`).
         """
         x = self._check_x(x, "predict")
-        check_finite(x, "x", "predict")
-        self._warn_if_unscaled(x, "predict")
+        self._warn_if_unscaled(x, "predict", check_finite(x, "x", "predict"))
         batch_size = _positive_int(batch_size, "batch_size")
         steps = math.ceil(len(x) / batch_size)
         bar = ProgressBar(steps, _verbosity(verbose))
