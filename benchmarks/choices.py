@@ -25,7 +25,8 @@ prints a small table; the comments and docs that quote these figures cite this c
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
 - ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
-  (1,024 samples), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
+  (1,024 samples), run as two ConvPoolSteps (not as the one pair step it runs as, which takes
+  one pass), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
   step in one pass over the batch; otherwise the dense steps in one pass, see
   ``Training.predict``); on every core by the wall clock, and on one thread by CPU time.
 - ``conv-pairs``: ``steps.for_inference``. ``predict`` of the tutorial model at batch 32 and 256
@@ -220,11 +221,14 @@ def dense_outer(repeats):
 
 def predict_passes(repeats):
     """ms per 256 samples (medians) of predict at batch 256 with PREDICT_CHUNK at each of
-    PREDICT_PASSES: on every core (wall clock) and on one thread (CPU time)."""
+    PREDICT_PASSES: on every core (wall clock) and on one thread (CPU time). The tutorial
+    model's inference steps are its two ConvPoolSteps here, as for a model whose convolutions
+    do not pair (a ConvPoolPairStep runs in one pass whatever PREDICT_CHUNK is)."""
     from scratchconv import training
     saved = training.PREDICT_CHUNK
     runner = models.ScratchconvRunner(50, os.cpu_count() or 1)
     model = runner.model
+    model._inference_steps, model._inference_of = model.steps, model.steps
     x, _ = models.make_data(1024, 50)
     calls = {chunk: (lambda: model.predict(x, batch_size=256, verbose=0)) for chunk in PREDICT_PASSES}
 
@@ -237,6 +241,7 @@ def predict_passes(repeats):
             one_core = time_interleaved(calls, repeats, time.process_time, before=set_chunk)
     finally:
         training.PREDICT_CHUNK = saved
+        model._inference_of = None  # planned again at the next pass
     return {"threads": os.cpu_count() or 1, "chunk": saved, "rows": [
         {"pass_samples": chunk, "every_core_ms": _median_ms(every_core[chunk]) / 4,
          "one_thread_ms": _median_ms(one_core[chunk]) / 4} for chunk in PREDICT_PASSES]}
@@ -497,7 +502,7 @@ def format_report(result):
     if "predict-passes" in result:
         r = result["predict-passes"]
         lines += [f"predict-passes: PREDICT_CHUNK (now {r['chunk']}); predict of the tutorial model "
-                  "at batch 256, the convolutional steps in passes of this many samples, median ms "
+                  "as two ConvPoolSteps at batch 256, the convolutional steps in passes of this many samples, median ms "
                   f"per 256 samples on {r['threads']} threads (wall clock) and on one (CPU time)"]
         lines += _table(r["rows"], ("pass_samples", "pass", ">4"),
                         ("every_core_ms", f"{r['threads']} threads", ">10.2f"),

@@ -31,22 +31,25 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .checks import check_finite, is_int, is_number
-from .layers import Softmax
+from .layers import Flatten, Softmax
 from .layers.base import shape_str
 from .progress import ProgressBar
 from .random import generator
+from .steps import ConvPoolPairStep
 
 # Non-negative image inputs reaching above this look like unscaled 0-255 pixels: scaled images
 # are at most 1 (standardised ones, which can exceed it, have negative values too).
 UNSCALED = 1.5
 
 
-# Samples per pass of predict's convolutional steps (see ``Training.predict``). ``python -m
-# benchmarks.choices --only predict-passes --repeats 9`` (2-core Xeon, 2026-12-02, load average
-# 6.5 from other work; ms per 256 samples at batch 256, two threads by the wall clock / one
-# thread by CPU time): passes of 16: 43.6 / 75.9, of 32: 43.3 / 79.1, of 64: 44.9 / 76.3, every
-# step in one pass of 256: 46.2 / 72.8. On one thread a single pass does as well, on two cores
-# small passes do.
+# Samples per pass of predict's convolutional steps (see ``Training._predict_batch``), when a
+# step among them writes its whole output for the pass (a ConvPoolPairStep writes only its
+# second pooled output, and runs in one pass). ``python -m benchmarks.choices --only
+# predict-passes --repeats 9`` (2-core Xeon, 2026-12-02, load average 6.5 from other work; ms
+# per 256 samples at batch 256 of the tutorial model then run as two ConvPoolSteps, two threads
+# by the wall clock / one thread by CPU time): passes of 16: 43.6 / 75.9, of 32: 43.3 / 79.1, of
+# 64: 44.9 / 76.3, every step in one pass of 256: 46.2 / 72.8. On one thread a single pass does
+# as well, on two cores small passes do.
 PREDICT_CHUNK = 32
 
 
@@ -414,7 +417,9 @@ class Training:
         (the convolutions, whose activations are large per sample) in passes of at most
         ``PREDICT_CHUNK`` samples, so that a pass's activations stay in cache, and through the
         rest (the dense layers, whose kernels are large) in one pass, so that each kernel is
-        read once per batch, not once per pass (:meth:`_predict_batch`).
+        read once per batch, not once per pass; convolutions that run as ConvPoolPairSteps keep
+        each sample's activations in its thread's cache themselves, and run in one pass over
+        the batch (:meth:`_predict_batch`).
         """
         x = self._check_x(x, "predict")
         self._warn_if_unscaled(x, "predict", check_finite(x, "x", "predict"))
@@ -431,16 +436,15 @@ class Training:
 
     def _predict_batch(self, x):
         """predict's outputs for one batch x (n,) + input_shape: one pass of every step when n
-        is at most PREDICT_CHUNK; else the steps before the first that takes flat input in
-        passes of at most PREDICT_CHUNK samples, their outputs gathered, then the remaining
-        steps in one pass over all n. ``python -m benchmarks.choices --only predict-passes``
-        times it against other pass sizes."""
+        is at most PREDICT_CHUNK, or when the steps before the first that takes flat input write
+        no large activations (``_in_one_pass``); else
+        those steps in passes of at most PREDICT_CHUNK samples, their outputs gathered, then
+        the remaining steps in one pass over all n. ``python -m benchmarks.choices --only
+        predict-passes`` times it against other pass sizes."""
         steps = self.inference_steps
-        if len(x) <= PREDICT_CHUNK:
-            return self._forward(x, training=False)
         flat = next((i for i, step in enumerate(steps) if len(step.layers[0].input_shape) == 1),
                     len(steps))
-        if flat == 0:
+        if len(x) <= PREDICT_CHUNK or all(map(_in_one_pass, steps[:flat])):
             return self._forward(x, training=False)
         head = None
         for start in range(0, len(x), PREDICT_CHUNK):
@@ -454,6 +458,14 @@ class Training:
         # would write past its arrays). It says why it cannot instead (Sequential._backward).
         self._ran = None
         return y
+
+
+def _in_one_pass(step):
+    """Whether predict runs a step before the dense ones over the whole batch at once: a
+    ConvPoolPairStep keeps each sample's activations in its thread's scratch and writes only
+    its small output (``python -m benchmarks.choices --only conv-pairs``), and a Flatten
+    writes nothing (a view)."""
+    return isinstance(step, ConvPoolPairStep) or isinstance(step.layers[0], Flatten)
 
 
 class _Means:

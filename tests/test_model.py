@@ -242,6 +242,29 @@ def test_large_predict_batches_run_the_convolutions_in_passes_of_predict_chunk_s
     assert model.backward(np.ones((8, 4), np.float32)).shape == x[:8].shape
 
 
+def test_large_predict_batches_run_in_one_pass_when_the_convolutions_pair(monkeypatch):
+    # Two convolution + pooling steps in a row run as one ConvPoolPairStep, which keeps each
+    # sample's activations in its thread's scratch, and Flatten is a view: the whole batch goes
+    # in one pass.
+    from scratchconv import training
+    from scratchconv.steps import ConvPoolPairStep
+
+    model = Sequential([Conv2D(3, 3, activation="relu", input_shape=(10, 10, 2)), MaxPooling2D(),
+                        Conv2D(4, 3, activation="relu"), MaxPooling2D(), Flatten(),
+                        Dense(4, activation="softmax")])
+    model.compile("adam", "categorical_crossentropy")
+    assert isinstance(model.inference_steps[0], ConvPoolPairStep)
+    x, _ = data(11, shape=(10, 10, 2))
+    monkeypatch.setattr(training, "PREDICT_CHUNK", 3)
+    passes = []
+    forward = model._forward
+    monkeypatch.setattr(model, "_forward", lambda xs, training=False, steps=None: passes.append(
+        (len(xs), len(model.inference_steps if steps is None else steps))) or forward(xs, training, steps))
+    out = model.predict(x, batch_size=8, verbose=0)
+    assert passes == [(8, 3), (3, 3)]  # the pair step, Flatten, Dense
+    np.testing.assert_allclose(out, model.forward(x), rtol=1e-6)
+
+
 # ----- progress output -----------------------------------------------------------------------
 
 def test_verbose_0_prints_nothing(capsys):
