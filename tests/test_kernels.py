@@ -819,3 +819,48 @@ def test_the_training_forward_pools_2x2_blocks_as_computed_with_the_winners_the_
     assert y.shape == (3, 3, 4, 8) and np.isneginf(z).any() and np.isneginf(y).any()
     np.testing.assert_array_equal(y, want_y)
     np.testing.assert_array_equal(argmax, want_argmax)
+
+
+def test_each_fused_kernel_is_compiled_once_per_kind_of_call():
+    # numba compiles a function (and all it compiles into it) once per tuple of argument types,
+    # so a call site passing the same values as another type pays the whole compile again
+    # (tens of seconds for _conv_maxpool_sample, every method inside it). Three such types
+    # hide in plain code: a constant argument (Literal[int]), an omitted default (omitted) and
+    # a prange index passed on as it is (uint64, as numba types it in the parallel loop; int64
+    # where it types the loop as a range and on the calling thread). After a model of the
+    # tutorial's layer kinds predicts and trains at batch 1 (on the calling thread) and 2 (a
+    # parallel region), no kernel has one: neither among the versions this process compiled or
+    # loaded, nor among those numba's cache holds for this source (the versions other
+    # processes compiled, which this one loads without compiling what they call).
+    from numba import types
+    from numba.core.dispatcher import Dispatcher
+
+    from scratchconv import Sequential, layers
+    from scratchconv.kernels import numba_kernels
+
+    previous = backend.get_backend()
+    backend.set_backend("numba")
+    try:
+        # conv1 directly at inference and by im2col in training, conv2 by Winograd in both.
+        model = Sequential([layers.Conv2D(32, (3, 3), activation="relu", input_shape=(10, 10, 3)),
+                            layers.MaxPooling2D((2, 2)),
+                            layers.Conv2D(8, (3, 3), activation="relu"),
+                            layers.MaxPooling2D((2, 2)), layers.Flatten(), layers.Dense(4)])
+        model.compile(optimizer="adam", loss="mse")
+        for n in (1, 2):
+            x = random((n, 10, 10, 3), np.float32, n)
+            model.predict(x, verbose=0)
+            model.train_on_batch(x, random((n, 4), np.float32, n))
+    finally:
+        backend.set_backend(previous)
+    kernels = {name: k for name, k in vars(numba_kernels).items() if isinstance(k, Dispatcher)}
+    assert {"_conv_maxpool_sample", "_conv_maxpool_pair_thread", "_winograd_backward_thread",
+            "_conv_backward_thread"} <= set(kernels)
+    bad = []
+    for name, kernel in sorted(kernels.items()):
+        cached = kernel._cache._cache_file._load_index() if numba_kernels.CACHE else {}
+        for sig in set(kernel.signatures) | {key[0] for key in cached}:
+            for i, arg in enumerate(sig):
+                if isinstance(arg, (types.Literal, types.Omitted)) or arg == types.uint64:
+                    bad.append(f"{name} argument {i}: {arg}")
+    assert not bad, "compiled for an argument type of its own: " + "; ".join(bad)

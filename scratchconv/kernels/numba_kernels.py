@@ -62,6 +62,20 @@ calling thread without a parallel region (``_deal``, ``_on_all_threads``): wakin
 cost more than the work. The products are single-threaded BLAS calls (numba's ``np.dot``); how
 numba's threads and the BLAS's share the cores (and why) is :mod:`scratchconv.kernels.threads`,
 whose policy importing this module applies.
+
+One compile per kind of call: numba compiles a function once for each tuple of argument
+types it is called with, and the callees it compiles into it with it, so two call sites that
+pass the same values as different types pay the compile twice (the fused forward's
+``_conv_maxpool_sample``, with every method compiled inside it, takes tens of seconds). Two
+such differences hide in plain code: a constant argument (``f(x, 0)``) is typed
+``Literal[int](0)``, a type of its own, so the call sites pass ``np.int64(0)`` instead (an
+omitted default argument is a type of its own too, so there are none); and numba types a
+``prange`` loop twice, first as a plain range (its index int64), then as a parallel loop (its
+index uint64), compiling what the loop calls with its index for both, so the parallel kernels
+pass ``np.int64(t)`` to their thread shares (an int64, as ``_deal``'s thread 0 on the calling
+thread). What does make a second version on purpose is None against
+an array (``argmax`` at inference and in training): numba prunes the branches that test it.
+``tests/test_kernels.py`` checks the signatures after a model's steps at batch 1 and 2.
 """
 from collections import namedtuple
 
@@ -117,9 +131,10 @@ def _copy_pixel(x, b, hi, wi, dst):
 
 
 @njit(cache=CACHE)
-def _im2col(x, b, g, col, first_row=0):
+def _im2col(x, b, g, col, first_row):
     """col[(i - first_row)*W_out + j, (p*KW + q)*C + c] = x_pad[b, s_h*i + p, s_w*j + q, c] for
-    sample b, for the output rows i from ``first_row`` on that col's rows hold (all by default).
+    sample b, for the output rows i from ``first_row`` on that col's rows hold (all from
+    ``np.int64(0)``: see "One compile per kind of call" in the module's docstring).
 
     ``x`` is the input seen as (N, H, W*C), ``g`` the Geometry; col holds whole output rows.
     For one kernel row p the KW*C entries come from KW consecutive pixels of one input row,
@@ -211,7 +226,7 @@ def _conv_sample(x, b, w2, bias, g, col, yb, add_bias, relu):
     x : (N, H, W*C_in); w2 : (KH*KW*C_in, C_out); col : (H_out*W_out, KH*KW*C_in) scratch;
     yb : (H_out*W_out, C_out).
     """
-    _im2col(x, b, g, col)
+    _im2col(x, b, g, col, np.int64(0))
     np.dot(col, w2, yb)
     if add_bias or relu:
         for r in range(yb.shape[0]):
@@ -531,7 +546,7 @@ def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, argmax, add_bias, relu
             break
         _direct_rows(xp, wt, i, acc)
         if pool_tiles:
-            _pool_row_pair(acc, 0, i, h_out, bias, yb, argmax, b, add_bias, relu)
+            _pool_row_pair(acc, np.int64(0), i, h_out, bias, yb, argmax, b, add_bias, relu)
             continue
         for k in range(rows):
             for j in range(w_out):
@@ -672,7 +687,7 @@ def _bias_sum(dz, db):
 @njit(cache=CACHE)
 def _weight_gradient(x, b, dz, g, col, dw):
     """dw = im2col(x[b])^T @ dz, sample b's share of the kernel's gradient (KH*KW*C_in, C_out)."""
-    _im2col(x, b, g, col)
+    _im2col(x, b, g, col, np.int64(0))
     np.dot(col.T, dz, dw)
 
 
@@ -798,7 +813,9 @@ def _conv_forward(counter, x, w2, bias, g, cols, y, add_bias, relu):
     the samples one at a time from ``counter`` (``_next_sample``).
     """
     for t in prange(cols.shape[0]):
-        _conv_forward_thread(t, counter, x, w2, bias, g, cols, y, add_bias, relu)
+        # np.int64(t): numba types the loop first as a range (t int64), then as a parallel
+        # loop (t uint64), compiling the thread share for both; _deal passes an int64 too.
+        _conv_forward_thread(np.int64(t), counter, x, w2, bias, g, cols, y, add_bias, relu)
 
 
 @njit(cache=CACHE)
@@ -830,9 +847,10 @@ def _conv_maxpool(counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
     winners, or None. The threads take the samples one at a time from ``counter``
     (``_next_sample``).
     """
-    for t in prange(ys.shape[0]):
-        _conv_maxpool_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
-                             xps, es, vs, ms, add_bias, relu, method, pool_tiles, y, argmax)
+    for t in prange(ys.shape[0]):  # np.int64(t): as in _conv_forward
+        _conv_maxpool_thread(np.int64(t), counter, x, w2, bias, g, h_out, pool, cols, ys, wf,
+                             band_rows, xps, es, vs, ms, add_bias, relu, method, pool_tiles, y,
+                             argmax)
 
 
 @njit(cache=CACHE)
@@ -884,10 +902,9 @@ def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
         _conv_sample(x, b, w2, bias, g, cols[t], buf, add_bias, relu)
     if not pool_tiles:
         if argmax is None:  # a plain test of the argument, which numba prunes
-            no_argmax = np.empty((0, 0, 0), np.int64)
-            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, no_argmax, False)
+            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, None)
         else:
-            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, argmax[b], True)
+            _maxpool_sample(z, ph, pw, psh, psw, ptop, pleft, yb, argmax[b])
 
 
 @njit(parallel=True, cache=CACHE)
@@ -905,11 +922,12 @@ def _conv_maxpool_pair(counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_
     w2_ .. pool_tiles_ the second; between : (T, Hp, Wp*C) scratch; y : the second pooled
     output (N, Hp2, Wp2, C_out2).
     """
-    for t in prange(between.shape[0]):
-        _conv_maxpool_pair_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys, wf, band_rows,
-                                  xps, es, vs, ms, add_bias, relu, method, pool_tiles, between,
-                                  w2_, bias_, g_, h_out_, pool_, cols_, ys_, wf_, band_rows_, xps_,
-                                  es_, vs_, ms_, add_bias_, relu_, method_, pool_tiles_, y)
+    for t in prange(between.shape[0]):  # np.int64(t): as in _conv_forward
+        _conv_maxpool_pair_thread(np.int64(t), counter, x, w2, bias, g, h_out, pool, cols, ys,
+                                  wf, band_rows, xps, es, vs, ms, add_bias, relu, method,
+                                  pool_tiles, between, w2_, bias_, g_, h_out_, pool_, cols_, ys_,
+                                  wf_, band_rows_, xps_, es_, vs_, ms_, add_bias_, relu_, method_,
+                                  pool_tiles_, y)
 
 
 @njit(cache=CACHE)
@@ -928,7 +946,7 @@ def _conv_maxpool_pair_thread(t, counter, x, w2, bias, g, h_out, pool, cols, ys,
     b = _next_sample(counter)
     while b < x.shape[0]:
         _conv_maxpool_sample(t, x, b, first, first_flags, h, None)
-        _conv_maxpool_sample(t, rows, 0, second, second_flags, y[b], None)
+        _conv_maxpool_sample(t, rows, np.int64(0), second, second_flags, y[b], None)
         b = _next_sample(counter)
 
 
@@ -951,10 +969,10 @@ def _conv_backward(counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols
     db come from ``_winner_gradients`` instead, with h_out (the convolution's H_out), w_pooled (Wp) and its
     scratch xps (T, H_pad, W_pad*C_in), the padded sample (``_padded_shape``).
     """
-    for t in prange(cols.shape[0]):
-        _conv_backward_thread(t, counter, dy, relu_y, argmax, x, w2t, g, h_out, w_pooled, cols,
-                              dzs, xps, db_parts, dw_parts, dx, relu, pooled, need_db,
-                              need_dw, need_dx, winners)
+    for t in prange(cols.shape[0]):  # np.int64(t): as in _conv_forward
+        _conv_backward_thread(np.int64(t), counter, dy, relu_y, argmax, x, w2t, g, h_out,
+                              w_pooled, cols, dzs, xps, db_parts, dw_parts, dx, relu, pooled,
+                              need_db, need_dw, need_dx, winners)
 
 
 @njit(cache=CACHE)
@@ -999,10 +1017,10 @@ def _winograd_backward(counter, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dz
     (T, 16, tiles, C_out), xps the padded sample (T, 2*th + 2, (2*tw + 2)*C_in), es
     (T, 4, 4, tw*C_in), vs (T, 16, tiles, C_in), which holds V for dw and then dV for dx.
     """
-    for t in prange(dms.shape[0]):
-        _winograd_backward_thread(t, counter, dy, relu_y, argmax, x, ut, g, h_out, tiles_w, dzs,
-                                  dms, xps, es, vs, db_parts, du_parts, dx, relu, pooled,
-                                  need_db, need_dw, need_dx)
+    for t in prange(dms.shape[0]):  # np.int64(t): as in _conv_forward
+        _winograd_backward_thread(np.int64(t), counter, dy, relu_y, argmax, x, ut, g, h_out,
+                                  tiles_w, dzs, dms, xps, es, vs, db_parts, du_parts, dx, relu,
+                                  pooled, need_db, need_dw, need_dx)
 
 
 @njit(cache=CACHE)
@@ -1019,7 +1037,7 @@ def _winograd_backward_thread(t, counter, dy, relu_y, argmax, x, ut, g, h_out, t
         _winograd_tile_gradient(dz, tiles_w, h_out, dm)
         if need_dw:
             xp = _padded_sample(x, b, g, xps[t])
-            _winograd_input(xp, 0, xps.shape[1] // 2 - 1, tiles_w, es[t], v)
+            _winograd_input(xp, np.int64(0), xps.shape[1] // 2 - 1, tiles_w, es[t], v)
             for a in range(16):
                 np.dot(v[a].T, dm[a], du_parts[b, a])
         if need_dx:
@@ -1477,9 +1495,10 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
 
 
 @njit(cache=CACHE)
-def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax, keep_argmax):
-    """One sample, one pass per window: the running maximum and, if ``keep_argmax``, where it
-    came from (the inference forward needs no argmax and passes an empty one).
+def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax):
+    """One sample, one pass per window: the running maximum and, unless ``argmax`` is None,
+    where it came from (the inference forward needs no argmax; None compiles a version without
+    it, numba prunes the branches).
 
     x : (H, W, C); y, argmax : (H_out, W_out, C). A later value replaces the maximum only if
     strictly greater, so on a tie the first pixel in row-major window order wins; padding
@@ -1491,7 +1510,7 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax, keep_argmax):
         for j in range(w_out):
             for cc in range(c):
                 y[i, j, cc] = -np.inf
-                if keep_argmax:
+                if argmax is not None:
                     argmax[i, j, cc] = 0
             for p in range(ph):
                 hi = i * sh + p - top
@@ -1506,7 +1525,7 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax, keep_argmax):
                         v = x[hi, wi, cc]
                         if v > y[i, j, cc]:
                             y[i, j, cc] = v
-                            if keep_argmax:
+                            if argmax is not None:
                                 argmax[i, j, cc] = flat
 
 
@@ -1514,7 +1533,7 @@ def _maxpool_sample(x, ph, pw, sh, sw, top, left, y, argmax, keep_argmax):
 def _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax):
     """Max pooling of every sample, one thread per sample."""
     for b in prange(x.shape[0]):
-        _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b], True)
+        _maxpool_sample(x[b], ph, pw, sh, sw, top, left, y[b], argmax[b])
 
 
 @njit(parallel=True, cache=CACHE)
