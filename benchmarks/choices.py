@@ -24,6 +24,11 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
+- ``dense-columns``: ``numba_kernels.DENSE_PARALLEL_MIN_MACS``. The tutorial's Dense product
+  (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: one BLAS call on the calling
+  thread (``x @ w``) against the output's columns in blocks of ``DENSE_BLOCK``, the blocks on
+  every core (``_dense_columns``); wall clock, and the machine's peak (a 2048x2048 float32
+  product on every core) before and after, since the second core is sometimes the host's.
 - ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
   (1,024 samples), run as two ConvPoolSteps (not as the one pair step it runs as, which takes
   one pass), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
@@ -71,10 +76,11 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
+            "dense-outer", "dense-columns", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
+DENSE_BATCHES = (1, 8, 16, 32, 64, 128, 256)
 
 
 def _median_ms(seconds):
@@ -217,6 +223,35 @@ def dense_outer(repeats):
     with one_thread():
         times = time_interleaved(calls, repeats, time.process_time)
     return {"rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
+def dense_columns(repeats):
+    """ms (median, wall clock, every core) of the tutorial's 3872x128 Dense product at each of
+    DENSE_BATCHES, as one call on the calling thread and in column blocks on every core; the
+    peak in GFLOP/s (best of 5 2048x2048 float32 products, every core) before and after."""
+    from threadpoolctl import threadpool_limits
+    k = backend.kernels("numba")
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((3872, 128), dtype=np.float32)
+    big = rng.standard_normal((2048, 2048), dtype=np.float32)
+
+    def peak():
+        with threadpool_limits(os.cpu_count() or 1):
+            best = min(time_interleaved({0: lambda: big @ big}, 5)[0])
+        return 2 * 2048 ** 3 / best / 1e9
+
+    calls = {}
+    for batch in DENSE_BATCHES:
+        x = rng.standard_normal((batch, 3872), dtype=np.float32)
+        out = np.empty((batch, 128), np.float32)
+        calls[batch, "one call"] = lambda x=x: x @ w
+        calls[batch, "column blocks"] = lambda x=x, out=out: k._dense_columns(x, w, out, k.DENSE_BLOCK)
+    before = peak()
+    times = time_interleaved(calls, repeats)
+    return {"threads": k.threads.count(), "block": k.DENSE_BLOCK, "peak_before": before,
+            "peak_after": peak(), "rows": [
+                {"batch": batch, "one_call_ms": _median_ms(times[batch, "one call"]),
+                 "blocks_ms": _median_ms(times[batch, "column blocks"])} for batch in DENSE_BATCHES]}
 
 
 def predict_passes(repeats):
@@ -444,6 +479,7 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "fused-pool": lambda: fused_pool(repeats),
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
+            "dense-columns": lambda: dense_columns(repeats),
             "predict-passes": lambda: predict_passes(repeats),
             "conv-pairs": lambda: conv_pairs(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
@@ -507,6 +543,14 @@ def format_report(result):
         lines += _table(r["rows"], ("pass_samples", "pass", ">4"),
                         ("every_core_ms", f"{r['threads']} threads", ">10.2f"),
                         ("one_thread_ms", "one thread", ">10.2f"))
+    if "dense-columns" in result:
+        r = result["dense-columns"]
+        lines += [f"dense-columns: DENSE_PARALLEL_MIN_MACS; the 3872 -> 128 Dense product, float32, "
+                  f"one call against column blocks of {r['block']} on {r['threads']} threads, wall "
+                  f"clock, median ms (peak {r['peak_before']:.0f} GFLOP/s before, "
+                  f"{r['peak_after']:.0f} after)"]
+        lines += _table(r["rows"], ("batch", "batch", ">5"), ("one_call_ms", "one call", ">8.3f"),
+                        ("blocks_ms", "blocks", ">8.3f"))
     if "conv-pairs" in result:
         r = result["conv-pairs"]
         lines += [f"conv-pairs: steps.for_inference; predict of the tutorial model, its two "

@@ -16,6 +16,7 @@ pays). Both backends export
 - ``conv2d_maxpool_pair_forward(x, first, second, workspace=None) -> y`` (two of those pairs at inference; ``first``, ``second``: each pair's arguments ``(w, b, strides, pads, relu, pool_size, pool_strides, pool_pads)``)
 - ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
 - ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``
+- ``dense_forward(x, w) -> x @ w`` (the Dense layer's product)
 - ``relu_backward(dy, y, out=None) -> dz``
 - ``adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)`` (in place)
 

@@ -80,7 +80,9 @@ an array (``argmax`` at inference and in training): numba prunes the branches th
 from collections import namedtuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, prange, types
+from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from . import numba_cache, simd, threads, winograd
@@ -1732,3 +1734,97 @@ def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
 # Last, once every kernel is defined: their caches load without setting up numba's compiler, and
 # a kernel whose cache files are damaged compiles again.
 numba_cache.load_cached(globals())
+
+
+# ----- the dense layer's product: output columns in blocks, the blocks dealt to threads -------
+
+@intrinsic
+def _gemm_columns(typingctx, x, w, out, first, width):
+    """``out[:, first:first + width] = x @ w[:, first:first + width]``: one BLAS gemm call
+    (numba's own wrapper of scipy's ``sgemm``/``dgemm``, the one its ``np.dot`` calls), on the
+    column block in place: the leading dimensions carry the row strides, so unlike ``np.dot``
+    on a slice nothing is copied. x : (N, D_in), w : (D_in, D_out), out : (N, D_out), all
+    C-contiguous of one dtype.
+
+    BLAS is column-major: the row-major ``out = x @ w`` is its ``out^T = w^T x^T``, so w's
+    block is BLAS's A (m = width rows of w^T, leading dimension D_out), x is B (k = D_in, n =
+    N, leading dimension D_in) and out's block is C (leading dimension D_out).
+    """
+    def codegen(context, builder, signature, args):
+        x_arr, w_arr, out_arr = (context.make_array(t)(context, builder, v)
+                                 for t, v in zip(signature.args[:3], args[:3]))
+        first_, width_ = (context.cast(builder, v, t, types.intp)
+                          for v, t in zip(args[3:], signature.args[3:]))
+        dtype = signature.args[0].dtype
+        n, d_in = cgutils.unpack_tuple(builder, x_arr.shape)
+        d_out = cgutils.unpack_tuple(builder, w_arr.shape)[1]
+        void_p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [
+            ir.IntType(8), ir.IntType(8), ir.IntType(8),  # kind, transa, transb
+            cgutils.intp_t, cgutils.intp_t, cgutils.intp_t,  # m, n, k
+            void_p, void_p, cgutils.intp_t,  # alpha, a, lda
+            void_p, cgutils.intp_t, void_p,  # b, ldb, beta
+            void_p, cgutils.intp_t])  # c, ldc
+        gemm = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
+        beta = cgutils.alloca_once_value(builder, context.get_constant(dtype, 0.0))
+        kind = ir.Constant(ir.IntType(8), ord("s" if dtype == types.float32 else "d"))
+        no_transpose = ir.Constant(ir.IntType(8), ord("n"))
+        w_block = builder.gep(w_arr.data, [first_])
+        out_block = builder.gep(out_arr.data, [first_])
+        result = builder.call(gemm, (kind, no_transpose, no_transpose, width_, n, d_in,
+                                     builder.bitcast(alpha, void_p), builder.bitcast(w_block, void_p),
+                                     d_out, builder.bitcast(x_arr.data, void_p), d_in,
+                                     builder.bitcast(beta, void_p), builder.bitcast(out_block, void_p),
+                                     d_out))
+        with builder.if_then(cgutils.is_not_null(builder, result), likely=False):
+            # numba_xxgemm fails only when scipy's BLAS cannot be loaded; np.dot aborts then too.
+            context.get_python_api(builder).fatal_error("BLAS gemm wrapper returned an error")
+    return types.void(x, w, out, first, width), codegen
+
+
+@njit(parallel=True, cache=CACHE)
+def _dense_columns(x, w, out, block):
+    """``out = x @ w`` with out's columns in blocks of ``block``, one gemm call per block,
+    the blocks dealt to numba's threads."""
+    d_out = w.shape[1]
+    for i in prange((d_out + block - 1) // block):
+        first = i * block
+        _gemm_columns(x, w, out, first, min(block, d_out - first))
+
+
+# The output's columns in blocks of this width: the tutorial's Dense(128) makes two, one per core
+# of a 2-core machine. A fixed width (not the thread count) so that each output entry comes from
+# the same gemm call whatever the thread count: the same bits. And the same bits as one call on
+# the whole product (x @ w), checked for the tutorial's 3872 -> 128 at batch 8 to 256 (test_kernels);
+# blocks of 32 did not give one product's bits at batch 8.
+DENSE_BLOCK = 64
+
+# The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on; below, the
+# product is one call on the calling thread. ``python -m benchmarks.choices --only
+# dense-columns`` (the tutorial's 3872 -> 128, float32, 2-core Xeon, 2026-12-02, load 1.4, peak
+# 286 / 304 GFLOP/s before / after; ms, one call / blocks on 2 threads): batch 1 0.079 / 0.055,
+# 8 0.218 / 0.230, 32 0.389 / 0.337, 64 0.565 / 0.449, 128 1.020 / 0.727, 256 1.874 / 1.271.
+# Batch 1 is faster in blocks but not the same bits as the one call (OpenBLAS takes another
+# path for one row), batch 8 even; from batch 32 (16 million multiply-adds) the blocks pay.
+DENSE_PARALLEL_MIN_MACS = 1 << 23
+
+
+def dense_forward(x, w):
+    """``x @ w``, the Dense layer's product; see ``numpy_kernels.dense_forward``.
+
+    x : (N, D_in); w : (D_in, D_out), of x's dtype. From ``DENSE_PARALLEL_MIN_MACS`` on (and
+    with more than one block), the output's columns in blocks of ``DENSE_BLOCK``, the blocks
+    dealt to numba's threads, each one single-threaded gemm call (``_dense_columns``): the
+    same bits as the one call below the threshold.
+    """
+    n, d_in = x.shape
+    d_out = w.shape[1]
+    if (n * d_in * d_out < DENSE_PARALLEL_MIN_MACS or d_out <= DENSE_BLOCK
+            or x.dtype not in (np.float32, np.float64) or w.dtype != x.dtype):
+        return x @ w
+    x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
+    out = np.empty((n, d_out), x.dtype)
+    with threads.one_blas_thread():
+        _dense_columns(x, w, out, DENSE_BLOCK)
+    return out

@@ -22,7 +22,8 @@ Shapes (NHWC throughout):
 - ``pads``: ((top, bottom), (left, right)), from :mod:`scratchconv.kernels.padding`
 
 Two elementwise steps of training live here too, because the fast backend runs them in
-parallel: ReLU's backward and Adam's update.
+parallel: ReLU's backward and Adam's update; and the Dense layer's product, which the fast
+backend splits among its threads.
 """
 import numpy as np
 
@@ -327,6 +328,14 @@ def maxpool2d_backward(dy, argmax, x_shape):
     cc = np.arange(c)[None, None, None, :]
     np.add.at(dx, (np.broadcast_to(nn, dy.shape), argmax, np.broadcast_to(cc, dy.shape)), dy)
     return dx.reshape(x_shape)
+
+
+def dense_forward(x, w):
+    """The Dense layer's product ``z = x @ w``: ``z[n, o] = sum_i x[n, i] w[i, o]``.
+
+    x : ndarray of shape (n, d_in); w : (d_in, d_out), of x's dtype; z : (n, d_out).
+    """
+    return x @ w
 
 
 def relu_backward(dy, y, out=None):

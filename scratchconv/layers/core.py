@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from .. import backend
 from ..checks import is_int
 from ..initializers import check as check_initializer
 from ..random import generator
@@ -85,7 +86,7 @@ class Dense(Activated):
 
     def forward(self, x, training=False):
         x = self._check_input(x)
-        z = x @ self.params["kernel"]
+        z = backend.kernels().dense_forward(x, self.params["kernel"])
         if self.use_bias:
             z += self.params["bias"]
         self._x = x
