@@ -27,8 +27,10 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-columns``: ``numba_kernels.DENSE_PARALLEL_MIN_MACS``. The tutorial's Dense product
   (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: one BLAS call on the calling
   thread (``x @ w``) against the output's columns in blocks of ``DENSE_BLOCK``, the blocks on
-  every core (``_dense_columns``); wall clock, and the machine's peak (a 2048x2048 float32
-  product on every core) before and after, since the second core is sometimes the host's.
+  every core (``_dense_columns``); and ``predict`` of the tutorial model at batch 32 and 256
+  with every Dense product as one call and with the threshold as it is; wall clock, and the
+  machine's peak (a 2048x2048 float32 product on every core) before and after, since the
+  second core is sometimes the host's.
 - ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
   (1,024 samples), run as two ConvPoolSteps (not as the one pair step it runs as, which takes
   one pass), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
@@ -226,9 +228,11 @@ def dense_outer(repeats):
 
 
 def dense_columns(repeats):
-    """ms (median, wall clock, every core) of the tutorial's 3872x128 Dense product at each of
-    DENSE_BATCHES, as one call on the calling thread and in column blocks on every core; the
-    peak in GFLOP/s (best of 5 2048x2048 float32 products, every core) before and after."""
+    """ms (medians, wall clock, every core) of the tutorial's 3872x128 Dense product at each of
+    DENSE_BATCHES, as one call on the calling thread and in column blocks on every core; of
+    predict of the tutorial model at batch 32 and 256 (1,024 samples, ms per batch) with the
+    threshold as it is and with every Dense product as one call; and the peak in GFLOP/s (best
+    of 5 2048x2048 float32 products, every core) before and after."""
     from threadpoolctl import threadpool_limits
     k = backend.kernels("numba")
     rng = np.random.default_rng(7)
@@ -240,18 +244,36 @@ def dense_columns(repeats):
             best = min(time_interleaved({0: lambda: big @ big}, 5)[0])
         return 2 * 2048 ** 3 / best / 1e9
 
-    calls = {}
+    products = {}
     for batch in DENSE_BATCHES:
         x = rng.standard_normal((batch, 3872), dtype=np.float32)
         out = np.empty((batch, 128), np.float32)
-        calls[batch, "one call"] = lambda x=x: x @ w
-        calls[batch, "column blocks"] = lambda x=x, out=out: k._dense_columns(x, w, out, k.DENSE_BLOCK)
+        products[batch, "one call"] = lambda x=x: x @ w
+        products[batch, "blocks"] = lambda x=x, out=out: k._dense_columns(x, w, out, k.DENSE_BLOCK)
+    model = models.ScratchconvRunner(50, os.cpu_count() or 1).model
+    images, _ = models.make_data(1024, 50)
+    predicts = {(batch, variant): (lambda batch=batch: model.predict(images, batch_size=batch, verbose=0))
+                for batch in (32, 256) for variant in ("one call", "blocks")}
+    saved = k.DENSE_PARALLEL_MIN_MACS
+
+    def set_variant(key):
+        k.DENSE_PARALLEL_MIN_MACS = saved if key[1] == "blocks" else np.inf
+
     before = peak()
-    times = time_interleaved(calls, repeats)
+    try:
+        product_times = time_interleaved(products, repeats)
+        predict_times = time_interleaved(predicts, repeats, before=set_variant)
+    finally:
+        k.DENSE_PARALLEL_MIN_MACS = saved
     return {"threads": k.threads.count(), "block": k.DENSE_BLOCK, "peak_before": before,
-            "peak_after": peak(), "rows": [
-                {"batch": batch, "one_call_ms": _median_ms(times[batch, "one call"]),
-                 "blocks_ms": _median_ms(times[batch, "column blocks"])} for batch in DENSE_BATCHES]}
+            "peak_after": peak(),
+            "rows": [{"batch": batch, "one_call_ms": _median_ms(product_times[batch, "one call"]),
+                      "blocks_ms": _median_ms(product_times[batch, "blocks"])}
+                     for batch in DENSE_BATCHES],
+            "predict": [{"batch": batch,
+                         "one_call_ms": _median_ms(predict_times[batch, "one call"]) * batch / 1024,
+                         "blocks_ms": _median_ms(predict_times[batch, "blocks"]) * batch / 1024}
+                        for batch in (32, 256)]}
 
 
 def predict_passes(repeats):
@@ -545,12 +567,16 @@ def format_report(result):
                         ("one_thread_ms", "one thread", ">10.2f"))
     if "dense-columns" in result:
         r = result["dense-columns"]
+        columns = (("batch", "batch", ">5"), ("one_call_ms", "one call", ">8.3f"),
+                   ("blocks_ms", "blocks", ">8.3f"))
         lines += [f"dense-columns: DENSE_PARALLEL_MIN_MACS; the 3872 -> 128 Dense product, float32, "
                   f"one call against column blocks of {r['block']} on {r['threads']} threads, wall "
                   f"clock, median ms (peak {r['peak_before']:.0f} GFLOP/s before, "
                   f"{r['peak_after']:.0f} after)"]
-        lines += _table(r["rows"], ("batch", "batch", ">5"), ("one_call_ms", "one call", ">8.3f"),
-                        ("blocks_ms", "blocks", ">8.3f"))
+        lines += _table(r["rows"], *columns)
+        lines += ["  predict of the tutorial model, every Dense product as one call against the "
+                  "threshold as it is, median ms a batch"]
+        lines += _table(r["predict"], *columns)
     if "conv-pairs" in result:
         r = result["conv-pairs"]
         lines += [f"conv-pairs: steps.for_inference; predict of the tutorial model, its two "
