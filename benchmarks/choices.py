@@ -24,10 +24,12 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
-- ``dense-columns``: ``numba_kernels.DENSE_PARALLEL_MIN_MACS``. The tutorial's Dense product
-  (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: one BLAS call on the calling
-  thread (``x @ w``) against the output's columns in blocks of ``DENSE_BLOCK``, the blocks on
-  every core (``_dense_columns``); and ``predict`` of the tutorial model at batch 32 and 256
+- ``dense-columns``: ``numba_kernels.DENSE_PARALLEL_MIN_MACS`` and ``DENSE_GRADIENT_ROWS``. The
+  tutorial's Dense products (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: the
+  forward as one BLAS call on the calling thread (``x @ w``) against the output's columns in
+  blocks of ``DENSE_BLOCK``, the blocks on every core (``_product_columns``); the kernel's
+  gradient as one call (``x.T @ dz``) against its rows in blocks of 256, 1024 and 1936, on every
+  core (``_gradient_rows``); and ``predict`` of the tutorial model at batch 32 and 256
   with every Dense product as one call and with the threshold as it is; wall clock, and the
   machine's peak (a 2048x2048 float32 product on every core) before and after, since the
   second core is sometimes the host's.
@@ -83,6 +85,7 @@ BAND_ROWS = (2, 4, 8, 16)
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 DENSE_BATCHES = (1, 8, 16, 32, 64, 128, 256)
+DENSE_GRADIENT_ROWS = (256, 1024, 1936)
 
 
 def _median_ms(seconds):
@@ -247,9 +250,13 @@ def dense_columns(repeats):
     products = {}
     for batch in DENSE_BATCHES:
         x = rng.standard_normal((batch, 3872), dtype=np.float32)
-        out = np.empty((batch, 128), np.float32)
+        dz = rng.standard_normal((batch, 128), dtype=np.float32)
+        out, dw = np.empty((batch, 128), np.float32), np.empty((3872, 128), np.float32)
         products[batch, "one call"] = lambda x=x: x @ w
-        products[batch, "blocks"] = lambda x=x, out=out: k._dense_columns(x, w, out, k.DENSE_BLOCK)
+        products[batch, "blocks"] = lambda x=x, out=out: k._product_columns(x, w, out, k.DENSE_BLOCK)
+        products[batch, "gradient one call"] = lambda x=x, dz=dz: x.T @ dz
+        for rows in DENSE_GRADIENT_ROWS:
+            products[batch, rows] = lambda x=x, dz=dz, dw=dw, rows=rows: k._gradient_rows(x, dz, dw, rows)
     model = models.ScratchconvRunner(50, os.cpu_count() or 1).model
     images, _ = models.make_data(1024, 50)
     predicts = {(batch, variant): (lambda batch=batch: model.predict(images, batch_size=batch, verbose=0))
@@ -270,6 +277,9 @@ def dense_columns(repeats):
             "rows": [{"batch": batch, "one_call_ms": _median_ms(product_times[batch, "one call"]),
                       "blocks_ms": _median_ms(product_times[batch, "blocks"])}
                      for batch in DENSE_BATCHES],
+            "gradient_rows": [{"batch": batch, "one_call_ms": _median_ms(product_times[batch, "gradient one call"]),
+                               **{f"rows_{rows}_ms": _median_ms(product_times[batch, rows])
+                                  for rows in DENSE_GRADIENT_ROWS}} for batch in DENSE_BATCHES],
             "predict": [{"batch": batch,
                          "one_call_ms": _median_ms(predict_times[batch, "one call"]) * batch / 1024,
                          "blocks_ms": _median_ms(predict_times[batch, "blocks"]) * batch / 1024}
@@ -574,6 +584,10 @@ def format_report(result):
                   f"clock, median ms (peak {r['peak_before']:.0f} GFLOP/s before, "
                   f"{r['peak_after']:.0f} after)"]
         lines += _table(r["rows"], *columns)
+        lines += ["  the kernel's gradient x.T @ dz (3872 x 128): one call against its rows in blocks of "
+                  + ", ".join(map(str, DENSE_GRADIENT_ROWS)) + " on every thread, median ms"]
+        lines += _table(r["gradient_rows"], columns[0], columns[1],
+                        *((f"rows_{rows}_ms", f"{rows} rows", ">9.3f") for rows in DENSE_GRADIENT_ROWS))
         lines += ["  predict of the tutorial model, every Dense product as one call against the "
                   "threshold as it is, median ms a batch"]
         lines += _table(r["predict"], *columns)

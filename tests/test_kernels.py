@@ -502,47 +502,56 @@ def test_adam_update_numba_matches_numpy_bit_for_bit(dtype, size):
         np.testing.assert_array_equal(got, want)
 
 
-# ----- the Dense layer's product ------------------------------------------------------------------
+# ----- the Dense layer's products -----------------------------------------------------------------
 
 # (N, D_in, D_out): the tutorial's 3872 -> 128 at batch 1 (one call), 8, 32 and 256 (in blocks
-# from 32 on), an output of 2.5 blocks, and a single block.
-DENSE_SHAPES = [(1, 3872, 128), (8, 3872, 128), (32, 3872, 128), (256, 3872, 128), (300, 500, 160),
-                (600, 600, 64)]
+# from 32 on), 2.5 column blocks and 1.5 row blocks, a single column block, a single row block.
+DENSE_SHAPES = [(1, 3872, 128), (8, 3872, 128), (32, 3872, 128), (256, 3872, 128), (300, 1500, 160),
+                (600, 600, 64), (20000, 200, 10)]
 
 
 @pytest.mark.parametrize("shape", DENSE_SHAPES)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_dense_forward_numba_matches_numpy_bit_for_bit(shape, dtype):
-    # The blocks' gemm calls give the bits of the one product x @ w (DENSE_BLOCK's comment).
+def test_dense_products_numba_match_numpy_bit_for_bit(shape, dtype):
+    # The blocks' gemm calls give the bits of the one product (DENSE_BLOCK's comment).
     n, d_in, d_out = shape
-    x, w = random((n, d_in), dtype, 1), random((d_in, d_out), dtype, 2)
-    got = backend.kernels("numba").dense_forward(x, w)
-    assert got.dtype == dtype and got.shape == (n, d_out)
-    np.testing.assert_array_equal(got, backend.kernels("numpy").dense_forward(x, w))
+    x, w, dz = random((n, d_in), dtype, 1), random((d_in, d_out), dtype, 2), random((n, d_out), dtype, 3)
+    fast, readable = backend.kernels("numba"), backend.kernels("numpy")
+    z, dw = fast.dense_forward(x, w), fast.dense_weight_gradient(x, dz)
+    assert z.dtype == dw.dtype == dtype and z.shape == (n, d_out) and dw.shape == (d_in, d_out)
+    np.testing.assert_array_equal(z, readable.dense_forward(x, w))
+    np.testing.assert_array_equal(dw, readable.dense_weight_gradient(x, dz))
 
 
 @pytest.mark.parametrize("n", [8, 16, 32, 64, 128, 256])
-def test_dense_column_blocks_give_the_bits_of_one_product(n):
+def test_dense_blocks_give_the_bits_of_one_product(n):
     # Below the threshold too, so that moving it keeps the bits.
     k = backend.kernels("numba")
-    x, w = random((n, 3872), np.float32, 3), random((3872, 128), np.float32, 4)
-    out = np.empty((n, 128), np.float32)
-    k._dense_columns(x, w, out, k.DENSE_BLOCK)
-    np.testing.assert_array_equal(out, x @ w)
+    x, w, dz = random((n, 3872), np.float32, 3), random((3872, 128), np.float32, 4), random((n, 128), np.float32, 5)
+    z, dw = np.empty((n, 128), np.float32), np.empty((3872, 128), np.float32)
+    k._product_columns(x, w, z, k.DENSE_BLOCK)
+    k._gradient_rows(x, dz, dw, k.DENSE_GRADIENT_ROWS)
+    np.testing.assert_array_equal(z, x @ w)
+    np.testing.assert_array_equal(dw, x.T @ dz)
 
 
-def test_dense_forward_gives_the_same_bits_with_one_thread_and_with_all():
+def test_dense_products_give_the_same_bits_with_one_thread_and_with_all():
     k = backend.kernels("numba")
-    x, w = random((256, 500), np.float32, 5), random((500, 200), np.float32, 6)
+    x, w, dz = random((256, 600), np.float32, 5), random((600, 200), np.float32, 6), random((256, 200), np.float32, 7)
     assert x.size * w.shape[1] >= k.DENSE_PARALLEL_MIN_MACS  # in blocks on the threads
-    all_threads = k.dense_forward(x, w)
+
+    def run():
+        return k.dense_forward(x, w), k.dense_weight_gradient(x, dz)
+
+    all_threads = run()
     saved = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        one_thread = k.dense_forward(x, w)
+        one_thread = run()
     finally:
         numba.set_num_threads(saved)
-    np.testing.assert_array_equal(one_thread, all_threads)
+    for got, want in zip(one_thread, all_threads):
+        np.testing.assert_array_equal(got, want)
 
 
 # ----- a convolution fused with the max pooling after it ---------------------------------------

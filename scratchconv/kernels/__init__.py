@@ -17,6 +17,7 @@ pays). Both backends export
 - ``avgpool2d_forward(x, pool_size, strides, pads) -> y`` (padding not counted in the mean)
 - ``avgpool2d_backward(dy, x_shape, pool_size, strides, pads) -> dx``
 - ``dense_forward(x, w) -> x @ w`` (the Dense layer's product)
+- ``dense_weight_gradient(x, dz) -> x.T @ dz`` (its kernel's gradient)
 - ``relu_backward(dy, y, out=None) -> dz``
 - ``adam_update(param, grad, m, v, alpha, one_minus_beta_1, one_minus_beta_2, epsilon)`` (in place)
 

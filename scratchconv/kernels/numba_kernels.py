@@ -1736,69 +1736,98 @@ def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
 numba_cache.load_cached(globals())
 
 
-# ----- the dense layer's product: output columns in blocks, the blocks dealt to threads -------
+# ----- the Dense layer's products: blocks of the output dealt to threads ------------------------
+
+_NO_TRANSPOSE, _TRANSPOSE = ord("n"), ord("t")
+
 
 @intrinsic
-def _gemm_columns(typingctx, x, w, out, first, width):
-    """``out[:, first:first + width] = x @ w[:, first:first + width]``: one BLAS gemm call
-    (numba's own wrapper of scipy's ``sgemm``/``dgemm``, the one its ``np.dot`` calls), on the
-    column block in place: the leading dimensions carry the row strides, so unlike ``np.dot``
-    on a slice nothing is copied. x : (N, D_in), w : (D_in, D_out), out : (N, D_out), all
-    C-contiguous of one dtype.
-
-    BLAS is column-major: the row-major ``out = x @ w`` is its ``out^T = w^T x^T``, so w's
-    block is BLAS's A (m = width rows of w^T, leading dimension D_out), x is B (k = D_in, n =
-    N, leading dimension D_in) and out's block is C (leading dimension D_out).
+def _gemm(typingctx, trans_a, trans_b, m, n, k, a, a_first, lda, b, b_first, ldb, c, c_first, ldc):
+    """BLAS's ``C = op(A) op(B)`` (column-major; op: the matrix or, for ``_TRANSPOSE``, its
+    transpose; C is m x n, the sum over k), one single-threaded gemm call through numba's own
+    wrapper of scipy's ``sgemm``/``dgemm`` (the one its ``np.dot`` calls). A, B and C start
+    ``a_first``, ``b_first``, ``c_first`` entries into the arrays a, b, c (C-contiguous, of one
+    dtype), their columns ``lda``, ``ldb``, ``ldc`` entries apart: so a block of a matrix is
+    passed in place, where ``np.dot`` would copy it. A row-major array is its transpose to BLAS.
     """
     def codegen(context, builder, signature, args):
-        x_arr, w_arr, out_arr = (context.make_array(t)(context, builder, v)
-                                 for t, v in zip(signature.args[:3], args[:3]))
-        first_, width_ = (context.cast(builder, v, t, types.intp)
-                          for v, t in zip(args[3:], signature.args[3:]))
-        dtype = signature.args[0].dtype
-        n, d_in = cgutils.unpack_tuple(builder, x_arr.shape)
-        d_out = cgutils.unpack_tuple(builder, w_arr.shape)[1]
-        void_p = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.IntType(32), [
-            ir.IntType(8), ir.IntType(8), ir.IntType(8),  # kind, transa, transb
-            cgutils.intp_t, cgutils.intp_t, cgutils.intp_t,  # m, n, k
-            void_p, void_p, cgutils.intp_t,  # alpha, a, lda
-            void_p, cgutils.intp_t, void_p,  # b, ldb, beta
-            void_p, cgutils.intp_t])  # c, ldc
+        dtype = signature.args[5].dtype
+        char, size, void_p = ir.IntType(8), cgutils.intp_t, ir.IntType(8).as_pointer()
+
+        def arg(i, ll_type):
+            return context.cast(builder, args[i], signature.args[i], types.intp) if ll_type is size \
+                else builder.trunc(context.cast(builder, args[i], signature.args[i], types.intp), char)
+
+        def matrix(i):  # array i's data pointer, advanced by the entry count after it
+            data = context.make_array(signature.args[i])(context, builder, args[i]).data
+            return builder.bitcast(builder.gep(data, [arg(i + 1, size)]), void_p)
+
+        def scalar(value):
+            return builder.bitcast(cgutils.alloca_once_value(builder, context.get_constant(dtype, value)), void_p)
+
+        fnty = ir.FunctionType(ir.IntType(32), [char, char, char, size, size, size, void_p, void_p,
+                                                size, void_p, size, void_p, void_p, size])
         gemm = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
-        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
-        beta = cgutils.alloca_once_value(builder, context.get_constant(dtype, 0.0))
-        kind = ir.Constant(ir.IntType(8), ord("s" if dtype == types.float32 else "d"))
-        no_transpose = ir.Constant(ir.IntType(8), ord("n"))
-        w_block = builder.gep(w_arr.data, [first_])
-        out_block = builder.gep(out_arr.data, [first_])
-        result = builder.call(gemm, (kind, no_transpose, no_transpose, width_, n, d_in,
-                                     builder.bitcast(alpha, void_p), builder.bitcast(w_block, void_p),
-                                     d_out, builder.bitcast(x_arr.data, void_p), d_in,
-                                     builder.bitcast(beta, void_p), builder.bitcast(out_block, void_p),
-                                     d_out))
+        kind = ir.Constant(char, ord("s" if dtype == types.float32 else "d"))
+        result = builder.call(gemm, (kind, arg(0, char), arg(1, char), arg(2, size), arg(3, size),
+                                     arg(4, size), scalar(1.0), matrix(5), arg(7, size), matrix(8),
+                                     arg(10, size), scalar(0.0), matrix(11), arg(13, size)))
         with builder.if_then(cgutils.is_not_null(builder, result), likely=False):
             # numba_xxgemm fails only when scipy's BLAS cannot be loaded; np.dot aborts then too.
             context.get_python_api(builder).fatal_error("BLAS gemm wrapper returned an error")
-    return types.void(x, w, out, first, width), codegen
+    return types.void(trans_a, trans_b, m, n, k, a, a_first, lda, b, b_first, ldb, c, c_first,
+                      ldc), codegen
 
 
 @njit(parallel=True, cache=CACHE)
-def _dense_columns(x, w, out, block):
-    """``out = x @ w`` with out's columns in blocks of ``block``, one gemm call per block,
-    the blocks dealt to numba's threads."""
+def _product_columns(x, w, out, block):
+    """``out = x @ w``, out's columns in blocks of ``block``, one gemm call per block, the blocks
+    dealt to numba's threads. x : (N, D_in), w : (D_in, D_out), out : (N, D_out).
+
+    To BLAS the row-major ``out = x w`` is ``out^T = w^T x^T``: a block of out's columns is
+    C, starting ``first`` entries in, from the same block of w's columns as A, and all of x.
+    """
+    n, d_in = x.shape
     d_out = w.shape[1]
     for i in prange((d_out + block - 1) // block):
-        first = i * block
-        _gemm_columns(x, w, out, first, min(block, d_out - first))
+        first = np.int64(i) * block
+        _gemm(_NO_TRANSPOSE, _NO_TRANSPOSE, min(block, d_out - first), n, d_in, w, first, d_out,
+              x, np.int64(0), d_in, out, first, d_out)
 
 
-# The output's columns in blocks of this width: the tutorial's Dense(128) makes two, one per core
-# of a 2-core machine. A fixed width (not the thread count) so that each output entry comes from
-# the same gemm call whatever the thread count: the same bits. And the same bits as one call on
-# the whole product (x @ w), checked for the tutorial's 3872 -> 128 at batch 8 to 256 (test_kernels);
-# blocks of 32 did not give one product's bits at batch 8.
+@njit(parallel=True, cache=CACHE)
+def _gradient_rows(x, dz, out, block):
+    """``out = x.T @ dz``, out's rows in blocks of ``block``, one gemm call per block, the
+    blocks dealt to numba's threads. x : (N, D_in), dz : (N, D_out), out : (D_in, D_out).
+
+    To BLAS ``out = x^T dz`` is ``out^T = dz^T x``: a block of out's rows is C (contiguous,
+    starting ``first * D_out`` entries in), from all of dz as A and the same block of x's
+    columns as B (which BLAS reads as its transpose: ``_TRANSPOSE``).
+    """
+    n, d_in = x.shape
+    d_out = dz.shape[1]
+    for i in prange((d_in + block - 1) // block):
+        first = np.int64(i) * block
+        _gemm(_NO_TRANSPOSE, _TRANSPOSE, d_out, min(block, d_in - first), n, dz, np.int64(0),
+              d_out, x, first, d_in, out, first * d_out, d_out)
+
+
+# The forward's output columns in blocks of this width: the tutorial's Dense(128) makes two, one
+# per core of a 2-core machine. A fixed width (not the thread count) so that each output entry
+# comes from the same gemm call whatever the thread count: the same bits. And the same bits as
+# one call on the whole product (x @ w), checked for the tutorial's 3872 -> 128 at batch 8 to 256
+# (test_kernels); blocks of 32 did not give one product's bits at batch 8.
 DENSE_BLOCK = 64
+
+# The weight gradient's output rows (the kernel's inputs) in blocks of this many, fixed for the
+# same reason; checked likewise (the same bits as x.T @ dz). Rows, not columns: a block of
+# columns would be a gemm over all of x each, while a block of rows reads its own columns of x.
+# Each gemm call has a cost of its own, so the blocks are large: ``python -m benchmarks.choices
+# --only dense-columns`` (as below, 2026-12-02 09:18, load 0.9, peak 222 / 213 GFLOP/s; ms, one
+# call / rows in blocks of 256 / 1024 / 1936): batch 8 0.292 / 0.339 / 0.134 / 0.130, 32 0.438
+# / 0.479 / 0.322 / 0.316, 128 1.387 / 1.414 / 1.010 / 1.201, 256 2.736 / 2.030 / 1.818 / 2.010.
+# 1024 rather than 1936: as fast, and a layer of fewer inputs is split too.
+DENSE_GRADIENT_ROWS = 1024
 
 # The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on; below, the
 # product is one call on the calling thread. ``python -m benchmarks.choices --only
@@ -1810,21 +1839,40 @@ DENSE_BLOCK = 64
 DENSE_PARALLEL_MIN_MACS = 1 << 23
 
 
+def _in_blocks(x, other, extent, block):
+    """Whether the product of x (N, D_in) and other (its second axis D_out) runs in blocks of
+    ``block`` of an output axis of ``extent``: from DENSE_PARALLEL_MIN_MACS multiply-adds on,
+    with more than one block, both float32 or both float64 (else as the one call x @ w does)."""
+    return (x.size * other.shape[1] >= DENSE_PARALLEL_MIN_MACS and extent > block
+            and x.dtype in (np.float32, np.float64) and other.dtype == x.dtype)
+
+
 def dense_forward(x, w):
     """``x @ w``, the Dense layer's product; see ``numpy_kernels.dense_forward``.
 
-    x : (N, D_in); w : (D_in, D_out), of x's dtype. From ``DENSE_PARALLEL_MIN_MACS`` on (and
-    with more than one block), the output's columns in blocks of ``DENSE_BLOCK``, the blocks
-    dealt to numba's threads, each one single-threaded gemm call (``_dense_columns``): the
-    same bits as the one call below the threshold.
+    x : (N, D_in); w : (D_in, D_out). When ``_in_blocks``, the output's columns in blocks of
+    ``DENSE_BLOCK``, the blocks dealt to numba's threads (``_product_columns``); else one call.
     """
-    n, d_in = x.shape
-    d_out = w.shape[1]
-    if (n * d_in * d_out < DENSE_PARALLEL_MIN_MACS or d_out <= DENSE_BLOCK
-            or x.dtype not in (np.float32, np.float64) or w.dtype != x.dtype):
+    if not _in_blocks(x, w, w.shape[1], DENSE_BLOCK):
         return x @ w
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
-    out = np.empty((n, d_out), x.dtype)
+    out = np.empty((x.shape[0], w.shape[1]), x.dtype)
     with threads.one_blas_thread():
-        _dense_columns(x, w, out, DENSE_BLOCK)
+        _product_columns(x, w, out, DENSE_BLOCK)
+    return out
+
+
+def dense_weight_gradient(x, dz):
+    """``x.T @ dz``, the Dense layer's kernel gradient; see ``numpy_kernels.dense_weight_gradient``.
+
+    x : (N, D_in); dz : (N, D_out). When ``_in_blocks``, the output's rows in blocks of
+    ``DENSE_GRADIENT_ROWS``, the blocks dealt to numba's threads (``_gradient_rows``); else one
+    call.
+    """
+    if not _in_blocks(x, dz, x.shape[1], DENSE_GRADIENT_ROWS):
+        return x.T @ dz
+    x, dz = np.ascontiguousarray(x), np.ascontiguousarray(dz)
+    out = np.empty((x.shape[1], dz.shape[1]), x.dtype)
+    with threads.one_blas_thread():
+        _gradient_rows(x, dz, out, DENSE_GRADIENT_ROWS)
     return out

@@ -22,8 +22,8 @@ Shapes (NHWC throughout):
 - ``pads``: ((top, bottom), (left, right)), from :mod:`scratchconv.kernels.padding`
 
 Two elementwise steps of training live here too, because the fast backend runs them in
-parallel: ReLU's backward and Adam's update; and the Dense layer's product, which the fast
-backend splits among its threads.
+parallel: ReLU's backward and Adam's update; and the Dense layer's two products that the
+fast backend splits among its threads.
 """
 import numpy as np
 
@@ -336,6 +336,14 @@ def dense_forward(x, w):
     x : ndarray of shape (n, d_in); w : (d_in, d_out), of x's dtype; z : (n, d_out).
     """
     return x @ w
+
+
+def dense_weight_gradient(x, dz):
+    """The Dense layer's kernel gradient ``dw = x.T @ dz``: ``dw[i, o] = sum_n x[n, i] dz[n, o]``.
+
+    x : ndarray of shape (n, d_in); dz : (n, d_out), of x's dtype; dw : (d_in, d_out).
+    """
+    return x.T @ dz
 
 
 def relu_backward(dy, y, out=None):

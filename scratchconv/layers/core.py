@@ -100,7 +100,8 @@ class Dense(Activated):
         # float32, one thread: 0.33 / 0.30 against 0.94 / 0.94 ms of CPU time in two runs of
         # python -m benchmarks.choices --only dense-outer, 2-core Xeon, 2026-12-01, load 5.6 /
         # 4.9). Same values; a zero product of opposite signs is -0.0 here, 0.0 from gemm.
-        self.grads["kernel"] = np.outer(x[0], dz[0]) if len(x) == 1 else x.T @ dz
+        self.grads["kernel"] = (np.outer(x[0], dz[0]) if len(x) == 1
+                                else backend.kernels().dense_weight_gradient(x, dz))
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=0)
         return dz @ self.params["kernel"].T if need_dx else None
