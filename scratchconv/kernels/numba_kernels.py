@@ -1731,11 +1731,6 @@ def avgpool2d_backward(dy, x_shape, pool_size, strides, pads):
     return dx
 
 
-# Last, once every kernel is defined: their caches load without setting up numba's compiler, and
-# a kernel whose cache files are damaged compiles again.
-numba_cache.load_cached(globals())
-
-
 # ----- the Dense layer's products: blocks of the output dealt to threads ------------------------
 
 _NO_TRANSPOSE, _TRANSPOSE = ord("n"), ord("t")
@@ -1876,3 +1871,8 @@ def dense_weight_gradient(x, dz):
     with threads.one_blas_thread():
         _gradient_rows(x, dz, out, DENSE_GRADIENT_ROWS)
     return out
+
+
+# Last, once every kernel is defined: their caches load without setting up numba's compiler, and
+# a kernel whose cache files are damaged compiles again.
+numba_cache.load_cached(globals())
