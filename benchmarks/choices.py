@@ -24,13 +24,14 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
-- ``dense-columns``: ``numba_kernels.DENSE_PARALLEL_MIN_MACS`` and ``DENSE_GRADIENT_ROWS``. The
+- ``dense-columns``: ``numba_kernels.DENSE_FORWARD_MIN_MACS``, ``DENSE_GRADIENT_MIN_MACS`` and
+  ``DENSE_GRADIENT_ROWS``. The
   tutorial's Dense products (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: the
   forward as one BLAS call on the calling thread (``x @ w``) against the output's columns in
   blocks of ``DENSE_BLOCK``, the blocks on every core (``_product_columns``); the kernel's
   gradient as one call (``x.T @ dz``) against its rows in blocks of 256, 1024 and 1936, on every
-  core (``_gradient_rows``); and ``predict`` of the tutorial model at batch 32 and 256
-  with every Dense product as one call and with the threshold as it is; wall clock, and the
+  core (``_gradient_rows``); and ``predict`` of the tutorial model at batch 32 and 256 with
+  every Dense product as one call and with the forward's threshold as it is; wall clock, and the
   machine's peak (a 2048x2048 float32 product on every core) before and after, since the
   second core is sometimes the host's.
 - ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
@@ -234,8 +235,8 @@ def dense_columns(repeats):
     """ms (medians, wall clock, every core) of the tutorial's 3872x128 Dense product at each of
     DENSE_BATCHES, as one call on the calling thread and in column blocks on every core; of
     predict of the tutorial model at batch 32 and 256 (1,024 samples, ms per batch) with the
-    threshold as it is and with every Dense product as one call; and the peak in GFLOP/s (best
-    of 5 2048x2048 float32 products, every core) before and after."""
+    forward's threshold as it is and with every Dense product as one call; and the peak in
+    GFLOP/s (best of 5 2048x2048 float32 products, every core) before and after."""
     from threadpoolctl import threadpool_limits
     k = backend.kernels("numba")
     rng = np.random.default_rng(7)
@@ -261,17 +262,17 @@ def dense_columns(repeats):
     images, _ = models.make_data(1024, 50)
     predicts = {(batch, variant): (lambda batch=batch: model.predict(images, batch_size=batch, verbose=0))
                 for batch in (32, 256) for variant in ("one call", "blocks")}
-    saved = k.DENSE_PARALLEL_MIN_MACS
+    saved = k.DENSE_FORWARD_MIN_MACS
 
     def set_variant(key):
-        k.DENSE_PARALLEL_MIN_MACS = saved if key[1] == "blocks" else np.inf
+        k.DENSE_FORWARD_MIN_MACS = saved if key[1] == "blocks" else np.inf
 
     before = peak()
     try:
         product_times = time_interleaved(products, repeats)
         predict_times = time_interleaved(predicts, repeats, before=set_variant)
     finally:
-        k.DENSE_PARALLEL_MIN_MACS = saved
+        k.DENSE_FORWARD_MIN_MACS = saved
     return {"threads": k.threads.count(), "block": k.DENSE_BLOCK, "peak_before": before,
             "peak_after": peak(),
             "rows": [{"batch": batch, "one_call_ms": _median_ms(product_times[batch, "one call"]),
@@ -579,7 +580,7 @@ def format_report(result):
         r = result["dense-columns"]
         columns = (("batch", "batch", ">5"), ("one_call_ms", "one call", ">8.3f"),
                    ("blocks_ms", "blocks", ">8.3f"))
-        lines += [f"dense-columns: DENSE_PARALLEL_MIN_MACS; the 3872 -> 128 Dense product, float32, "
+        lines += [f"dense-columns: DENSE_FORWARD_MIN_MACS, DENSE_GRADIENT_MIN_MACS; the 3872 -> 128 Dense product, float32, "
                   f"one call against column blocks of {r['block']} on {r['threads']} threads, wall "
                   f"clock, median ms (peak {r['peak_before']:.0f} GFLOP/s before, "
                   f"{r['peak_after']:.0f} after)"]
@@ -589,7 +590,7 @@ def format_report(result):
         lines += _table(r["gradient_rows"], columns[0], columns[1],
                         *((f"rows_{rows}_ms", f"{rows} rows", ">9.3f") for rows in DENSE_GRADIENT_ROWS))
         lines += ["  predict of the tutorial model, every Dense product as one call against the "
-                  "threshold as it is, median ms a batch"]
+                  "forward's threshold as it is, median ms a batch"]
         lines += _table(r["predict"], *columns)
     if "conv-pairs" in result:
         r = result["conv-pairs"]

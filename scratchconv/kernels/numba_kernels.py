@@ -1824,21 +1824,30 @@ DENSE_BLOCK = 64
 # 1024 rather than 1936: as fast, and a layer of fewer inputs is split too.
 DENSE_GRADIENT_ROWS = 1024
 
-# The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on; below, the
-# product is one call on the calling thread. ``python -m benchmarks.choices --only
-# dense-columns`` (the tutorial's 3872 -> 128, float32, 2-core Xeon, 2026-12-02, load 1.4, peak
-# 286 / 304 GFLOP/s before / after; ms, one call / blocks on 2 threads): batch 1 0.079 / 0.055,
-# 8 0.218 / 0.230, 32 0.389 / 0.337, 64 0.565 / 0.449, 128 1.020 / 0.727, 256 1.874 / 1.271.
-# Batch 1 is faster in blocks but not the same bits as the one call (OpenBLAS takes another
-# path for one row), batch 8 even; from batch 32 (16 million multiply-adds) the blocks pay.
-DENSE_PARALLEL_MIN_MACS = 1 << 23
+# The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on, the forward's
+# and the gradient's; below, the product is one call on the calling thread. ``python -m
+# benchmarks.choices --only dense-columns``, the tutorial's 3872 -> 128, float32, 2-core Xeon,
+# 2026-12-02 (ms, one call / blocks on 2 threads). The forward, four runs (load 1.0-1.4, peak
+# 286-304, 207-159, 222-213 and 220-78 GFLOP/s before-after): batch 8 0.218 / 0.230, 0.274 /
+# 0.329, 0.351 / 0.432, 0.281 / 0.325; 32 0.389 / 0.337, 0.495 / 0.446, 0.570 / 0.595, 0.452 /
+# 0.520; 64 0.565 / 0.449, 0.775 / 0.641, 0.849 / 0.806, 0.706 / 0.724; 128 1.020 / 0.727,
+# 1.467 / 1.031, 1.558 / 1.456, 1.240 / 1.078; 256 1.874 / 1.271, 2.637 / 1.761, 2.988 / 1.925,
+# 2.219 / 1.669. And predict of the tutorial model at batch 32, every 32 samples timed
+# interleaved with and without the blocks, was as fast to within 0.1 ms of its 5 ms (the median
+# paired difference, four runs of 151-201). So the forward's blocks from batch 64 of it on (32
+# million multiply-adds; batch 32 is 16 million). The gradient in rows of 1024 (last two runs):
+# batch 8 0.292 / 0.134, 0.208 / 0.107; 32 0.438 / 0.322, 0.381 / 0.233: from batch 8 (4
+# million). Batch 1 takes np.outer (Dense.backward_from_logits), and the forward's one row
+# gives other bits in blocks (OpenBLAS takes another path for one row).
+DENSE_FORWARD_MIN_MACS = 1 << 24
+DENSE_GRADIENT_MIN_MACS = 1 << 21
 
 
-def _in_blocks(x, other, extent, block):
+def _in_blocks(x, other, extent, block, min_macs):
     """Whether the product of x (N, D_in) and other (its second axis D_out) runs in blocks of
-    ``block`` of an output axis of ``extent``: from DENSE_PARALLEL_MIN_MACS multiply-adds on,
-    with more than one block, both float32 or both float64 (else as the one call x @ w does)."""
-    return (x.size * other.shape[1] >= DENSE_PARALLEL_MIN_MACS and extent > block
+    ``block`` of an output axis of ``extent``: from ``min_macs`` multiply-adds on, with more
+    than one block, both float32 or both float64 (else as the one call x @ w does)."""
+    return (x.size * other.shape[1] >= min_macs and extent > block
             and x.dtype in (np.float32, np.float64) and other.dtype == x.dtype)
 
 
@@ -1848,7 +1857,7 @@ def dense_forward(x, w):
     x : (N, D_in); w : (D_in, D_out). When ``_in_blocks``, the output's columns in blocks of
     ``DENSE_BLOCK``, the blocks dealt to numba's threads (``_product_columns``); else one call.
     """
-    if not _in_blocks(x, w, w.shape[1], DENSE_BLOCK):
+    if not _in_blocks(x, w, w.shape[1], DENSE_BLOCK, DENSE_FORWARD_MIN_MACS):
         return x @ w
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
     out = np.empty((x.shape[0], w.shape[1]), x.dtype)
@@ -1864,7 +1873,7 @@ def dense_weight_gradient(x, dz):
     ``DENSE_GRADIENT_ROWS``, the blocks dealt to numba's threads (``_gradient_rows``); else one
     call.
     """
-    if not _in_blocks(x, dz, x.shape[1], DENSE_GRADIENT_ROWS):
+    if not _in_blocks(x, dz, x.shape[1], DENSE_GRADIENT_ROWS, DENSE_GRADIENT_MIN_MACS):
         return x.T @ dz
     x, dz = np.ascontiguousarray(x), np.ascontiguousarray(dz)
     out = np.empty((x.shape[1], dz.shape[1]), x.dtype)
