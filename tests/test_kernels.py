@@ -41,6 +41,19 @@ PADDINGS = ["valid", "same"]
 CONV_GRID = list(itertools.product(CONV_SHAPES, STRIDES, PADDINGS, [np.float64, np.float32]))
 
 
+def assert_same_bits_on_one_thread(run):
+    """run() (a tuple of arrays) on all of numba's threads and then on one gives the same bits."""
+    all_threads = run()
+    saved = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        one_thread = run()
+    finally:
+        numba.set_num_threads(saved)
+    for got, want in zip(one_thread, all_threads):
+        np.testing.assert_array_equal(got, want)
+
+
 def conv_case(shapes, strides, padding, dtype):
     (x_shape, w_shape) = shapes
     pads = pads_2d(x_shape[1:3], w_shape[:2], strides, padding)
@@ -389,15 +402,7 @@ def test_numba_kernels_give_the_same_bits_with_one_thread_and_with_all():
                   for pool in ((2, 2), (3, 3)) for a, f, bias, p in ((xw, ww, bw, pads_w), (x, w, b, pads))),
                 yw, argmax, *k.conv2d_maxpool_backward(-yw, yw, argmax, xw, ww, (1, 1), pads_w, True))
 
-    all_threads = run()
-    saved = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        one_thread = run()
-    finally:
-        numba.set_num_threads(saved)
-    for got, want in zip(one_thread, all_threads):
-        np.testing.assert_array_equal(got, want)
+    assert_same_bits_on_one_thread(run)
 
 
 @pytest.mark.parametrize("c_in", [4, 32])  # im2col, and Winograd in training
@@ -543,15 +548,7 @@ def test_dense_products_give_the_same_bits_with_one_thread_and_with_all():
     def run():
         return k.dense_forward(x, w), k.dense_weight_gradient(x, dz)
 
-    all_threads = run()
-    saved = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        one_thread = run()
-    finally:
-        numba.set_num_threads(saved)
-    for got, want in zip(one_thread, all_threads):
-        np.testing.assert_array_equal(got, want)
+    assert_same_bits_on_one_thread(run)
 
 
 # ----- a convolution fused with the max pooling after it ---------------------------------------
