@@ -468,10 +468,14 @@ def _direct_rows(xp, wt, r0, acc):
             x30, x31, x32 = xp[r0 + 3, k0], xp[r0 + 3, k1], xp[r0 + 3, k2]
             a0, a1 = acc[0, j], acc[1, j]
             for o in range(acc.shape[2]):
-                a0[o] += (x00 * w0[o] + x01 * w1[o] + x02 * w2[o] + x10 * w3[o] + x11 * w4[o]
-                          + x12 * w5[o] + x20 * w6[o] + x21 * w7[o] + x22 * w8[o])
-                a1[o] += (x10 * w0[o] + x11 * w1[o] + x12 * w2[o] + x20 * w3[o] + x21 * w4[o]
-                          + x22 * w5[o] + x30 * w6[o] + x31 * w7[o] + x32 * w8[o])
+                # Both sums before either store: a store to acc might (for all numba knows)
+                # change wt, so a sum after it would load the nine weights again.
+                s0 = (x00 * w0[o] + x01 * w1[o] + x02 * w2[o] + x10 * w3[o] + x11 * w4[o]
+                      + x12 * w5[o] + x20 * w6[o] + x21 * w7[o] + x22 * w8[o])
+                s1 = (x10 * w0[o] + x11 * w1[o] + x12 * w2[o] + x20 * w3[o] + x21 * w4[o]
+                      + x22 * w5[o] + x30 * w6[o] + x31 * w7[o] + x32 * w8[o])
+                a0[o] += s0
+                a1[o] += s1
 
 
 @njit(cache=CACHE)
