@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from scratchconv import backend
+from scratchconv.kernels import numpy_kernels
 from scratchconv.kernels.padding import output_size_2d, pads_2d
 
 BACKENDS = ("numpy", "numba")
@@ -287,9 +288,14 @@ def test_maxpool2d_forward_numba_matches_numpy_exactly(x_shape, window, padding,
     x, pool_size, strides, pads = pool_case(x_shape, window, padding, dtype)
     y0, a0 = backend.kernels("numpy").maxpool2d_forward(x, pool_size, strides, pads)
     y1, a1 = backend.kernels("numba").maxpool2d_forward(x, pool_size, strides, pads)
-    assert y1.dtype == dtype and a1.dtype == np.int64
+    assert y1.dtype == dtype and a1.dtype == a0.dtype == np.int32
     np.testing.assert_array_equal(y1, y0)
     np.testing.assert_array_equal(a1, a0)
+
+
+def test_winner_indices_are_int32_unless_the_plane_has_more_pixels_than_int32_numbers():
+    assert numpy_kernels.winner_index_dtype(2**31 - 1) is np.int32
+    assert numpy_kernels.winner_index_dtype(2**31) is np.int64
 
 
 @pytest.mark.parametrize("x_shape, window, padding, dtype", POOL_GRID)
@@ -582,7 +588,7 @@ def test_conv2d_maxpool_forward_is_the_pooling_of_the_convolution_on_both_backen
         # The same arithmetic in the same order on each backend: the same bits.
         np.testing.assert_array_equal(y, want_y)
         np.testing.assert_array_equal(argmax, want_argmax)
-        assert y.dtype == dtype
+        assert y.dtype == dtype and argmax.dtype == want_argmax.dtype == np.int32
 
 
 @pytest.mark.parametrize("conv, pool", FUSED_CASES)

@@ -86,6 +86,7 @@ from numba.core import cgutils
 from numba.core.extending import intrinsic
 
 from . import numba_cache, simd, threads, winograd
+from .numpy_kernels import winner_index_dtype
 from .padding import padded_output_size
 
 threads.configure()
@@ -1256,7 +1257,9 @@ def conv2d_maxpool_forward(x, w, b, strides, pads, relu, pool_size, pool_strides
                                              pool_size, pool_strides, pool_pads, workspace,
                                              training)
     y = _take(workspace, "y", pooled_shape, x.dtype)
-    argmax = _take(workspace, "argmax", pooled_shape, np.int64) if training else None
+    g, h_out = conv[2], conv[3]  # the winners index the convolution's output plane
+    argmax = (_take(workspace, "argmax", pooled_shape, winner_index_dtype(h_out * g.w_out))
+              if training else None)
     with threads.one_blas_thread():
         _deal(_conv_maxpool, _conv_maxpool_thread, x.shape[0], _rows(x), *conv, *flags, y,
               argmax)
@@ -1442,8 +1445,8 @@ def _backward(dy, x_shape, w_shape, strides, pads, *, x=None, w=None, relu_y=Non
     relu = relu_y is not None
     y_pixels = _pixels(np.ascontiguousarray(relu_y, dtype=dtype)) if relu else _pixels(dy)
     pooled = argmax is not None
-    argmax = (_pixels(np.ascontiguousarray(argmax, dtype=np.int64)) if pooled
-              else np.empty((0, 0, 0), np.int64))
+    # Without a pooling, an int32 placeholder: the type pooled calls pass (one compilation).
+    argmax = (_pixels(np.ascontiguousarray(argmax)) if pooled else np.empty((0, 0, 0), np.int32))
     db_parts = _take(workspace, "db_parts", (n, c_out) if need_db else (0, 0), np.float64)
     dx = np.empty(tuple(x_shape) if need_dx else (0, 0, 0, 0), dtype)
     # With a pooling and without dx (a first layer), im2col's path takes dw and db from the
@@ -1561,7 +1564,8 @@ def maxpool2d_forward(x, pool_size, strides, pads):
     """Max pooling with the winners' flat indices; see ``numpy_kernels.maxpool2d_forward``.
 
     x : ndarray of shape (n, h, w, c). Returns y : (n, h_out, w_out, c) in x's dtype and
-    argmax : int64 of the same shape, the index ``h * W + w`` in the unpadded input plane.
+    argmax : of the same shape, the index ``h * W + w`` in the unpadded input plane, of
+    ``winner_index_dtype(h * W)``.
     """
     x = np.ascontiguousarray(x)
     (ph, pw), (sh, sw) = pool_size, strides
@@ -1570,7 +1574,7 @@ def maxpool2d_forward(x, pool_size, strides, pads):
     h_out = padded_output_size(h, ph, sh, top, bottom)
     w_out = padded_output_size(wd, pw, sw, left, right)
     y = np.empty((n, h_out, w_out, c), dtype=x.dtype)
-    argmax = np.empty((n, h_out, w_out, c), dtype=np.int64)
+    argmax = np.empty((n, h_out, w_out, c), dtype=winner_index_dtype(h * wd))
     _maxpool_forward(x, ph, pw, sh, sw, top, left, y, argmax)
     return y, argmax
 
@@ -1578,11 +1582,11 @@ def maxpool2d_forward(x, pool_size, strides, pads):
 def maxpool2d_backward(dy, argmax, x_shape):
     """Route each output gradient to its window's winner; see ``numpy_kernels.maxpool2d_backward``.
 
-    dy : ndarray of shape (n, h_out, w_out, c); argmax : int64 of the same shape.
+    dy : ndarray of shape (n, h_out, w_out, c); argmax : the forward's, of the same shape.
     Returns dx : ndarray of shape ``x_shape``; overlapping windows add.
     """
     dy = np.ascontiguousarray(dy)
-    argmax = np.ascontiguousarray(argmax, dtype=np.int64)
+    argmax = np.ascontiguousarray(argmax)
     n, h, wd, c = x_shape
     dx = np.empty((n, h * wd, c), dtype=dy.dtype)
     _maxpool_backward(dy, argmax, dx)
