@@ -101,7 +101,7 @@ def _take(workspace, name, shape, dtype):
 
     A layer keeps a workspace for its kernels so that training steps of one batch size reuse
     the same buffers instead of allocating them per step (arrays above glibc's 32 MB mmap
-    threshold, such as conv1's argmax at batch 128, otherwise come back as fresh pages).
+    threshold, such as conv1's argmax at batch 256, otherwise come back as fresh pages).
     """
     if workspace is None:
         return np.empty(shape, dtype)
