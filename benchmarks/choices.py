@@ -34,6 +34,10 @@ prints a small table; the comments and docs that quote these figures cite this c
   every Dense product as one call and with the forward's threshold as it is; wall clock, and the
   machine's peak (a 2048x2048 float32 product on every core) before and after, since the
   second core is sometimes the host's.
+- ``winner-index``: ``numpy_kernels.winner_index_dtype``. ``train_on_batch`` steps of the
+  tutorial model at batch 32 and 128 (``--steps`` steps a repeat, cycling through the batches
+  of 1,024 images) with max pooling's winners as int32 (the choice) and as int64, each on its own model
+  (the same seeded weights) so that its buffers keep one dtype; wall clock, every core.
 - ``predict-passes``: ``training.PREDICT_CHUNK``. ``predict`` of the tutorial model at batch 256
   (1,024 samples), run as two ConvPoolSteps (not as the one pair step it runs as, which takes
   one pass), its convolutional steps in passes of 16, 32, 64 and 256 samples (256: every
@@ -81,7 +85,7 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "dense-columns", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
+            "dense-outer", "dense-columns", "winner-index", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
@@ -285,6 +289,42 @@ def dense_columns(repeats):
                          "one_call_ms": _median_ms(predict_times[batch, "one call"]) * batch / 1024,
                          "blocks_ms": _median_ms(predict_times[batch, "blocks"]) * batch / 1024}
                         for batch in (32, 256)]}
+
+
+def winner_index(repeats, steps):
+    """ms a step (medians, wall clock, every core) of train_on_batch of the tutorial model at
+    batch 32 and 128 with the max pooling's winners as int32 and as int64: the dtype
+    ``numba_kernels.winner_index_dtype`` gives is set before each timed repeat, each dtype
+    training a model of its own (the same seeded weights), so that no buffer changes dtype."""
+    from scratchconv.kernels import numba_kernels
+    from scratchconv.random import set_seed
+    chosen = numba_kernels.winner_index_dtype
+    x, y = models.make_data(1024, 50)
+    runners = {}
+    for dtype in (np.int32, np.int64):
+        set_seed(7)
+        runners[dtype] = models.ScratchconvRunner(50, os.cpu_count() or 1)
+    calls = {}
+    for batch in (32, 128):
+        for dtype, runner in runners.items():
+            batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+
+            def train(model=runner.model, batches=batches):
+                for i in range(steps):
+                    model.train_on_batch(*batches[i % len(batches)])
+            calls[batch, dtype] = train
+
+    def set_dtype(key):
+        numba_kernels.winner_index_dtype = lambda plane, dtype=key[1]: dtype
+
+    try:
+        times = time_interleaved(calls, repeats, before=set_dtype)
+    finally:
+        numba_kernels.winner_index_dtype = chosen
+    return {"steps": steps,
+            "rows": [{"batch": batch, "int32_ms": _median_ms(times[batch, np.int32]) / steps,
+                      "int64_ms": _median_ms(times[batch, np.int64]) / steps}
+                     for batch in (32, 128)]}
 
 
 def predict_passes(repeats):
@@ -513,6 +553,7 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
             "dense-columns": lambda: dense_columns(repeats),
+            "winner-index": lambda: winner_index(repeats, steps),
             "predict-passes": lambda: predict_passes(repeats),
             "conv-pairs": lambda: conv_pairs(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
@@ -592,6 +633,13 @@ def format_report(result):
         lines += ["  predict of the tutorial model, every Dense product as one call against the "
                   "forward's threshold as it is, median ms a batch"]
         lines += _table(r["predict"], *columns)
+    if "winner-index" in result:
+        r = result["winner-index"]
+        lines += ["winner-index: numpy_kernels.winner_index_dtype; train_on_batch of the tutorial "
+                  f"model, max pooling's winners as int32 and as int64, wall clock, medians of "
+                  f"repeats of {r['steps']} steps (ms a step)"]
+        lines += _table(r["rows"], ("batch", "batch", ">5"), ("int32_ms", "int32", ">8.2f"),
+                        ("int64_ms", "int64", ">8.2f"))
     if "conv-pairs" in result:
         r = result["conv-pairs"]
         lines += [f"conv-pairs: steps.for_inference; predict of the tutorial model, its two "
@@ -631,7 +679,7 @@ def main(argv=None):
                         help=f"comma-separated sections (default all: {', '.join(SECTIONS)})")
     parser.add_argument("--repeats", type=int, default=15, help="interleaved timed repeats")
     parser.add_argument("--steps", type=int, default=30,
-                        help="batch-1 steps a repeat of the parallel section times")
+                        help="steps a repeat of the parallel (batch 1) and winner-index sections times")
     parser.add_argument("--subnormal-steps", type=int, default=800,
                         help="batch-1 steps trained with the flush off before the subnormal section")
     parser.add_argument("--processes", type=int, default=3,
