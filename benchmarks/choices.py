@@ -24,6 +24,11 @@ prints a small table; the comments and docs that quote these figures cite this c
 - ``dense-outer``: Dense's one-sample kernel gradient (``layers/core.py``), the tutorial's
   3872 -> 128 layer: ``np.outer(x[0], dz[0])`` against BLAS's ``x.T @ dz``; one thread, CPU
   time.
+- ``finite-check``: ``checks.CHECK_CHUNK_BYTES``. ``check_finite`` (predict's and fit's test
+  that x holds no nan or inf, which also gives predict its extremes) of 1,024 images of 50x50x3,
+  float32, read in chunks of 64 KiB, 256 KiB, 1 MiB and 4 MiB and as one chunk (the whole
+  array's minimum, then its maximum); each call on another of six copies, so that its images
+  are not in cache; one thread, wall clock.
 - ``dense-columns``: ``numba_kernels.DENSE_FORWARD_MIN_MACS``, ``DENSE_GRADIENT_MIN_MACS`` and
   ``DENSE_GRADIENT_ROWS``. The
   tutorial's Dense products (3872 -> 128, float32) at batch 1, 8, 16, 32, 64, 128 and 256: the
@@ -85,8 +90,9 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "dense-columns", "winner-index", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
+            "dense-outer", "finite-check", "dense-columns", "winner-index", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
 BAND_ROWS = (2, 4, 8, 16)
+CHECK_CHUNKS = (1 << 16, 1 << 18, 1 << 20, 1 << 22)
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 DENSE_BATCHES = (1, 8, 16, 32, 64, 128, 256)
@@ -233,6 +239,32 @@ def dense_outer(repeats):
     with one_thread():
         times = time_interleaved(calls, repeats, time.process_time)
     return {"rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
+
+
+def finite_check(repeats):
+    """ms (median wall clock, one thread) of check_finite on 1,024 images of 50x50x3, float32,
+    with each of CHECK_CHUNKS as ``checks.CHECK_CHUNK_BYTES`` and with the whole array as one
+    chunk. Each call reads the next of six copies (180 MB in all), so that it reads from memory,
+    as predict and fit do with a user's data."""
+    from scratchconv import checks
+    copies = [models.make_data(1024, 50, seed=seed)[0] for seed in range(6)]
+    turn = iter(range(sys.maxsize))
+    variants = {f"chunks of {size >> 10} KiB": size for size in CHECK_CHUNKS}
+    variants["one chunk (the whole array)"] = sys.maxsize
+    saved = checks.CHECK_CHUNK_BYTES
+
+    def set_chunk(key):
+        checks.CHECK_CHUNK_BYTES = variants[key]
+
+    calls = {key: lambda: checks.check_finite(copies[next(turn) % len(copies)], "x", "finite-check")
+             for key in variants}
+    try:
+        with one_thread():
+            times = time_interleaved(calls, repeats, before=set_chunk)
+    finally:
+        checks.CHECK_CHUNK_BYTES = saved
+    return {"chunk_bytes": saved,
+            "rows": [{"variant": name, "ms": _median_ms(t)} for name, t in times.items()]}
 
 
 def dense_columns(repeats):
@@ -552,6 +584,7 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "fused-pool": lambda: fused_pool(repeats),
             "filter-transform": lambda: filter_transform(repeats),
             "dense-outer": lambda: dense_outer(repeats),
+            "finite-check": lambda: finite_check(repeats),
             "dense-columns": lambda: dense_columns(repeats),
             "winner-index": lambda: winner_index(repeats, steps),
             "predict-passes": lambda: predict_passes(repeats),
@@ -617,6 +650,11 @@ def format_report(result):
         lines += _table(r["rows"], ("pass_samples", "pass", ">4"),
                         ("every_core_ms", f"{r['threads']} threads", ">10.2f"),
                         ("one_thread_ms", "one thread", ">10.2f"))
+    if "finite-check" in result:
+        lines += [f"finite-check: CHECK_CHUNK_BYTES (now {result['finite-check']['chunk_bytes']:,}); "
+                  "check_finite of 1,024 images of 50x50x3, float32, not in cache, one thread, "
+                  "wall clock, median ms"]
+        lines += _table(result["finite-check"]["rows"], variant, ms)
     if "dense-columns" in result:
         r = result["dense-columns"]
         columns = (("batch", "batch", ">5"), ("one_call_ms", "one call", ">8.3f"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import scratchconv
-from scratchconv import layers, optimizers
+from scratchconv import checks, layers, optimizers
 
 
 pytestmark = pytest.mark.usefixtures("numpy_backend")
@@ -99,6 +99,20 @@ def test_predict_says_which_sample_is_not_finite():
     with pytest.raises(ValueError, match=r"predict: x contains non-finite values \(nan or inf\), "
                                          r"first in sample 5"):
         model.predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_in_chunks_names_the_first_bad_sample_and_gives_the_extremes(monkeypatch, bad):
+    """check_finite reads x a few samples at a time (CHECK_CHUNK_BYTES): the extremes are the
+    whole array's, and a bad value in a later chunk is reported by its sample in x."""
+    monkeypatch.setattr(checks, "CHECK_CHUNK_BYTES", 3 * 4 * 4 * 4)  # three 4x4x1 float32 samples
+    x = np.random.default_rng(0).standard_normal((10, 4, 4, 1)).astype(np.float32)
+    assert checks.check_finite(x, "x", "here") == (x.min(), x.max())
+    x[7, 1, 2, 0] = bad
+    x[8, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"here: x contains non-finite values \(nan or inf\), "
+                                         r"first in sample 7"):
+        checks.check_finite(x, "x", "here")
 
 
 @pytest.mark.parametrize("method", ["train_on_batch", "loss_and_gradients"])
