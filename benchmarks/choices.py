@@ -70,6 +70,13 @@ prints a small table; the comments and docs that quote these figures cite this c
   ``train_on_batch`` steps (``--steps``) of the tutorial model after untimed ones;
   ``--processes`` rounds, the two widths interleaved within each; wall clock, every core.
 
+- ``settle``: ``benchmarks.run``'s untimed call before each timed one. The benchmark's jobs
+  for predict at batch 32 and 256 (scratchconv ``predict``, keras ``predict``, TF's compiled
+  forward) and training at batch 32 (``fit`` and bare steps of both), each in its own worker
+  processes as ``python -m benchmarks`` runs them: every call timed right after the call before
+  it in the job's order, and right after an untimed call of its own, the two ways alternating
+  within each repeat; ms a batch, medians, and TF's compiled reference over scratchconv's.
+
 ``--only SECTION[,SECTION]`` runs some; ``--tiny`` is a smoke run (a few steps, two repeats:
 its figures mean nothing).
 """
@@ -90,9 +97,10 @@ from scratchconv import backend
 from scratchconv.kernels import numpy_kernels
 
 SECTIONS = ("parallel", "winograd-training", "im2col-bands", "fused-pool", "filter-transform",
-            "dense-outer", "finite-check", "dense-columns", "winner-index", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width")
+            "dense-outer", "finite-check", "dense-columns", "winner-index", "predict-passes", "conv-pairs", "subnormal", "threads", "vector-width", "settle")
 BAND_ROWS = (2, 4, 8, 16)
 CHECK_CHUNKS = (1 << 16, 1 << 18, 1 << 20, 1 << 22)
+SETTLE_JOBS = (("predict", 32), ("predict", 256), ("train", 32))
 PREDICT_PASSES = (16, 32, 64, 256)
 TRAINING_CHANNELS = (8, 16, 32, 64)
 DENSE_BATCHES = (1, 8, 16, 32, 64, 128, 256)
@@ -387,6 +395,52 @@ def predict_passes(repeats):
          "one_thread_ms": _median_ms(one_core[chunk]) / 4} for chunk in PREDICT_PASSES]}
 
 
+def settle(repeats, samples):
+    """ms a batch (medians) of each (framework, API) of the benchmark's SETTLE_JOBS on
+    ``samples`` images, timed right after the previous call of the job's plan ("after the
+    plan's previous call", as the benchmark ran before) and right after an untimed call of its
+    own ("after its own"), alternating within each repeat; wall clock, every core. Each job has
+    a scratchconv and a keras worker of its own, as in ``benchmarks.run.run_job``."""
+    from benchmarks import run as bench
+    threads = os.cpu_count() or 1
+    env = bench.worker_env(threads)
+    settings = dict(bench.FULL, train_samples=samples, predict_samples=samples)
+    rows = []
+    for task, batch in SETTLE_JOBS:
+        n, plan = bench.plan_job(task, 50, batch, ("scratchconv", "keras"), settings)
+        workers = {}
+        try:
+            for framework in ("scratchconv", "keras"):
+                workers[framework] = bench.Worker(framework, 50, threads, env)
+                workers[framework].ask(op="prepare", samples=n, batch=batch)
+            calls = [(framework, api, steps) for framework, api, steps, _ in plan]
+            for framework, api, steps in calls:  # compiled, traced, settled
+                for _ in range(2):
+                    workers[framework].ask(op="time", api=api, steps=steps)
+            times = {}
+            for _ in range(repeats):
+                for way in ("after the plan's previous call", "after its own"):
+                    for framework, api, steps in calls:
+                        seconds = bench.timed_call(workers[framework], api, steps,
+                                                   settle=way == "after its own")
+                        batches = steps if api == "step" else -(-n // batch)
+                        times.setdefault((way, framework, api), []).append(seconds / batches)
+        finally:
+            for worker in workers.values():
+                worker.kill()
+        reference = bench.REFERENCE[task]
+        for way in ("after the plan's previous call", "after its own"):
+            ours = "step" if task == "train" else "predict"
+            rows += [{"task": task, "batch": batch, "way": way, "series": f"{framework} {api}",
+                      "ms": _median_ms(times[way, framework, api])}
+                     for framework, api, _ in calls]
+            rows.append({"task": task, "batch": batch, "way": way,
+                         "series": f"{' '.join(reference)} / scratchconv {ours}",
+                         "ms": statistics.median(times[(way, *reference)])
+                         / statistics.median(times[way, "scratchconv", ours])})
+    return {"samples": samples, "rows": rows}
+
+
 def conv_pairs(repeats):
     """ms per batch (medians, wall clock, every core) of predict at batch 32 and 256 with the
     model's inference steps as ``steps.for_inference`` makes them (the two convolution +
@@ -575,7 +629,7 @@ def vector_width(rounds, repeats, steps):
 
 
 def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=None,
-        processes=3, thread_scenarios=tuple(THREAD_SCENARIOS)):
+        processes=3, thread_scenarios=tuple(THREAD_SCENARIOS), settle_samples=1024):
     """Run the named sections; returns {section: its result} (and writes it as JSON)."""
     backend.kernels("numba")  # imported first: it picks numba's threading layer before any launch
     runs = {"parallel": lambda: parallel(repeats, steps),
@@ -591,7 +645,8 @@ def run(sections=SECTIONS, repeats=15, steps=30, subnormal_steps=800, json_path=
             "conv-pairs": lambda: conv_pairs(repeats),
             "subnormal": lambda: subnormal(repeats, subnormal_steps),
             "threads": lambda: thread_settings(processes, steps, thread_scenarios),
-            "vector-width": lambda: vector_width(processes, repeats, steps)}
+            "vector-width": lambda: vector_width(processes, repeats, steps),
+            "settle": lambda: settle(repeats, settle_samples)}
     result = {name: runs[name]() for name in sections}
     if json_path is not None:
         _write_json(Path(json_path), result)
@@ -685,6 +740,12 @@ def format_report(result):
                   "wall clock, median ms per batch"]
         lines += _table(r["rows"], ("batch", "batch", ">5"), ("variant", "steps", "<14"),
                         ("ms", "ms", ">8.2f"))
+    if "settle" in result:
+        lines += [f"settle: benchmarks.run's untimed call before each timed one; the benchmark's "
+                  f"jobs on {result['settle']['samples']:,} images, every core, wall clock, "
+                  "median ms a batch (the ratio rows: TF's reference over scratchconv)"]
+        lines += _table(result["settle"]["rows"], ("task", "task", "<7"), ("batch", "batch", ">5"),
+                        ("way", "timed", "<30"), ("series", "series", "<36"), ("ms", "ms", ">8.2f"))
     if "subnormal" in result:
         r = result["subnormal"]
         share = r["subnormal_share"]
@@ -731,12 +792,12 @@ def main(argv=None):
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         parser.error(f"--only expects sections from {', '.join(SECTIONS)}; got {', '.join(unknown)}")
-    scenarios = tuple(THREAD_SCENARIOS)
+    scenarios, settle_samples = tuple(THREAD_SCENARIOS), 1024
     if args.tiny:  # the threads section then starts one process per setting
         args.repeats, args.steps, args.subnormal_steps, args.processes = 2, 2, 2, 1
-        scenarios = ("batch 1",)
+        scenarios, settle_samples = ("batch 1",), 64
     print(format_report(run(sections, args.repeats, args.steps, args.subnormal_steps, args.json,
-                            args.processes, scenarios)))
+                            args.processes, scenarios, settle_samples)))
 
 
 if __name__ == "__main__":

@@ -306,7 +306,8 @@ def test_cpu_peak_counts_flops_per_cycle_from_the_vector_units(monkeypatch, vend
     assert f"x {per_cycle} FLOP/cycle/core" in peak["how"]
 
 
-def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys):
+def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys, tf):
+    """Every section, the settle one with tf.keras workers (hence ``tf``)."""
     from benchmarks import choices
     out = tmp_path / "choices.json"
     choices.main(["--tiny", "--json", str(out)])
@@ -321,6 +322,10 @@ def test_choices_runs_every_section_in_a_tiny_mode(tmp_path, capsys):
     widths = result["vector-width"]["rows"]
     assert {row["task"] for row in widths} == {"predict 32", "predict 256", "train step 32"}
     assert "256-bit" in {row["width"] for row in widths}  # WIDE_VECTORS = False took hold
+    settled = {(row["task"], row["batch"], row["way"], row["series"]) for row in result["settle"]["rows"]}
+    assert ("predict", 32, "after its own", "keras forward / scratchconv predict") in settled
+    assert ("train", 32, "after the plan's previous call", "keras step") in settled
+    assert all(row["ms"] > 0 for row in result["settle"]["rows"])
     printed = capsys.readouterr().out
     assert all(f"{name}:" in printed for name in choices.SECTIONS)
     # the engine's thresholds are as they were
