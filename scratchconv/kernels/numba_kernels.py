@@ -491,7 +491,16 @@ def _pool_row_pair(conv, k, i, h_out, bias, yb, argmax, b, add_bias, relu):
     W_out); they are then left out.
     """
     rows, w_out = min(2, h_out - i), conv.shape[1]
-    for j in range(yb.shape[1]):
+    # At inference (no winners) the windows wholly inside the output first: their loop reads
+    # fixed rows and columns, without the general loop's per-window sizes and tests.
+    full = w_out // 2 if rows == 2 and argmax is None else 0
+    for j in range(full):
+        out = yb[i // 2, j]
+        z00, z01 = conv[k, 2 * j], conv[k, 2 * j + 1]
+        z10, z11 = conv[k + 1, 2 * j], conv[k + 1, 2 * j + 1]
+        for o in range(out.shape[0]):
+            out[o] = _pool_full_window(z00[o], z01[o], z10[o], z11[o], bias[o], add_bias, relu)
+    for j in range(full, yb.shape[1]):
         out, z0, z1 = yb[i // 2, j], conv[k, 2 * j], conv[k + rows - 1, 2 * j]
         cols = min(2, w_out - 2 * j)
         # The right column and lower row (the same again when the window lacks it; unused).
