@@ -1841,19 +1841,19 @@ DENSE_BLOCK = 64
 # 1024 rather than 1936: as fast, and a layer of fewer inputs is split too.
 DENSE_GRADIENT_ROWS = 1024
 
-# The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on, the forward's
-# and the gradient's; below, the product is one call on the calling thread. ``python -m
-# benchmarks.choices --only dense-columns``, the tutorial's 3872 -> 128, float32, 2-core Xeon
-# (ms, one call / blocks on 2 threads). The forward alone, 2026-12-02 13:29, two runs (load 0.9,
-# peak 358 and 344-352 GFLOP/s): batch 8 0.213 / 0.229, 0.227 / 0.232; 16 0.224 / 0.246,
-# 0.246 / 0.245; 32 0.340 / 0.307, 0.355 / 0.311; 64 0.524 / 0.429, 0.538 / 0.415; 128 0.939 /
-# 0.672; 256 1.740 / 1.124. In predict of the tutorial model the batch-32 blocks gain more, as
-# the weights come from beyond the cache the convolutions just filled: 3.796 / 3.677 and 3.701 /
-# 3.585 ms a batch (medians of 21 interleaved repeats). So the forward's blocks from batch 17 of
-# it on (8.4 million multiply-adds; batch 16 is 7.9 million). The gradient in rows of 1024
-# (2026-12-02 09:18, two runs): batch 8 0.292 / 0.134, 0.208 / 0.107; 32 0.438 / 0.322, 0.381 /
-# 0.233: from batch 8 (4 million). Batch 1 takes np.outer (Dense.backward_from_logits), and the
-# forward's one row gives other bits in blocks (OpenBLAS takes another path for one row).
+# The blocks go to the threads from this many multiply-adds (N * D_in * D_out) on, the forward's and
+# the gradient's; below, the product is one call on the calling thread. ``python -m
+# benchmarks.choices --only dense-columns``, the tutorial's 3872 -> 128, float32, 2-core Xeon (ms,
+# one call / blocks on 2 threads). The forward alone, 2026-12-02 13:29, two runs (load 0.9, peak 358
+# and 344-352 GFLOP/s): batch 8 0.213 / 0.229, 0.227 / 0.232; 16 0.224 / 0.246, 0.246 / 0.245; 32
+# 0.340 / 0.307, 0.355 / 0.311; 64 0.524 / 0.429, 0.538 / 0.415; 128 0.939 / 0.672, 0.962 / 0.681;
+# 256 1.740 / 1.124, 1.795 / 1.126. In predict of the tutorial model the batch-32 blocks gain more,
+# as the weights come from beyond the cache the convolutions just filled: 3.796 / 3.677 and 3.701 /
+# 3.585 ms a batch (medians of 21 interleaved repeats). So the forward's blocks from batch 17 of it
+# on (8.4 million multiply-adds; batch 16 is 7.9 million). The gradient in rows of 1024 (2026-12-02
+# 09:18, two runs): batch 8 0.292 / 0.134, 0.208 / 0.107; 32 0.438 / 0.322, 0.381 / 0.233: from
+# batch 8 (4 million). Batch 1 takes np.outer (Dense.backward_from_logits), and the forward's one
+# row gives other bits in blocks (OpenBLAS takes another path for one row).
 DENSE_FORWARD_MIN_MACS = 1 << 23
 DENSE_GRADIENT_MIN_MACS = 1 << 21
 
