@@ -32,6 +32,7 @@ import numpy as np
 
 from scratchconv import backend
 from scratchconv.atomic import write_text
+from scratchconv.kernels import vectors
 from scratchconv.kernels.padding import output_size_2d, pads_2d
 
 BATCH = 32
@@ -315,17 +316,21 @@ def format_table(result):
 WINOGRAD_SHAPES = [((24, 24, c), 32) for c in (1, 2, 3, 8, 16, 32, 64)] + [((50, 50, 3), 64)]
 
 
-INFERENCE_METHODS = ("IM2COL", "DIRECT", "WINOGRAD")
+INFERENCE_METHODS = ("IM2COL", "DIRECT", "BLOCKED", "WINOGRAD")
 
 
 def winograd_choice(repeats=30):
     """Which method pays at inference: the numba backend's fused inference forward
     (``conv2d_maxpool_forward(..., training=False)``: 3x3 valid convolution, bias, ReLU, 2x2
-    max pooling) at batch 32, float32, by im2col, directly and by Winograd's F(2x2, 3x3), one
+    max pooling) at batch 32, float32, by im2col, directly (``_direct_sample``), directly with
+    the sums in vector registers (``_blocked_sample``: only where the output channels fill its
+    blocks of 64, and numba compiles 512-bit vectors) and by Winograd's F(2x2, 3x3), one
     thread, CPU time, interleaved repeats. Returns rows (shape, c_out, {method: median ms});
-    the method is forced by replacing ``numba_kernels.inference_method`` for the call."""
+    the method is forced by replacing ``numba_kernels.inference_method`` for the call, and
+    ``numba_kernels.WIDE`` (False for DIRECT, which would otherwise run as BLOCKED where that
+    applies)."""
     k = backend.kernels("numba")
-    saved_choice = k.inference_method
+    saved_choice, saved_wide = k.inference_method, k.WIDE
     rng = np.random.default_rng(7)
     pool = ((2, 2), (2, 2), ((0, 0), (0, 0)))
     calls = {}
@@ -334,20 +339,26 @@ def winograd_choice(repeats=30):
         w = rng.standard_normal((3, 3, shape[2], c_out), dtype=np.float32) * 0.1
         b = rng.standard_normal(c_out, dtype=np.float32)
         for method in INFERENCE_METHODS:
+            if method == "BLOCKED" and not (saved_wide and c_out % (4 * vectors.lanes(np.float32)) == 0):
+                continue
             workspace = {}
             calls[(shape, c_out, method)] = lambda x=x, w=w, b=b, ws=workspace: (
                 k.conv2d_maxpool_forward(x, w, b, (1, 1), ((0, 0), (0, 0)), True, *pool,
                                          workspace=ws, training=False))
+
+    def choose(key):
+        method = key[2]
+        k.WIDE = method == "BLOCKED"
+        k.inference_method = lambda w_shape, strides, m=getattr(k, "DIRECT" if k.WIDE else method): m
+
     try:
         with one_thread():
-            times = time_interleaved(calls, repeats, time.process_time, warmups=1,
-                                     before=lambda key: setattr(
-                                         k, "inference_method",
-                                         lambda w_shape, strides, m=getattr(k, key[2]): m))
+            times = time_interleaved(calls, repeats, time.process_time, warmups=1, before=choose)
     finally:
-        k.inference_method = saved_choice
+        k.inference_method, k.WIDE = saved_choice, saved_wide
     return [(shape, c_out, {m: statistics.median(times[(shape, c_out, m)]) * 1e3
-                            for m in INFERENCE_METHODS}) for shape, c_out in WINOGRAD_SHAPES]
+                            for m in INFERENCE_METHODS if (shape, c_out, m) in times})
+            for shape, c_out in WINOGRAD_SHAPES]
 
 
 def main(argv=None):
@@ -360,7 +371,8 @@ def main(argv=None):
     parser.add_argument("--one-core", action="store_true",
                         help="one thread everywhere, timed by CPU time (for a busy machine)")
     parser.add_argument("--winograd", action="store_true",
-                        help="instead: the inference forward by im2col, directly and by Winograd, "
+                        help="instead: the inference forward by im2col, directly, directly in "
+                             "registers and by Winograd, "
                              "by input channels (one thread, CPU time; the figures of "
                              "WINOGRAD_MIN_CHANNELS and DIRECT_MAX_CHANNELS)")
     args = parser.parse_args(argv)
@@ -369,7 +381,7 @@ def main(argv=None):
               "one thread, CPU time, median ms: " + " / ".join(m.lower() for m in INFERENCE_METHODS))
         for shape, c_out, ms in winograd_choice(args.repeats):
             print(f"{'x'.join(map(str, shape)):>9} -> {c_out:<3} "
-                  + " / ".join(f"{ms[m]:.2f}" for m in INFERENCE_METHODS))
+                  + " / ".join(f"{ms[m]:.2f}" if m in ms else "-" for m in INFERENCE_METHODS))
         return
     print(format_table(run(args.repeats, args.json, args.numpy_repeats, args.one_core)))
 

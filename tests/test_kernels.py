@@ -690,6 +690,73 @@ def test_numba_inference_by_each_method_matches_the_readable_fused_forward(x_sha
     assert y.dtype == dtype and y.shape == want.shape and rel_err(y, want) < TOLERANCE[dtype]
 
 
+# The direct convolution with its sums in vector registers (BLOCKED, _blocked_sample): every
+# pooling window inside the output (odd sizes drop their last row and column), whole blocks of
+# 4 vectors of output channels (64 float32, 32 float64), one to three input channels, padding.
+BLOCKED_CASES = [((2, 12, 14, 3), 64, "valid", np.float32), ((1, 11, 9, 1), 128, "same", np.float32),
+                 ((2, 9, 10, 2), 32, "valid", np.float64)]
+
+
+def fused_method(k, x, w, b, pads, relu, pool_args, training=False):
+    """The method _fused_setup chooses for this convolution and pooling."""
+    _, flags, _ = k._fused_setup(x.shape, x.dtype, w, b, (1, 1), pads, relu, *pool_args, None, training)
+    return flags[2]
+
+
+@pytest.mark.parametrize("x_shape, c_out, padding, dtype", BLOCKED_CASES)
+@pytest.mark.parametrize("relu, with_bias", [(True, True), (False, False)])
+def test_the_blocked_direct_kernel_matches_the_readable_fused_forward(x_shape, c_out, padding, dtype, relu,
+                                                                      with_bias, monkeypatch):
+    k = backend.kernels("numba")
+    # Chosen only where numba compiles 512-bit vectors; elsewhere LLVM splits them, same numbers.
+    monkeypatch.setattr(k, "WIDE", True)
+    x, w, b, pads, pool_args = inference_case(x_shape, c_out, padding, INFERENCE_POOLS[0], dtype)
+    b = b if with_bias else None
+    assert fused_method(k, x, w, b, pads, relu, pool_args) == k.BLOCKED
+    want, _ = backend.kernels("numpy").conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args)
+    y, argmax = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, relu, *pool_args, training=False)
+    assert argmax is None and y.dtype == dtype and y.shape == want.shape
+    assert rel_err(y, want) < TOLERANCE[dtype]
+
+
+def test_the_direct_kernel_keeps_its_sums_in_registers_where_its_output_fills_the_blocks(monkeypatch):
+    k = backend.kernels("numba")
+    monkeypatch.setattr(k, "WIDE", True)
+
+    def method(x_shape, c_out, pool, dtype=np.float32, training=False):
+        x, w, b, pads, pool_args = inference_case(x_shape, c_out, "valid", pool, dtype)
+        return fused_method(k, x, w, b, pads, True, pool_args, training)
+
+    two = INFERENCE_POOLS[0]
+    assert method((1, 10, 10, 3), 64, two) == method((1, 10, 10, 3), 32, two, np.float64) == k.BLOCKED
+    assert method((1, 11, 11, 3), 128, two) == k.BLOCKED  # "valid" leaves the odd row and column out
+    assert method((1, 10, 10, 3), 48, two) == k.DIRECT  # not a whole block of 64 float32
+    assert method((1, 11, 10, 3), 64, INFERENCE_POOLS[1]) == k.DIRECT  # "same": a half window
+    assert method((1, 10, 10, 3), 64, INFERENCE_POOLS[2]) == k.DIRECT  # 3x3 windows, not 2x2 blocks
+    assert method((1, 10, 10, 3), 64, two, training=True) == k.IM2COL  # training keeps the winners
+    monkeypatch.setattr(k, "WIDE", False)
+    assert method((1, 10, 10, 3), 64, two) == k.DIRECT
+
+
+def test_the_blocked_kernel_pools_ties_nans_and_infinities_as_the_direct_one(monkeypatch):
+    # Both take each window's maximum of (sum + bias, then max(., 0)) from -inf on: ties give
+    # the same value, a NaN never wins (a window of NaNs is -inf), an infinity does.
+    k = backend.kernels("numba")
+    x = random((2, 12, 12, 3), np.float32, 21)
+    x[0, :6, :6] = 0.0
+    x[1, 2:8, 2:8, 1] = np.nan
+    x[1, 9, 9, 0] = np.inf
+    w, b = random((3, 3, 3, 64), np.float32, 22), random(64, np.float32, 23)
+    args = ((1, 1), ((0, 0), (0, 0)), True, (2, 2), (2, 2), ((0, 0), (0, 0)))
+    y = {}
+    for wide, method in ((True, k.BLOCKED), (False, k.DIRECT)):
+        monkeypatch.setattr(k, "WIDE", wide)
+        assert fused_method(k, x, w, b, *args[1:3], args[3:]) == method
+        y[method] = k.conv2d_maxpool_forward(x, w, b, *args, training=False)[0]
+    assert np.isneginf(y[k.BLOCKED]).any() and np.isposinf(y[k.BLOCKED]).any()
+    np.testing.assert_allclose(y[k.BLOCKED], y[k.DIRECT], rtol=1e-5, atol=1e-6)
+
+
 # (input shape, first c_out, second c_out, padding, pool): the second convolution's input
 # channels (the first's c_out) reach the direct kernel (3), im2col (5) and Winograd (8, 16).
 PAIR_CASES = [((3, 20, 20, 3), 8, 4, "valid", INFERENCE_POOLS[0]),

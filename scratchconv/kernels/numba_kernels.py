@@ -33,12 +33,13 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   each block is pooled as it is computed: by im2col in bands of output rows
   (``_im2col_pooled_sample``), by Winograd's F(2x2, 3x3) (``_winograd_sample``) or directly
   (``_direct_sample``: no column matrix, the nine taps of each input channel as one sum in a
-  loop over the output channels); other poolings run on a per-thread buffer holding the
-  sample's convolution. In training the winners are kept too (the argmax the backward needs);
-  at inference (``training=False``) not, and a 3x3 stride-1 convolution runs by Winograd
-  or, with the fewest input channels, directly (``inference_method``; ``docs/winograd.md``,
-  "In the fast backend"), while training runs im2col, or Winograd from
-  ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels.
+  loop over the output channels; ``_blocked_sample`` where the output channels fill blocks of
+  4 vectors: each pooling window's sums held in vector registers, :mod:`.vectors`); other
+  poolings run on a per-thread buffer holding the sample's convolution. In training the
+  winners are kept too (the argmax the backward needs); at inference (``training=False``) not,
+  and a 3x3 stride-1 convolution runs by Winograd or, with the fewest input channels, directly
+  (``inference_method``; ``docs/winograd.md``, "In the fast backend"), while training runs
+  im2col, or Winograd from ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels.
 - two convolutions, each followed by max pooling, at inference (``conv2d_maxpool_pair_forward``,
   ``_conv_maxpool_pair``): each thread takes a sample through the first pair
   (``_conv_maxpool_sample``, as above) into a scratch buffer of its own and from there through
@@ -85,12 +86,14 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
-from . import numba_cache, simd, threads, winograd
+from . import numba_cache, simd, threads, vectors, winograd
 from .numpy_kernels import winner_index_dtype
 from .padding import padded_output_size
 
 threads.configure()
-simd.configure()
+# Whether numba compiles 512-bit vector code here (``simd``): the register-blocked convolution
+# (``_blocked_sample``) runs only then; on narrower vectors its 16 sums would not fit the registers.
+WIDE = simd.configure()
 # Whether the kernels are cached between processes (False only when no folder is writable).
 CACHE = numba_cache.prepare(__file__)
 
@@ -570,6 +573,74 @@ def _direct_sample(x, b, wt, bias, g, h_out, xp, acc, yb, argmax, add_bias, relu
                     yb[i + k, j, o] = _activate(acc[k, j, o], bias[o], add_bias, relu)
 
 
+@njit(cache=CACHE, inline="always")
+def _multiply_add4(x, w0, w1, w2, w3, sums):
+    """sums + x * (w0, w1, w2, w3): one input number times the weights of four vectors of output
+    channels, added to one output pixel's four vectors of sums (``vectors.fma``: rounded once)."""
+    xs = vectors.fill(w0, x)
+    return (vectors.fma(xs, w0, sums[0]), vectors.fma(xs, w1, sums[1]),
+            vectors.fma(xs, w2, sums[2]), vectors.fma(xs, w3, sums[3]))
+
+
+@njit(cache=CACHE, inline="always")
+def _pool_vectors(z00, z01, z10, z11, bias, lowest, add_bias, relu):
+    """``_pool_full_window`` of four vectors of outputs, lane by lane: the maximum, from
+    ``lowest`` (-inf in every lane), of each output + bias, then max(., 0)."""
+    best = lowest
+    for z in (z00, z01, z10, z11):
+        if add_bias:
+            z = vectors.add(z, bias)
+        if relu:
+            z = vectors.relu(z)
+        best = vectors.better(best, z)
+    return best
+
+
+@njit(cache=CACHE)
+def _blocked_sample(x, b, w2, bias, g, xp, yb, add_bias, relu):
+    """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) and its 2x2, stride-2 max
+    pooling, computed directly with each pooling window's sums in vector registers
+    (:mod:`scratchconv.kernels.vectors`).
+
+    For each window and each block of 4 vectors of output channels (64 float32 or 32 float64
+    channels), the window's 4 pixels' 16 vectors of sums stay in registers while the 9*C_in taps
+    go by: a tap loads 4 vectors of weights and 4 input numbers and makes 16 multiply-adds. Only
+    then are the sums pooled (``_pool_vectors``) and stored, once. ``_direct_rows``, which numba
+    vectorises over the output channels alone, loads and stores its sums at every input channel.
+
+    x : (N, H, W*C_in); w2 : (9*C_in, C_out), the kernel with the tap (p*3 + q)*C_in + c first;
+    xp : scratch for the padded sample (``_padded_sample``); yb : the pooled sample
+    (Hp, Wp, C_out), every window wholly inside the convolution's output, C_out a multiple of
+    4 vectors (``_uses_blocks``). The sums add the taps in w2's order, each rounded once.
+    """
+    c, c_out = g.c, w2.shape[1]
+    n = vectors.BYTES // w2.itemsize  # the numbers in a vector
+    xp = _padded_sample(x, b, g, xp)
+    lowest = vectors.fill(w2, _MINUS_INF)
+    row_taps = 3 * c  # one kernel row's taps: 3 pixels of C_in channels, contiguous in xp's rows
+    for i in range(yb.shape[0]):
+        for j in range(yb.shape[1]):
+            left = 2 * j * c  # the window's first pixel in xp's rows
+            for o in range(0, c_out, 4 * n):
+                zero = vectors.fill(w2, 0)
+                s00 = s01 = s10 = s11 = (zero, zero, zero, zero)  # the window's 4 pixels
+                for p in range(3):
+                    upper, lower = xp[2 * i + p], xp[2 * i + 1 + p]
+                    for m in range(row_taps):
+                        k = (p * row_taps + m) * c_out + o
+                        w0, w1 = vectors.load(w2, k), vectors.load(w2, k + n)
+                        w2_, w3 = vectors.load(w2, k + 2 * n), vectors.load(w2, k + 3 * n)
+                        s00 = _multiply_add4(upper[left + m], w0, w1, w2_, w3, s00)
+                        s01 = _multiply_add4(upper[left + c + m], w0, w1, w2_, w3, s01)
+                        s10 = _multiply_add4(lower[left + m], w0, w1, w2_, w3, s10)
+                        s11 = _multiply_add4(lower[left + c + m], w0, w1, w2_, w3, s11)
+                out = (i * yb.shape[1] + j) * c_out + o
+                for v in range(4):
+                    best = _pool_vectors(s00[v], s01[v], s10[v], s11[v],
+                                         vectors.load(bias, o + v * n), lowest, add_bias, relu)
+                    vectors.store(yb, out + v * n, best)
+
+
 @njit(cache=CACHE)
 def _winograd_tile_gradient(dz, tiles_w, h_out, dm):
     """dm[a*4 + b', t, :] = (A dY A^T)[a, b'] for dY the 2x2 tile t of dz (zeros past H_out,
@@ -844,8 +915,9 @@ def _conv_forward_thread(t, counter, x, w2, bias, g, cols, y, add_bias, relu):
 
 
 # How ``_conv_maxpool`` computes the convolution (in training: IM2COL or WINOGRAD, by
-# ``uses_winograd``; at inference: ``inference_method``).
-IM2COL, WINOGRAD, DIRECT = 0, 1, 2
+# ``uses_winograd``; at inference: ``inference_method``, and BLOCKED, the direct convolution
+# with its sums in vector registers, where DIRECT's output fits it: ``_uses_blocks``).
+IM2COL, WINOGRAD, DIRECT, BLOCKED = 0, 1, 2, 3
 
 
 @njit(parallel=True, cache=CACHE)
@@ -892,12 +964,13 @@ def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
     ``_winograd_sample`` (wf = U, band_rows and the per-thread scratch xps, es, vs, ms as it
     takes them); DIRECT: ``_direct_sample`` (wf = the kernel as (9, C_in, C_out), xps, and ms
     as its (T, 2, W_out, C_out) scratch); both with ``pool_tiles`` (a 2x2, stride-2 pooling
-    whose windows are their 2x2 output blocks) also pool, into yb. IM2COL with ``pool_tiles``:
-    ``_im2col_pooled_sample``, by im2col and one product a band of output rows at a time (cols
-    and ys the per-thread scratch of a band), pooled from the band. Otherwise the convolution
-    goes to the per-thread buffer ys[t] (IM2COL: by im2col and one product) and is pooled from
-    there (``_maxpool_sample``). Arrays a path does not use are placeholders (ys of shape
-    (T, 0, C_out) when Winograd or the direct kernel pools).
+    whose windows are their 2x2 output blocks) also pool, into yb. BLOCKED (only with
+    ``pool_tiles``, at inference): ``_blocked_sample``, from w2 and the padded sample xps.
+    IM2COL with ``pool_tiles``: ``_im2col_pooled_sample``, by im2col and one product a band of
+    output rows at a time (cols and ys the per-thread scratch of a band), pooled from the band.
+    Otherwise the convolution goes to the per-thread buffer ys[t] (IM2COL: by im2col and one
+    product) and is pooled from there (``_maxpool_sample``). Arrays a path does not use are
+    placeholders (ys of shape (T, 0, C_out) when Winograd or the direct kernel pools).
     """
     w2, bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms = conv
     add_bias, relu, method, pool_tiles = flags
@@ -911,6 +984,8 @@ def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
     elif method == DIRECT:
         _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, argmax, add_bias, relu,
                        pool_tiles)
+    elif method == BLOCKED:  # pool_tiles, and no argmax (inference)
+        _blocked_sample(x, b, w2, bias, g, xps[t], out, add_bias, relu)
     elif pool_tiles:
         _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], buf, out, argmax, add_bias,
                               relu)
@@ -1196,9 +1271,10 @@ def conv2d_forward(x, w, b, strides, pads, relu=False):
 # busier machine than the first run's, so compare within a shape, not across runs).
 WINOGRAD_MIN_CHANNELS = 8
 # At inference a 3x3 stride-1 convolution with at most this many input channels runs directly
-# (``_direct_sample``); from DIRECT_MAX_CHANNELS + 1 up to WINOGRAD_MIN_CHANNELS - 1, by im2col
-# (in bands, pooled as computed, when a 2x2 pooling follows), faster than directly at 8
-# channels and about even at 3. Same measurements.
+# (``_direct_sample``, or ``_blocked_sample`` where ``_uses_blocks``); from
+# DIRECT_MAX_CHANNELS + 1 up to WINOGRAD_MIN_CHANNELS - 1, by im2col (in bands, pooled as
+# computed, when a 2x2 pooling follows), faster than directly at 8 channels and about even at 3.
+# Same measurements.
 DIRECT_MAX_CHANNELS = 3
 # In training (the fused forward that keeps the argmax for the backward, and every backward)
 # Winograd runs from this many input channels on. With fewer, the backward's tile transforms
@@ -1237,9 +1313,10 @@ def uses_winograd(w_shape, strides, training):
 def inference_method(w_shape, strides):
     """How ``conv2d_maxpool_forward(..., training=False)`` computes this convolution: a 3x3,
     stride-1 kernel by Winograd's F(2x2, 3x3) (WINOGRAD) where :func:`uses_winograd` says so at
-    inference, directly (DIRECT, ``_direct_sample``) with at most DIRECT_MAX_CHANNELS input
-    channels; any other by im2col (IM2COL, in bands pooled as computed when the pooling is
-    2x2 at stride 2: ``_im2col_pooled_sample``)."""
+    inference, directly (DIRECT: ``_direct_sample``, or ``_blocked_sample`` where the fused
+    forward's ``_uses_blocks`` says so) with at most DIRECT_MAX_CHANNELS input channels; any
+    other by im2col (IM2COL, in bands pooled as computed when the pooling is 2x2 at stride 2:
+    ``_im2col_pooled_sample``)."""
     if not winograd.applies(w_shape[:2], strides):
         return IM2COL
     if uses_winograd(w_shape, strides, training=False):
@@ -1309,8 +1386,9 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
     ``_conv_maxpool_sample`` takes them, the scratch kept in the workspace.
 
     The method: in training Winograd (``uses_winograd``) or im2col, at inference
-    ``inference_method`` (Winograd and direct convolution give the same numbers as im2col up
-    to rounding: float32, a few 1e-7 of the largest output, docs/winograd.md). The pooling is
+    ``inference_method``, its DIRECT run as BLOCKED where ``_uses_blocks`` (Winograd and direct
+    convolution give the same numbers as im2col up to rounding: float32, a few 1e-7 of the
+    largest output, docs/winograd.md). The pooling is
     fused into the 2x2 output blocks when its windows are those blocks (2x2, stride 2, no
     padding before); im2col then goes in bands of ``IM2COL_BAND_PIXELS`` output pixels, each
     band pooled while in cache.
@@ -1328,6 +1406,8 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
         method = inference_method(w.shape, strides)
     n_threads = cols_shape[0]
     pool_tiles = pool == _BLOCKS
+    if method == DIRECT and _uses_blocks(dtype, c_out, pool_tiles, pooled_shape, h_out, g.w_out):
+        method = BLOCKED
     if method == IM2COL and pool_tiles:
         # Whole row pairs, so that each pooling window lies in one band; at most the output.
         band_rows = min(max(1, IM2COL_BAND_PIXELS // (2 * g.w_out)), -(-h_out // 2)) * 2
@@ -1344,10 +1424,20 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
                                                        workspace, method == WINOGRAD)
     if method == DIRECT:
         wf = np.ascontiguousarray(w.reshape(9, g.c, c_out))
-        xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
         ms = _take(workspace, "direct_rows", (n_threads, 2, g.w_out, c_out), dtype)
+    if method in (DIRECT, BLOCKED):
+        xps = _padded_buffer(g, h_out, n_threads, workspace, dtype)
     conv = (w.reshape(-1, c_out), bias, g, h_out, pool, cols, ys, wf, band_rows, xps, es, vs, ms)
     return conv, (b is not None, bool(relu), method, pool_tiles), pooled_shape
+
+
+def _uses_blocks(dtype, c_out, pool_tiles, pooled_shape, h_out, w_out):
+    """Whether the direct convolution runs as BLOCKED (``_blocked_sample``): on 512-bit vectors
+    (``WIDE``), pooled in its 2x2 blocks, every pooling window wholly inside the output (no
+    "same" pooling's half windows), and a whole number of blocks of 4 vectors of output channels
+    (64 float32, 32 float64). Otherwise ``_direct_sample`` computes it."""
+    return (WIDE and pool_tiles and c_out % (4 * vectors.lanes(dtype)) == 0
+            and 2 * pooled_shape[1] <= h_out and 2 * pooled_shape[2] <= w_out)
 
 
 def _winograd_scratch(w, g, h_out, c_out, dtype, n_threads, workspace, use_winograd):
