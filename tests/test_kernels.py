@@ -733,9 +733,11 @@ def test_the_direct_kernel_keeps_its_sums_in_registers_where_its_output_fills_th
     assert method((1, 10, 10, 3), 48, two) == k.DIRECT  # not a whole block of 64 float32
     assert method((1, 11, 10, 3), 64, INFERENCE_POOLS[1]) == k.DIRECT  # "same": a half window
     assert method((1, 10, 10, 3), 64, INFERENCE_POOLS[2]) == k.DIRECT  # 3x3 windows, not 2x2 blocks
-    assert method((1, 10, 10, 3), 64, two, training=True) == k.IM2COL  # training keeps the winners
+    assert method((1, 10, 10, 3), 64, two, training=True) == k.BLOCKED  # with the winners
+    assert method((1, 10, 10, 8), 64, two, training=True) == k.IM2COL  # not a direct convolution
     monkeypatch.setattr(k, "WIDE", False)
     assert method((1, 10, 10, 3), 64, two) == k.DIRECT
+    assert method((1, 10, 10, 3), 64, two, training=True) == k.IM2COL
 
 
 def test_the_blocked_kernel_pools_ties_nans_and_infinities_as_the_direct_one(monkeypatch):
@@ -755,6 +757,29 @@ def test_the_blocked_kernel_pools_ties_nans_and_infinities_as_the_direct_one(mon
         y[method] = k.conv2d_maxpool_forward(x, w, b, *args, training=False)[0]
     assert np.isneginf(y[k.BLOCKED]).any() and np.isposinf(y[k.BLOCKED]).any()
     np.testing.assert_allclose(y[k.BLOCKED], y[k.DIRECT], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, c_out", [(np.float32, 64), (np.float64, 32)])
+def test_the_blocked_training_forward_keeps_the_winners_im2col_keeps(dtype, c_out, monkeypatch):
+    # In training the blocked kernel also writes each window's winner (vectors.store_winners) as
+    # the im2col forward does (_window_argmax): ties to the first in the window (the zero corner),
+    # a NaN never wins (a window of NaNs is -inf with index 0), odd sizes' last row left out.
+    k = backend.kernels("numba")
+    x = random((2, 13, 10, 3), dtype, 31)
+    x[0, :6, :6] = 0.0
+    x[1, 2:8, 2:8, 1] = np.nan
+    w, b = random((3, 3, 3, c_out), dtype, 32), random(c_out, dtype, 33)
+    pads, pool_args = ((0, 0), (0, 0)), ((2, 2), (2, 2), ((0, 0), (0, 0)))
+    out = {}
+    for wide, method in ((True, k.BLOCKED), (False, k.IM2COL)):
+        monkeypatch.setattr(k, "WIDE", wide)
+        assert fused_method(k, x, w, b, pads, True, pool_args, training=True) == method
+        out[method] = k.conv2d_maxpool_forward(x, w, b, (1, 1), pads, True, *pool_args)
+    (y, argmax), (want_y, want_argmax) = out[k.BLOCKED], out[k.IM2COL]
+    assert y.shape == (2, 5, 4, c_out) and np.isneginf(y).any() and (argmax[0, 0, 0] == 0).all()
+    np.testing.assert_allclose(y, want_y, rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype])
+    assert argmax.dtype == want_argmax.dtype
+    np.testing.assert_array_equal(argmax, want_argmax)
 
 
 # (input shape, first c_out, second c_out, padding, pool): the second convolution's input

@@ -59,3 +59,28 @@ def test_each_operation_works_lane_by_lane_as_the_scalar_code_does(dtype, tiny):
 def test_only_c_contiguous_float_arrays_are_read(a):
     with pytest.raises(errors.TypingError):
         _copy(a, np.zeros(16, np.float32))
+
+
+@njit
+def _winners(z, out, first, w_out):
+    n = vectors.BYTES // z.itemsize
+    z00, z01 = vectors.load(z, 0), vectors.load(z, n)
+    z10, z11 = vectors.load(z, 2 * n), vectors.load(z, 3 * n)
+    best = vectors.better(vectors.better(vectors.better(vectors.better(
+        vectors.fill(z, -np.inf), z00), z01), z10), z11)
+    vectors.store_winners(out, 0, first, w_out, best, z00, z01, z10, z11)
+
+
+@pytest.mark.parametrize("dtype, index_dtype", [(np.float32, np.int32), (np.float64, np.int64)])
+def test_a_windows_winner_is_the_first_of_its_maximum_and_never_a_nan(dtype, index_dtype):
+    n = vectors.lanes(dtype)
+    # Lanes: a clear winner in each corner, a tie (the first wins), NaNs beside a number, all
+    # NaN (-inf wins nothing: index 0), all -inf (the same), an infinity.
+    cases = [(4, 1, 2, 3), (1, 4, 2, 3), (1, 2, 4, 3), (1, 2, 3, 4), (5, 5, 5, 5), (0, 7, 7, 0),
+             (np.nan, 2, np.nan, 1), (np.nan,) * 4, (-np.inf,) * 4, (1, np.inf, 2, 3)]
+    want = [0, 1, 10, 11, 0, 1, 1, -100, -100, 1]  # offsets from z00's index; -100: index 0
+    lanes = [cases[k % len(cases)] for k in range(n)]
+    z = np.array([[lane[corner] for lane in lanes] for corner in range(4)], dtype).ravel()
+    out = np.full(n, -1, index_dtype)
+    _winners(z, out, 100, 10)
+    np.testing.assert_array_equal(out, [100 + want[k % len(cases)] for k in range(n)])

@@ -39,7 +39,8 @@ With ``col = im2col(x[n])`` of shape ``(H_out*W_out, KH*KW*C_in)`` and the kerne
   winners are kept too (the argmax the backward needs); at inference (``training=False``) not,
   and a 3x3 stride-1 convolution runs by Winograd or, with the fewest input channels, directly
   (``inference_method``; ``docs/winograd.md``, "In the fast backend"), while training runs
-  im2col, or Winograd from ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels.
+  im2col, or Winograd from ``WINOGRAD_MIN_CHANNELS_TRAINING`` input channels; both run
+  ``_blocked_sample`` where it applies.
 - two convolutions, each followed by max pooling, at inference (``conv2d_maxpool_pair_forward``,
   ``_conv_maxpool_pair``): each thread takes a sample through the first pair
   (``_conv_maxpool_sample``, as above) into a scratch buffer of its own and from there through
@@ -583,21 +584,17 @@ def _multiply_add4(x, w0, w1, w2, w3, sums):
 
 
 @njit(cache=CACHE, inline="always")
-def _pool_vectors(z00, z01, z10, z11, bias, lowest, add_bias, relu):
-    """``_pool_full_window`` of four vectors of outputs, lane by lane: the maximum, from
-    ``lowest`` (-inf in every lane), of each output + bias, then max(., 0)."""
-    best = lowest
-    for z in (z00, z01, z10, z11):
-        if add_bias:
-            z = vectors.add(z, bias)
-        if relu:
-            z = vectors.relu(z)
-        best = vectors.better(best, z)
-    return best
+def _activate_vector(z, bias, add_bias, relu):
+    """``_activate`` of a vector of outputs, lane by lane: z (+ bias, then max(., 0))."""
+    if add_bias:
+        z = vectors.add(z, bias)
+    if relu:
+        z = vectors.relu(z)
+    return z
 
 
 @njit(cache=CACHE)
-def _blocked_sample(x, b, w2, bias, g, xp, yb, add_bias, relu):
+def _blocked_sample(x, b, w2, bias, g, xp, yb, argmax, add_bias, relu):
     """The 3x3, stride-1 convolution of x[b] (+ bias, then max(., 0)) and its 2x2, stride-2 max
     pooling, computed directly with each pooling window's sums in vector registers
     (:mod:`scratchconv.kernels.vectors`).
@@ -605,13 +602,16 @@ def _blocked_sample(x, b, w2, bias, g, xp, yb, add_bias, relu):
     For each window and each block of 4 vectors of output channels (64 float32 or 32 float64
     channels), the window's 4 pixels' 16 vectors of sums stay in registers while the 9*C_in taps
     go by: a tap loads 4 vectors of weights and 4 input numbers and makes 16 multiply-adds. Only
-    then are the sums pooled (``_pool_vectors``) and stored, once. ``_direct_rows``, which numba
+    then are the sums activated and pooled as ``_pool_full_window`` does, lane by lane, and
+    stored, once; unless ``argmax`` is None, each window's winner goes to argmax[b] too, as
+    ``_window_argmax`` gives it (``vectors.store_winners``). ``_direct_rows``, which numba
     vectorises over the output channels alone, loads and stores its sums at every input channel.
 
     x : (N, H, W*C_in); w2 : (9*C_in, C_out), the kernel with the tap (p*3 + q)*C_in + c first;
     xp : scratch for the padded sample (``_padded_sample``); yb : the pooled sample
     (Hp, Wp, C_out), every window wholly inside the convolution's output, C_out a multiple of
-    4 vectors (``_uses_blocks``). The sums add the taps in w2's order, each rounded once.
+    4 vectors (``_uses_blocks``); argmax : (N, Hp, Wp, C_out) or None. The sums add the taps in
+    w2's order, each rounded once.
     """
     c, c_out = g.c, w2.shape[1]
     n = vectors.BYTES // w2.itemsize  # the numbers in a vector
@@ -635,10 +635,19 @@ def _blocked_sample(x, b, w2, bias, g, xp, yb, add_bias, relu):
                         s10 = _multiply_add4(lower[left + m], w0, w1, w2_, w3, s10)
                         s11 = _multiply_add4(lower[left + c + m], w0, w1, w2_, w3, s11)
                 out = (i * yb.shape[1] + j) * c_out + o
+                first = 2 * i * g.w_out + 2 * j  # the window's first output in the output plane
                 for v in range(4):
-                    best = _pool_vectors(s00[v], s01[v], s10[v], s11[v],
-                                         vectors.load(bias, o + v * n), lowest, add_bias, relu)
+                    bias_v = vectors.load(bias, o + v * n)
+                    z00 = _activate_vector(s00[v], bias_v, add_bias, relu)
+                    z01 = _activate_vector(s01[v], bias_v, add_bias, relu)
+                    z10 = _activate_vector(s10[v], bias_v, add_bias, relu)
+                    z11 = _activate_vector(s11[v], bias_v, add_bias, relu)
+                    best = vectors.better(vectors.better(vectors.better(
+                        vectors.better(lowest, z00), z01), z10), z11)
                     vectors.store(yb, out + v * n, best)
+                    if argmax is not None:
+                        vectors.store_winners(argmax[b], out + v * n, first, g.w_out, best,
+                                              z00, z01, z10, z11)
 
 
 @njit(cache=CACHE)
@@ -915,8 +924,9 @@ def _conv_forward_thread(t, counter, x, w2, bias, g, cols, y, add_bias, relu):
 
 
 # How ``_conv_maxpool`` computes the convolution (in training: IM2COL or WINOGRAD, by
-# ``uses_winograd``; at inference: ``inference_method``, and BLOCKED, the direct convolution
-# with its sums in vector registers, where DIRECT's output fits it: ``_uses_blocks``).
+# ``uses_winograd``; at inference: ``inference_method``); and in both BLOCKED, the direct
+# convolution with its sums in vector registers, where ``inference_method`` says DIRECT and its
+# output fits the blocks (``_uses_blocks``).
 IM2COL, WINOGRAD, DIRECT, BLOCKED = 0, 1, 2, 3
 
 
@@ -965,7 +975,7 @@ def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
     takes them); DIRECT: ``_direct_sample`` (wf = the kernel as (9, C_in, C_out), xps, and ms
     as its (T, 2, W_out, C_out) scratch); both with ``pool_tiles`` (a 2x2, stride-2 pooling
     whose windows are their 2x2 output blocks) also pool, into yb. BLOCKED (only with
-    ``pool_tiles``, at inference): ``_blocked_sample``, from w2 and the padded sample xps.
+    ``pool_tiles``): ``_blocked_sample``, from w2 and the padded sample xps.
     IM2COL with ``pool_tiles``: ``_im2col_pooled_sample``, by im2col and one product a band of
     output rows at a time (cols and ys the per-thread scratch of a band), pooled from the band.
     Otherwise the convolution goes to the per-thread buffer ys[t] (IM2COL: by im2col and one
@@ -984,8 +994,8 @@ def _conv_maxpool_sample(t, x, b, conv, flags, yb, argmax):
     elif method == DIRECT:
         _direct_sample(x, b, wf, bias, g, h_out, xps[t], ms[t], out, argmax, add_bias, relu,
                        pool_tiles)
-    elif method == BLOCKED:  # pool_tiles, and no argmax (inference)
-        _blocked_sample(x, b, w2, bias, g, xps[t], out, add_bias, relu)
+    elif method == BLOCKED:  # only with pool_tiles
+        _blocked_sample(x, b, w2, bias, g, xps[t], out, argmax, add_bias, relu)
     elif pool_tiles:
         _im2col_pooled_sample(x, b, w2, bias, g, h_out, cols[t], buf, out, argmax, add_bias,
                               relu)
@@ -1386,9 +1396,9 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
     ``_conv_maxpool_sample`` takes them, the scratch kept in the workspace.
 
     The method: in training Winograd (``uses_winograd``) or im2col, at inference
-    ``inference_method``, its DIRECT run as BLOCKED where ``_uses_blocks`` (Winograd and direct
-    convolution give the same numbers as im2col up to rounding: float32, a few 1e-7 of the
-    largest output, docs/winograd.md). The pooling is
+    ``inference_method``; in both BLOCKED where ``inference_method`` says DIRECT and
+    ``_uses_blocks`` (Winograd and direct convolution give the same numbers as im2col up to
+    rounding: float32, a few 1e-7 of the largest output, docs/winograd.md). The pooling is
     fused into the 2x2 output blocks when its windows are those blocks (2x2, stride 2, no
     padding before); im2col then goes in bands of ``IM2COL_BAND_PIXELS`` output pixels, each
     band pooled while in cache.
@@ -1406,8 +1416,9 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
         method = inference_method(w.shape, strides)
     n_threads = cols_shape[0]
     pool_tiles = pool == _BLOCKS
-    if method == DIRECT and _uses_blocks(dtype, c_out, pool_tiles, pooled_shape, h_out, g.w_out):
-        method = BLOCKED
+    if (inference_method(w.shape, strides) == DIRECT
+            and _uses_blocks(dtype, c_out, pool_tiles, pooled_shape, h_out, g.w_out)):
+        method = BLOCKED  # in training too (for im2col), with the winners
     if method == IM2COL and pool_tiles:
         # Whole row pairs, so that each pooling window lies in one band; at most the output.
         band_rows = min(max(1, IM2COL_BAND_PIXELS // (2 * g.w_out)), -(-h_out // 2)) * 2
@@ -1432,10 +1443,11 @@ def _fused_setup(x_shape, dtype, w, b, strides, pads, relu, pool_size, pool_stri
 
 
 def _uses_blocks(dtype, c_out, pool_tiles, pooled_shape, h_out, w_out):
-    """Whether the direct convolution runs as BLOCKED (``_blocked_sample``): on 512-bit vectors
-    (``WIDE``), pooled in its 2x2 blocks, every pooling window wholly inside the output (no
-    "same" pooling's half windows), and a whole number of blocks of 4 vectors of output channels
-    (64 float32, 32 float64). Otherwise ``_direct_sample`` computes it."""
+    """Whether a direct convolution (``inference_method`` DIRECT) runs as BLOCKED
+    (``_blocked_sample``), at inference and in training alike: on 512-bit vectors (``WIDE``),
+    pooled in its 2x2 blocks, every pooling window wholly inside the output (no "same" pooling's
+    half windows), and a whole number of blocks of 4 vectors of output channels (64 float32,
+    32 float64). Otherwise ``_direct_sample`` computes it at inference, im2col in training."""
     return (WIDE and pool_tiles and c_out % (4 * vectors.lanes(dtype)) == 0
             and 2 * pooled_shape[1] <= h_out and 2 * pooled_shape[2] <= w_out)
 

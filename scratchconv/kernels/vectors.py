@@ -12,8 +12,9 @@ that needs a type for "16 float32 in one register".
 :class:`VectorType` is that type (``Vector[dtype]``): LLVM's own vector of ``lanes(dtype)``
 numbers of one dtype (16 float32 or 8 float64, 512 bits), which LLVM keeps in a register (a zmm
 register on AVX-512; on other CPUs it splits the operations into narrower ones). The functions
-below, numba intrinsics, are the only operations on it; each is one LLVM instruction, so what a
-kernel writes is what the CPU runs (n = lanes(w.dtype))::
+below, numba intrinsics, are the only operations on it; each is one LLVM instruction (a few for
+``store_winners``, a pooling's winners), so what a kernel writes is what the CPU runs
+(n = lanes(w.dtype))::
 
     acc = vectors.fill(w, 0)                                        # n zeros, w's dtype
     acc = vectors.fma(vectors.fill(w, x), vectors.load(w, i), acc)  # acc + x * w[i:i + n]
@@ -23,7 +24,8 @@ kernel writes is what the CPU runs (n = lanes(w.dtype))::
 C-contiguous) and do not check bounds: the caller keeps ``i + n`` inside the array.
 The arithmetic follows the scalar code's rules entry by entry: ``fma`` rounds once (as
 numba's ``fastmath={"contract"}`` lets a scalar ``a * b + c`` do), ``relu`` keeps a NaN as
-``max(., 0)`` does, and ``better`` never lets a NaN win (``_pool_window``'s maximum).
+``max(., 0)`` does, ``better`` never lets a NaN win (``_pool_window``'s maximum), and
+``store_winners`` picks a window's winner as ``_window_argmax`` does.
 """
 import numpy as np
 from llvmlite import ir
@@ -70,9 +72,12 @@ def _array(a):
 
 
 def _address(context, builder, array_type, array, index_type, index, vector_type):
-    """The address of entry ``index`` of the array, as a pointer to a vector."""
+    """The address of entry ``index`` of the array, as a pointer to a ``vector_type`` (or to
+    the entry, when None)."""
     data = context.make_array(array_type)(context, builder, array).data
     entry = builder.gep(data, [context.cast(builder, index, index_type, types.intp)])
+    if vector_type is None:
+        return entry
     return builder.bitcast(entry, context.get_value_type(vector_type).as_pointer())
 
 
@@ -104,7 +109,7 @@ def store(typingctx, a, i, v):
 
 
 def _filled(builder, value, vector_type):
-    """A vector with ``value`` in every lane."""
+    """A vector (of numbers or of integers) with ``value`` in every lane."""
     one = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value,
                                  ir.Constant(ir.IntType(32), 0))
     return builder.shuffle_vector(one, ir.Constant(vector_type, ir.Undefined),
@@ -172,3 +177,38 @@ def relu(typingctx, u):
         zero = ir.Constant(context.get_value_type(u), [0.0] * u.count)
         return builder.select(builder.fcmp_ordered("<", args[0], zero), zero, args[0])
     return u(u), codegen
+
+
+@intrinsic
+def store_winners(typingctx, a, i, first, w_out, best, z00, z01, z10, z11):
+    """a[i], .., a[i + n - 1] = where each lane's maximum ``best`` of a 2x2 pooling window came
+    from, as ``numba_kernels._window_argmax`` gives it for a window wholly inside the output:
+    the flat index of the first of z00, z01, z10, z11 (row-major) equal to best, ``first`` being
+    z00's and ``w_out`` the row length; 0 where best is -inf (no value beat the start, -inf).
+    a : a C-contiguous int32 or int64 array (the winners' dtype)."""
+    if not (isinstance(a, types.Array) and a.layout == "C" and a.dtype in (types.int32, types.int64)
+            and all(isinstance(n, types.Integer) for n in (i, first, w_out))
+            and isinstance(best, VectorType) and best == z00 == z01 == z10 == z11):
+        return None
+
+    def codegen(context, builder, signature, args):
+        index_type = context.get_value_type(a.dtype)
+        lanes_type = ir.VectorType(index_type, best.count)
+        base = context.cast(builder, args[2], first, a.dtype)
+        row = context.cast(builder, args[3], w_out, a.dtype)
+        one = ir.Constant(index_type, 1)
+        z, top = args[5:9], args[4]
+        offsets = (base, builder.add(base, one), builder.add(base, row),
+                   builder.add(builder.add(base, row), one))
+        winner = _filled(builder, offsets[3], lanes_type)
+        for k in (2, 1, 0):  # the first equal value wins: test from the last back to the first
+            equal = builder.fcmp_ordered("==", z[k], top)
+            winner = builder.select(equal, _filled(builder, offsets[k], lanes_type), winner)
+        lowest = ir.Constant(context.get_value_type(best), [float("-inf")] * best.count)
+        winner = builder.select(builder.fcmp_ordered(">", top, lowest), winner,
+                                ir.Constant(lanes_type, [0] * best.count))
+        address = _address(context, builder, a, args[0], i, args[1], None)
+        builder.store(winner, builder.bitcast(address, lanes_type.as_pointer()),
+                      align=np.dtype(str(a.dtype)).itemsize)
+        return context.get_dummy_value()
+    return types.void(a, i, first, w_out, best, z00, z01, z10, z11), codegen
