@@ -83,7 +83,7 @@ def _address(context, builder, array_type, array, index_type, index, vector_type
 
 @intrinsic
 def load(typingctx, a, i):
-    """The vector a[i], a[i + 1], .., a[i + LANES - 1] (a's entries in memory order)."""
+    """The vector a[i], a[i + 1], .., a[i + n - 1] (a's entries in memory order, n lanes)."""
     vector = _array(a)
     if vector is None or not isinstance(i, types.Integer):
         return None
@@ -96,7 +96,7 @@ def load(typingctx, a, i):
 
 @intrinsic
 def store(typingctx, a, i, v):
-    """a[i], .., a[i + LANES - 1] = v."""
+    """a[i], .., a[i + n - 1] = v."""
     vector = _array(a)
     if vector is None or not isinstance(i, types.Integer) or v != vector:
         return None
