@@ -847,7 +847,8 @@ def test_the_fast_inference_forwards_float32_error_stays_inside_the_agreement_bo
     """docs/winograd.md's figures (printed with -s): the tutorial model's convolutions and
     poolings (8 samples, Glorot-scale weights), the fast backend's float32 inference forward
     (conv2 by Winograd, conv1 directly, each pooled in its 2x2 blocks) and training forward
-    (conv2 by Winograd, conv1 by im2col, pooled with the argmax) against float64."""
+    (the same, pooled with the argmax; conv1 by im2col where numba compiles no 512-bit vectors)
+    against float64."""
     x = np.random.default_rng(0).random(x_shape)
     w = random((3, 3, x_shape[3], c_out), np.float64, 1) * 0.06
     b = random(c_out, np.float64, 2) * 0.1
