@@ -339,7 +339,8 @@ def winograd_choice(repeats=30):
         w = rng.standard_normal((3, 3, shape[2], c_out), dtype=np.float32) * 0.1
         b = rng.standard_normal(c_out, dtype=np.float32)
         for method in INFERENCE_METHODS:
-            if method == "BLOCKED" and not (saved_wide and c_out % (4 * vectors.lanes(np.float32)) == 0):
+            blocks = saved_wide and c_out % (4 * vectors.lanes(np.float32)) == 0
+            if method == "BLOCKED" and not blocks:
                 continue
             workspace = {}
             calls[(shape, c_out, method)] = lambda x=x, w=w, b=b, ws=workspace: (
@@ -347,9 +348,11 @@ def winograd_choice(repeats=30):
                                          workspace=ws, training=False))
 
     def choose(key):
-        method = key[2]
-        k.WIDE = method == "BLOCKED"
-        k.inference_method = lambda w_shape, strides, m=getattr(k, "DIRECT" if k.WIDE else method): m
+        # BLOCKED is DIRECT where 512-bit vectors are on; DIRECT alone, with them off.
+        blocked = key[2] == "BLOCKED"
+        k.WIDE = blocked
+        chosen = k.DIRECT if blocked else getattr(k, key[2])
+        k.inference_method = lambda w_shape, strides: chosen
 
     try:
         with one_thread():
