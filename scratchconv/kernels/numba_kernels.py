@@ -616,13 +616,12 @@ def _blocked_sample(x, b, w2, bias, g, xp, yb, argmax, add_bias, relu):
     c, c_out = g.c, w2.shape[1]
     n = vectors.BYTES // w2.itemsize  # the numbers in a vector
     xp = _padded_sample(x, b, g, xp)
-    lowest = vectors.fill(w2, _MINUS_INF)
+    zero, lowest = vectors.fill(w2, 0), vectors.fill(w2, _MINUS_INF)
     row_taps = 3 * c  # one kernel row's taps: 3 pixels of C_in channels, contiguous in xp's rows
     for i in range(yb.shape[0]):
         for j in range(yb.shape[1]):
             left = 2 * j * c  # the window's first pixel in xp's rows
             for o in range(0, c_out, 4 * n):
-                zero = vectors.fill(w2, 0)
                 s00 = s01 = s10 = s11 = (zero, zero, zero, zero)  # the window's 4 pixels
                 for p in range(3):
                     upper, lower = xp[2 * i + p], xp[2 * i + 1 + p]

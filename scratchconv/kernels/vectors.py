@@ -71,14 +71,12 @@ def _array(a):
     return None
 
 
-def _address(context, builder, array_type, array, index_type, index, vector_type):
-    """The address of entry ``index`` of the array, as a pointer to a ``vector_type`` (or to
-    the entry, when None)."""
+def _address(context, builder, array_type, array, index_type, index, lanes_type):
+    """The address of entry ``index`` of the array, as a pointer to ``lanes_type`` (an LLVM
+    vector type: the lanes read or written from there)."""
     data = context.make_array(array_type)(context, builder, array).data
     entry = builder.gep(data, [context.cast(builder, index, index_type, types.intp)])
-    if vector_type is None:
-        return entry
-    return builder.bitcast(entry, context.get_value_type(vector_type).as_pointer())
+    return builder.bitcast(entry, lanes_type.as_pointer())
 
 
 @intrinsic
@@ -89,7 +87,8 @@ def load(typingctx, a, i):
         return None
 
     def codegen(context, builder, signature, args):
-        address = _address(context, builder, a, args[0], i, args[1], vector)
+        address = _address(context, builder, a, args[0], i, args[1],
+                           context.get_value_type(vector))
         return builder.load(address, align=np.dtype(str(a.dtype)).itemsize)
     return vector(a, i), codegen
 
@@ -102,7 +101,8 @@ def store(typingctx, a, i, v):
         return None
 
     def codegen(context, builder, signature, args):
-        address = _address(context, builder, a, args[0], i, args[1], vector)
+        address = _address(context, builder, a, args[0], i, args[1],
+                           context.get_value_type(vector))
         builder.store(args[2], address, align=np.dtype(str(a.dtype)).itemsize)
         return context.get_dummy_value()
     return types.void(a, i, v), codegen
@@ -207,8 +207,7 @@ def store_winners(typingctx, a, i, first, w_out, best, z00, z01, z10, z11):
         lowest = ir.Constant(context.get_value_type(best), [float("-inf")] * best.count)
         winner = builder.select(builder.fcmp_ordered(">", top, lowest), winner,
                                 ir.Constant(lanes_type, [0] * best.count))
-        address = _address(context, builder, a, args[0], i, args[1], None)
-        builder.store(winner, builder.bitcast(address, lanes_type.as_pointer()),
-                      align=np.dtype(str(a.dtype)).itemsize)
+        address = _address(context, builder, a, args[0], i, args[1], lanes_type)
+        builder.store(winner, address, align=np.dtype(str(a.dtype)).itemsize)
         return context.get_dummy_value()
     return types.void(a, i, first, w_out, best, z00, z01, z10, z11), codegen
